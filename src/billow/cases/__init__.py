@@ -1,0 +1,41 @@
+"""Named cases: each has a parameter model (``Params``) and ``build(params) -> Model``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import RunParams, validate_params
+from ..errors import ConfigError
+from ..model import Model
+from . import double_shear, lecoanet2016, shear_layer
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    summary: str
+    params: type[RunParams]
+    build: Callable[[RunParams], Model]
+
+    def make_params(self, **values) -> RunParams:
+        return validate_params(self.name, self.params, values)
+
+
+def _case(name: str, module) -> Case:
+    summary = module.__doc__.strip().splitlines()[0]
+    return Case(name, summary, module.Params, module.build)
+
+
+CASES = {
+    "shear_layer": _case("shear_layer", shear_layer),
+    "double_shear": _case("double_shear", double_shear),
+    "lecoanet2016": _case("lecoanet2016", lecoanet2016),
+}
+
+
+def get_case(name: str) -> Case:
+    try:
+        return CASES[name]
+    except KeyError:
+        raise ConfigError(f"unknown case '{name}' (available: {', '.join(CASES)})") from None

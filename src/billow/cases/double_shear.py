@@ -1,0 +1,66 @@
+"""Two stratified shear layers forming a jet, statically stable at both interfaces.
+
+    U(z) = tanh(z + s/2) - tanh(z - s/2) - 1
+    B(z) = (Ri / R) [tanh(R (z + s/2)) + tanh(R (z - s/2))]
+
+B increases with z at both interfaces (unlike kh2d-solver's double-shear
+density, which is statically unstable at one of them), and N^2/S^2 at each
+interface equals Ri up to O(sech^2 s) corrections. A dye c marks the jet.
+With ``bc_z = "periodic"``, B is split into a uniform background N0^2 z
+(with N0^2 = [B(Lz/2) - B(-Lz/2)] / Lz) and a periodic departure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from ..config import StratifiedParams
+from ..model import Model
+from .common import FASTEST_GROWING_WAVELENGTH, make_grid, perturbation_velocity
+
+
+class Params(StratifiedParams):
+    nx: int = Field(128, ge=8, description="cells in x")
+    nz: int = Field(192, ge=8, description="cells in z")
+    Lx: float = Field(FASTEST_GROWING_WAVELENGTH, gt=0, allow_inf_nan=False, description="domain length")
+    Lz: float = Field(20.0, gt=0, allow_inf_nan=False, description="domain height")
+    R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h")
+    separation: float = Field(6.0, gt=0, allow_inf_nan=False, description="distance s between the two layers")
+
+    @model_validator(mode="after")
+    def _layers_inside(self) -> Params:
+        if self.separation + 4.0 > self.Lz:
+            raise ValueError(f"separation = {self.separation} leaves the layers too close to the boundaries; need Lz >= separation + 4")
+        return self
+
+
+def base_profiles(z: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """U(z) and B(z) of the jet."""
+    half = params.separation / 2
+    U = np.tanh(z + half) - np.tanh(z - half) - 1.0
+    R = params.R
+    B = params.Ri / R * (np.tanh(R * (z + half)) + np.tanh(R * (z - half)))
+    return U, B
+
+
+def build(params: Params) -> Model:
+    grid = make_grid(params)
+    z = grid.z_centre[:, None] * np.ones((1, grid.nx))
+    U, B = base_profiles(z, params)
+    background_N2 = 0.0
+    if grid.periodic_z:
+        B_top = base_profiles(np.array(params.Lz / 2), params)[1]
+        B_bottom = base_profiles(np.array(-params.Lz / 2), params)[1]
+        background_N2 = float(B_top - B_bottom) / params.Lz
+        B = B - background_N2 * z
+    model = Model(
+        grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
+        bc_z=params.bc_z, tracers=("c",), background_N2=background_N2,
+    )
+    half = params.separation / 2
+    u, w = perturbation_velocity(
+        grid, params, lambda z: np.exp(-((z + half) ** 2)) + np.exp(-((z - half) ** 2))
+    )
+    model.set(u=U + u, w=w, b=B, c=0.5 * (np.tanh(z + half) - np.tanh(z - half)))
+    return model

@@ -1,0 +1,137 @@
+"""Run parameters: pydantic models, TOML in/out, one-line validation errors.
+
+Every case has a parameter model (a subclass of :class:`RunParams`) whose
+field names are the public names used by ``--set``, TOML files, the Python
+API and the global attributes of every output file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+from .grid import check_transform_length
+
+BCZ = Literal["free-slip", "no-slip", "periodic"]
+Scheme = Literal["upwind5", "centered2", "upwind1"]
+
+
+class RunParams(BaseModel):
+    """Parameters every case accepts."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    nx: int = Field(256, ge=8, description="cells in x")
+    nz: int = Field(128, ge=8, description="cells in z")
+    Lx: float = Field(28.25, gt=0, allow_inf_nan=False, description="domain length (units of d)")
+    Lz: float = Field(14.0, gt=0, allow_inf_nan=False, description="domain height (units of d)")
+    Re: float = Field(1000.0, gt=0, description="Reynolds number U0 d / nu (inf: inviscid)")
+    Sc: float = Field(1.0, gt=0, allow_inf_nan=False, description="Schmidt number of the dye")
+    t_end: float = Field(80.0, gt=0, allow_inf_nan=False, description="end time (units of d/U0)")
+    save_every: float = Field(
+        2.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
+    )
+    cfl: float = Field(0.8, gt=0, le=1.2, description="advective Courant number of the dt controller")
+    advection: Scheme = Field("upwind5", description="advection scheme: upwind5 | centered2 | upwind1")
+    bc_z: BCZ = Field("free-slip", description="z boundaries: free-slip | no-slip | periodic")
+    amplitude: float = Field(
+        0.01, ge=0, allow_inf_nan=False, description="initial perturbation amplitude"
+    )
+    noise: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="seeded broadband noise amplitude (0: none)"
+    )
+    seed: int = Field(0, ge=0, description="random seed of the noise")
+
+    @model_validator(mode="after")
+    def _grid_sizes(self) -> RunParams:
+        check_transform_length("nx", self.nx)
+        check_transform_length("nz", self.nz)
+        return self
+
+
+class StratifiedParams(RunParams):
+    """Parameters of cases with a stratified base state."""
+
+    Ri: float = Field(
+        0.1, ge=0, allow_inf_nan=False,
+        description="gradient Richardson number N^2/S^2 at the layer centre (>= 1/4: no linear growth)",
+    )
+    Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number nu / kappa")
+
+
+def format_validation_error(error: ValidationError, case: str, params_cls: type[BaseModel]) -> str:
+    """One line naming the first invalid parameter and why."""
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"]) or "parameters"
+    if first["type"] == "extra_forbidden":
+        hint = difflib.get_close_matches(loc, list(params_cls.model_fields), n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        return f"unknown parameter '{loc}' for case '{case}'{suggestion}"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if first["type"] == "value_error" and loc == "parameters":
+        return f"invalid parameters for case '{case}': {message}"
+    return f"invalid value for '{loc}' in case '{case}': {message} (got {first.get('input')!r})"
+
+
+def validate_params(case: str, params_cls: type[RunParams], values: dict[str, Any]) -> RunParams:
+    """Build the case's parameter model, turning errors into one-line ConfigErrors."""
+    try:
+        return params_cls(**values)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, case, params_cls)) from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as a TOML literal
+    (``64`` -> int, ``1e3`` -> float, ``true`` -> bool), otherwise kept as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got '{text}'")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    if not key:
+        raise ConfigError(f"--set expects key=value, got '{text}'")
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def read_config(path: str | Path) -> tuple[str | None, dict[str, Any]]:
+    """Read a TOML config: optional top-level ``case`` plus parameters."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"config file '{path}' is not valid TOML: {error}") from None
+    case = data.pop("case", None)
+    if case is not None and not isinstance(case, str):
+        raise ConfigError(f"config file '{path}': 'case' must be a string")
+    nested = data.pop("parameters", {})
+    if not isinstance(nested, dict):
+        raise ConfigError(f"config file '{path}': [parameters] must be a table")
+    return case, {**data, **nested}
+
+
+def config_toml(case: str, params: RunParams) -> str:
+    """The fully resolved configuration, rerunnable with ``billow run --config``."""
+    return tomli_w.dumps({"case": case, **params.model_dump()})
+
+
+def attribute_value(value: Any) -> Any:
+    """A parameter as a netCDF attribute (strings and numbers; inf kept as float)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value

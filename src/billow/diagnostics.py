@@ -1,0 +1,93 @@
+"""Online scalar diagnostics, kept in a registry (name, long name, units, function).
+
+Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
+
+- ke = 1/2 sum(u^2 dA over u-faces) + 1/2 sum(w^2 dA over w-faces)
+- pe = -sum(b_total z dA), b_total = b + N0^2 z   (potential energy, rho g z / rho0)
+- epsilon = (1/Re) sum(|grad u|^2 dA): du/dx, dw/dz at centres, du/dz, dw/dx at corners
+  (wall corners weighted 1/2, so that epsilon = -sum(u . lap u) dA / Re exactly)
+- max_divergence = max|div u| / max|grad u|
+- <name>_integral = sum(q dA) for b and every tracer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import Model
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    name: str
+    long_name: str
+    units: str
+    function: Callable[[Model], float]
+
+
+def velocity_gradients(model: Model) -> tuple[np.ndarray, ...]:
+    """du/dx, dw/dz (centres) and du/dz, dw/dx (corners); needs filled ghosts."""
+    grid, g = model.grid, model.grid.ghost
+    nx, nz = grid.nx, grid.nz
+    u, w = model.state["u"], model.state["w"]
+    corner_rows = slice(g, g + nz + (0 if grid.periodic_z else 1))
+    du_dx = (u[g : g + nz, g + 1 : g + nx + 1] - u[g : g + nz, g : g + nx]) / grid.dx
+    dw_dz = (w[g + 1 : g + nz + 1, g : g + nx] - w[g : g + nz, g : g + nx]) / grid.dz
+    du_dz = (u[corner_rows, g : g + nx] - u[g - 1 : corner_rows.stop - 1, g : g + nx]) / grid.dz
+    dw_dx = (w[corner_rows, g : g + nx] - w[corner_rows, g - 1 : g + nx - 1]) / grid.dx
+    return du_dx, dw_dz, du_dz, dw_dx
+
+
+def kinetic_energy(model: Model) -> float:
+    w = model.interior("w")
+    if model.grid.periodic_z:
+        w = w[:-1]
+    return 0.5 * (np.sum(model.interior("u") ** 2) + np.sum(w**2)) * model.grid.cell_area
+
+
+def potential_energy(model: Model) -> float:
+    z = model.grid.z_centre[:, None]
+    b_total = model.interior("b") + model.background_N2 * z
+    return -float(np.sum(b_total * z)) * model.grid.cell_area
+
+
+def dissipation(model: Model) -> float:
+    """(1/Re) sum |grad u|^2 dA; wall corners carry half a cell, matching -sum(u nu lap u)."""
+    du_dx, dw_dz, du_dz, dw_dx = velocity_gradients(model)
+    shear = du_dz**2
+    if not model.grid.periodic_z:
+        shear[[0, -1]] *= 0.5
+    squares = np.sum(du_dx**2) + np.sum(dw_dz**2) + np.sum(shear) + np.sum(dw_dx**2)
+    return float(squares) * model.grid.cell_area / model.Re
+
+
+def relative_max_divergence(model: Model) -> float:
+    scale = max(np.max(np.abs(d)) for d in velocity_gradients(model))
+    divergence = np.max(np.abs(model.divergence()))
+    return float(divergence / scale) if scale > 0 else float(divergence)
+
+
+def integral(name: str) -> Callable[[Model], float]:
+    def volume_integral(model: Model) -> float:
+        return float(np.sum(model.interior(name))) * model.grid.cell_area
+
+    return volume_integral
+
+
+def diagnostics_for(model: Model) -> list[Diagnostic]:
+    """The registry of diagnostics for a model (one integral per tracer)."""
+    registry = [
+        Diagnostic("ke", "kinetic energy", "1", kinetic_energy),
+        Diagnostic("pe", "potential energy", "1", potential_energy),
+        Diagnostic("epsilon", "viscous dissipation rate", "1", dissipation),
+        Diagnostic("max_divergence", "max |div u| / max |grad u|", "1", relative_max_divergence),
+        Diagnostic("b_integral", "volume integral of buoyancy", "1", integral("b")),
+    ]
+    registry += [
+        Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))
+        for name in model.tracer_names
+    ]
+    return registry

@@ -1,0 +1,117 @@
+"""Staggered Arakawa-C (MAC) grid on a periodic-x, wall- or periodic-z domain.
+
+Storage is (z, x) with x contiguous, padded by ``ghost`` cells on every side.
+Locations (interior indices k, i):
+
+- cell centres (b, p, tracers): (x_centre[i], z_centre[k]), shape (nz, nx)
+- u on x-faces:                 (x_face[i],   z_centre[k]), shape (nz, nx)
+- w on z-faces:                 (x_centre[i], z_face[k]),   shape (nz + 1, nx)
+
+x_face[i] = i dx is the left face of cell i; z_face[k] = z_bottom + k dz is
+its lower face. With walls, w[0] and w[nz] lie on the walls and stay zero;
+with periodic z, row nz duplicates row 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+GHOST = 3  # the 5th-order upwind stencil reaches three cells upwind
+MAX_PRIME = 7  # FFT/DCT lengths must factor into primes no larger than this
+MIN_CELLS = 8
+
+
+def largest_prime_factor(n: int) -> int:
+    """Largest prime factor of n (n >= 2)."""
+    factor, largest = 2, 1
+    while factor * factor <= n:
+        while n % factor == 0:
+            largest, n = factor, n // factor
+        factor += 1
+    return max(largest, n)
+
+
+def nearest_good_size(n: int) -> int:
+    """Nearest transform length >= MIN_CELLS whose prime factors are all <= MAX_PRIME."""
+    for delta in range(n):
+        for m in (n - delta, n + delta):
+            if m >= MIN_CELLS and largest_prime_factor(m) <= MAX_PRIME:
+                return m
+    return MIN_CELLS
+
+
+def check_transform_length(name: str, n: int) -> None:
+    """Refuse grid sizes that are too small or whose FFT/DCT would be slow."""
+    if n < MIN_CELLS:
+        raise ConfigError(f"{name} = {n} is too small: need at least {MIN_CELLS} cells")
+    p = largest_prime_factor(n)
+    if p > MAX_PRIME:
+        raise ConfigError(
+            f"{name} = {n} has the prime factor {p}: fast transforms need lengths that factor "
+            f"into 2, 3, 5, 7 (try {name} = {nearest_good_size(n)})"
+        )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Sizes, spacings, coordinates and z topology of the C-grid."""
+
+    nx: int
+    nz: int
+    Lx: float
+    Lz: float
+    periodic_z: bool = False
+    z_bottom: float | None = None  # default: walls at z = -Lz/2, +Lz/2
+    ghost: int = GHOST
+
+    def __post_init__(self) -> None:
+        check_transform_length("nx", self.nx)
+        check_transform_length("nz", self.nz)
+        if self.z_bottom is None:
+            object.__setattr__(self, "z_bottom", -0.5 * self.Lz)
+
+    @property
+    def dx(self) -> float:
+        return self.Lx / self.nx
+
+    @property
+    def dz(self) -> float:
+        return self.Lz / self.nz
+
+    @property
+    def cell_area(self) -> float:
+        return self.dx * self.dz
+
+    @property
+    def x_centre(self) -> np.ndarray:
+        return (np.arange(self.nx) + 0.5) * self.dx
+
+    @property
+    def x_face(self) -> np.ndarray:
+        return np.arange(self.nx) * self.dx
+
+    @property
+    def z_centre(self) -> np.ndarray:
+        return self.z_bottom + (np.arange(self.nz) + 0.5) * self.dz
+
+    @property
+    def z_face(self) -> np.ndarray:
+        return self.z_bottom + np.arange(self.nz + 1) * self.dz
+
+    def padded_shape(self, location: str) -> tuple[int, int]:
+        """Shape of a padded array at ``location`` ('centre', 'u' or 'w')."""
+        rows = self.nz + 1 if location == "w" else self.nz
+        return rows + 2 * self.ghost, self.nx + 2 * self.ghost
+
+    def zeros(self, location: str) -> np.ndarray:
+        return np.zeros(self.padded_shape(location))
+
+    def interior(self, padded: np.ndarray, location: str = "centre") -> np.ndarray:
+        """View of the physical (non-ghost) part of a padded array."""
+        g = self.ghost
+        rows = self.nz + 1 if location == "w" else self.nz
+        return padded[g : g + rows, g : g + self.nx]

@@ -1,0 +1,1 @@
+"""Output: run directories, streaming netCDF writers."""

@@ -1,0 +1,72 @@
+"""Streaming netCDF-4 (HDF5) writers: one record appended per call, flushed to disk,
+so memory does not grow with the number of snapshots (CF-1.8 conventions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5netcdf
+import numpy as np
+
+from ..grid import Grid
+
+CONVENTIONS = "CF-1.8"
+
+
+def _global_attributes(attrs: dict) -> dict:
+    return {"Conventions": CONVENTIONS, **attrs}
+
+
+class TimeSeriesFile:
+    """A netCDF file with an unlimited ``time`` dimension and variables appended per record."""
+
+    def __init__(self, path: Path, dimensions: dict[str, int], attrs: dict):
+        self.path = Path(path)
+        self.file = h5netcdf.File(self.path, "w")
+        self.file.dimensions = {"time": None, **dimensions}
+        self.file.attrs.update(_global_attributes(attrs))
+        time = self.file.create_variable("time", ("time",), "f8")
+        time.attrs.update({"units": "1", "long_name": "time (units of d/U0)", "axis": "T"})
+        self.records = 0
+
+    def add_coordinate(self, name: str, values: np.ndarray, attrs: dict) -> None:
+        variable = self.file.create_variable(name, (name,), "f8", data=values)
+        variable.attrs.update(attrs)
+
+    def add_variable(self, name: str, dims: tuple[str, ...], attrs: dict) -> None:
+        chunks = (1,) + tuple(self.file.dimensions[d].size for d in dims[1:]) if len(dims) > 1 else None
+        variable = self.file.create_variable(name, dims, "f8", chunks=chunks)
+        variable.attrs.update(attrs)
+
+    def append(self, time: float, values: dict[str, np.ndarray | float]) -> None:
+        """Append one record (or several: pass arrays whose first axis is time)."""
+        times = np.atleast_1d(time)
+        start = self.records
+        self.records += times.size
+        self.file.resize_dimension("time", self.records)
+        self.file.variables["time"][start : self.records] = times
+        for name, value in values.items():
+            self.file.variables[name][start : self.records, ...] = value
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def fields_file(path: Path, grid: Grid, variables: dict[str, str], attrs: dict) -> TimeSeriesFile:
+    """fields.nc: (time, z, x) snapshots at cell centres; ``variables`` maps name -> long name."""
+    out = TimeSeriesFile(path, {"z": grid.nz, "x": grid.nx}, attrs)
+    out.file.attrs["staggering"] = "u and w interpolated from their C-grid faces to cell centres"
+    out.add_coordinate("x", grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"})
+    out.add_coordinate("z", grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"})
+    for name, long_name in variables.items():
+        out.add_variable(name, ("time", "z", "x"), {"units": "1", "long_name": long_name})
+    return out
+
+
+def timeseries_file(path: Path, variables: dict[str, str], attrs: dict) -> TimeSeriesFile:
+    """diagnostics.nc: scalar series; ``variables`` maps name -> long name."""
+    out = TimeSeriesFile(path, {}, attrs)
+    for name, long_name in variables.items():
+        out.add_variable(name, ("time",), {"units": "1", "long_name": long_name})
+    return out

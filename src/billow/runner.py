@@ -1,0 +1,125 @@
+"""Run a named case into a run directory; the Python API behind ``billow run``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .cases import get_case
+from .config import RunParams, attribute_value, config_toml
+from .io.netcdf import fields_file, timeseries_file
+from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
+from .simulation import Simulation
+
+FIELD_LONG_NAMES = {
+    "u": "horizontal velocity (units of U0)",
+    "w": "vertical velocity (units of U0)",
+    "b": "buoyancy (units of U0^2/d)",
+    "vorticity": "spanwise vorticity du/dz - dw/dx (units of U0/d)",
+}
+
+
+def output_attributes(case: str, params: RunParams) -> dict:
+    """Global attributes of every output file: every parameter, plus provenance."""
+    from . import __version__
+
+    attrs = {"title": f"billow {case} run", "source": f"billow {__version__}", "case": case}
+    attrs.update({key: attribute_value(value) for key, value in params.model_dump().items()})
+    return attrs
+
+
+def run_case(
+    case: str,
+    params: RunParams,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[Simulation], None] | None = None,
+) -> Path:
+    """Build the case, run it to ``t_end`` and write the run directory; returns its path."""
+    out = prepare_run_directory(out, overwrite)
+    model = get_case(case).build(params)
+    write_text_atomically(out / "config.toml", config_toml(case, params))
+    logger = run_logger(out / "log.txt")
+    attrs = output_attributes(case, params)
+    field_names = {**FIELD_LONG_NAMES}
+    field_names.update({name: f"passive tracer {name}" for name in model.tracer_names})
+    field_names = {
+        name: field_names[name] for name in ("u", "w", "b", *model.tracer_names, "vorticity")
+    }
+    fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
+    simulation = Simulation(
+        model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl,
+        callbacks=(progress,) if progress else (),
+    )
+    series = timeseries_file(
+        out / "diagnostics.nc",
+        {d.name: d.long_name for d in simulation.diagnostics}
+        | {"dt": "time step", "cfl": "advective Courant number"},
+        attrs,
+    )
+    buffer: list[tuple[float, dict[str, float]]] = []
+
+    def flush_diagnostics() -> None:
+        if buffer:
+            names = buffer[0][1].keys()
+            series.append(
+                np.array([t for t, _ in buffer]),
+                {name: np.array([values[name] for _, values in buffer]) for name in names},
+            )
+            buffer.clear()
+
+    def write_snapshot(sim: Simulation) -> None:
+        fields.append(sim.model.time, sim.snapshot())
+        flush_diagnostics()
+        logger.info(
+            "snapshot %d at t = %.6g (step %d, dt = %.4g)",
+            sim.snapshots_written, sim.model.time, sim.model.iteration, sim.dt,
+        )
+
+    simulation.on_snapshot = write_snapshot
+    simulation.on_diagnostics = lambda t, values: buffer.append((t, values))
+    logger.info("billow run %s: %s", case, params.model_dump())
+    start = time.perf_counter()
+    try:
+        simulation.run()
+    except Exception as error:
+        logger.error("stopped: %s", error)
+        raise
+    finally:
+        flush_diagnostics()
+        fields.close()
+        series.close()
+        elapsed = time.perf_counter() - start
+        logger.info(
+            "finished %d steps to t = %.6g in %.2f s (%.1f steps/s)",
+            model.iteration, model.time, elapsed, model.iteration / max(elapsed, 1e-12),
+        )
+        close_logger(logger)
+    return out
+
+
+def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
+    """Open a run directory's ``fields`` (default) or ``diagnostics`` as an xarray Dataset."""
+    return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
+
+
+def run(case: str, *, out: str | Path | None = None, overwrite: bool = False, **params) -> xr.Dataset:
+    """Run ``case`` with parameters ``params`` and return its snapshots (loaded in memory).
+
+    With ``out`` the run directory is kept there; otherwise a temporary one is used.
+    """
+    resolved = get_case(case).make_params(**params)
+    if out is not None:
+        run_case(case, resolved, out, overwrite=overwrite)
+        with open_run(out) as dataset:
+            return dataset.load()
+    with tempfile.TemporaryDirectory(prefix="billow-") as directory:
+        run_case(case, resolved, directory, overwrite=True)
+        with open_run(directory) as dataset:
+            return dataset.load()

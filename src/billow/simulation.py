@@ -1,0 +1,143 @@
+"""Simulation: the time loop with an adaptive dt, output schedules and callbacks.
+
+dt = min(cfl / (max|u|/dx + max|w|/dz), diffusive limit), shortened so that
+snapshot times are hit exactly. After every step the scalar diagnostics are
+evaluated and handed to the diagnostics writer; at every multiple of
+``save_every`` a snapshot is handed to the snapshot writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import operators
+from .diagnostics import Diagnostic, diagnostics_for
+from .errors import BillowError
+from .model import Model
+from .timestepping import advective_dt, courant_number, diffusive_dt
+
+Callback = Callable[["Simulation"], None]
+
+# relative tolerance for "this step lands on the output time"
+TIME_EPSILON = 1e-10
+
+
+class BlowUpError(BillowError):
+    """The solution became non-finite."""
+
+
+class Simulation:
+    """Steps a :class:`Model` to ``t_end``; snapshots every ``save_every``."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        t_end: float,
+        save_every: float,
+        cfl: float = 0.8,
+        on_snapshot: Callback | None = None,
+        on_diagnostics: Callable[[float, dict[str, float]], None] | None = None,
+        callbacks: tuple[Callback, ...] = (),
+    ):
+        self.model = model
+        self.t_end = t_end
+        self.save_every = save_every
+        self.cfl = cfl
+        self.on_snapshot = on_snapshot
+        self.on_diagnostics = on_diagnostics
+        self.callbacks = list(callbacks)
+        self.diagnostics: list[Diagnostic] = diagnostics_for(model)
+        grid = model.grid
+        largest_diffusivity = max(f.diffusivity for f in model.fields)
+        self.max_diffusive_dt = diffusive_dt(largest_diffusivity, grid.dx, grid.dz)
+        count = int(np.floor(t_end / save_every * (1 + TIME_EPSILON)))
+        times = save_every * np.arange(count + 1)
+        if t_end - times[-1] > TIME_EPSILON * t_end:
+            times = np.append(times, t_end)
+        self.snapshot_times = times  # 0, save_every, 2 save_every, ..., and t_end
+        self.snapshots_written = 0
+        self.dt = 0.0
+        self._centre_u = np.zeros((grid.nz, grid.nx))
+        self._centre_w = np.zeros((grid.nz, grid.nx))
+        self._vorticity = np.zeros((grid.nz, grid.nx))
+
+    @property
+    def next_snapshot_time(self) -> float:
+        if self.snapshots_written < len(self.snapshot_times):
+            return float(self.snapshot_times[self.snapshots_written])
+        return np.inf
+
+    def stable_dt(self) -> float:
+        grid = self.model.grid
+        u, w = self.model.interior("u"), self.model.interior("w")
+        return min(advective_dt(u, w, grid.dx, grid.dz, self.cfl), self.max_diffusive_dt)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Fields at cell centres: u, w, b, tracers and the vorticity du/dz - dw/dx."""
+        m, g = self.model, self.model.grid
+        operators.velocity_at_centres(
+            m.state["u"], m.state["w"], g.nx, g.nz, g.ghost, self._centre_u, self._centre_w
+        )
+        operators.vorticity_at_centres(
+            m.state["u"], m.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, self._vorticity
+        )
+        fields = {"u": self._centre_u, "w": self._centre_w, "b": m.interior("b")}
+        fields.update({name: m.interior(name) for name in m.tracer_names})
+        fields["vorticity"] = self._vorticity
+        return fields
+
+    def evaluate_diagnostics(self) -> dict[str, float]:
+        values = {d.name: d.function(self.model) for d in self.diagnostics}
+        grid = self.model.grid
+        values["dt"] = self.dt
+        values["cfl"] = courant_number(
+            self.model.interior("u"), self.model.interior("w"), grid.dx, grid.dz, self.dt
+        )
+        if not np.isfinite(values["ke"]):
+            bad = next(
+                f.name for f in self.model.fields if not np.all(np.isfinite(self.model.interior(f.name)))
+            )
+            raise BlowUpError(
+                f"blow-up at step {self.model.iteration}, t = {self.model.time:.6g}: "
+                f"field '{bad}' is not finite (try a smaller cfl or a finer grid)"
+            )
+        return values
+
+    def _write_snapshot(self) -> None:
+        if self.on_snapshot is not None:
+            self.on_snapshot(self)
+        self.snapshots_written += 1
+
+    def step(self) -> None:
+        """One adaptive step, shortened to land exactly on the next snapshot time."""
+        t = self.model.time
+        target = min(self.next_snapshot_time, self.t_end)
+        dt = self.stable_dt()
+        remaining = target - t
+        if dt >= remaining - TIME_EPSILON * max(1.0, target):
+            dt = remaining
+        elif 2 * dt > remaining:
+            dt = 0.5 * remaining  # two equal steps rather than one full and one tiny
+        self.dt = dt
+        self.model.step(dt)
+        landed = abs(self.model.time - target) <= TIME_EPSILON * max(1.0, target)
+        if landed:
+            self.model.time = target
+        if self.on_diagnostics is not None:
+            self.on_diagnostics(self.model.time, self.evaluate_diagnostics())
+        if landed and target == self.next_snapshot_time:
+            self._write_snapshot()
+        for callback in self.callbacks:
+            callback(self)
+
+    def run(self) -> None:
+        """Run from the current time to t_end."""
+        if self.model.iteration == 0 and self.snapshots_written == 0:
+            self._write_snapshot()
+            if self.on_diagnostics is not None:
+                self.on_diagnostics(self.model.time, self.evaluate_diagnostics())
+        while self.model.time < self.t_end * (1 - TIME_EPSILON):
+            self.step()
