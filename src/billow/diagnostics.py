@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import operators
 from .model import Model
 
 
@@ -28,17 +29,12 @@ class Diagnostic:
     function: Callable[[Model], float]
 
 
-def velocity_gradients(model: Model) -> tuple[np.ndarray, ...]:
-    """du/dx, dw/dz (centres) and du/dz, dw/dx (corners); needs filled ghosts."""
-    grid, g = model.grid, model.grid.ghost
-    nx, nz = grid.nx, grid.nz
-    u, w = model.state["u"], model.state["w"]
-    corner_rows = slice(g, g + nz + (0 if grid.periodic_z else 1))
-    du_dx = (u[g : g + nz, g + 1 : g + nx + 1] - u[g : g + nz, g : g + nx]) / grid.dx
-    dw_dz = (w[g + 1 : g + nz + 1, g : g + nx] - w[g : g + nz, g : g + nx]) / grid.dz
-    du_dz = (u[corner_rows, g : g + nx] - u[g - 1 : corner_rows.stop - 1, g : g + nx]) / grid.dz
-    dw_dx = (w[corner_rows, g : g + nx] - w[corner_rows, g - 1 : g + nx - 1]) / grid.dx
-    return du_dx, dw_dz, du_dz, dw_dx
+def gradient_statistics(model: Model) -> tuple[float, float, float]:
+    """(sum |grad u|^2, max |grad u|, max |div u|); see :func:`operators.gradient_statistics`."""
+    g = model.grid
+    return operators.gradient_statistics(
+        model.state["u"], model.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z
+    )
 
 
 def kinetic_energy(model: Model) -> float:
@@ -55,19 +51,14 @@ def potential_energy(model: Model) -> float:
 
 
 def dissipation(model: Model) -> float:
-    """(1/Re) sum |grad u|^2 dA; wall corners carry half a cell, matching -sum(u nu lap u)."""
-    du_dx, dw_dz, du_dz, dw_dx = velocity_gradients(model)
-    shear = du_dz**2
-    if not model.grid.periodic_z:
-        shear[[0, -1]] *= 0.5
-    squares = np.sum(du_dx**2) + np.sum(dw_dz**2) + np.sum(shear) + np.sum(dw_dx**2)
-    return float(squares) * model.grid.cell_area / model.Re
+    return gradient_statistics(model)[0] * model.grid.cell_area / model.Re
 
 
 def relative_max_divergence(model: Model) -> float:
-    scale = max(np.max(np.abs(d)) for d in velocity_gradients(model))
-    divergence = np.max(np.abs(model.divergence()))
-    return float(divergence / scale) if scale > 0 else float(divergence)
+    _, largest_gradient, largest_divergence = gradient_statistics(model)
+    if largest_gradient == 0:
+        return largest_divergence
+    return largest_divergence / largest_gradient
 
 
 def integral(name: str) -> Callable[[Model], float]:

@@ -48,7 +48,7 @@ def divergence(u, w, nx, nz, g, dx, dz, out):
     for k in prange(nz):
         K = k + g
         for i in range(nx):
-            ip = g + (i + 1) % nx
+            ip = g if i == nx - 1 else g + i + 1
             out[k, i] = (u[K, ip] - u[K, i + g]) / dx + (w[K + 1, i + g] - w[K, i + g]) / dz
 
 
@@ -57,13 +57,15 @@ def subtract_gradient(u, w, phi, nx, nz, g, dx, dz, periodic_z):
     """u -= d(phi)/dx on x-faces; w -= d(phi)/dz on interior z-faces (walls untouched)."""
     for k in prange(nz):
         K = k + g
-        for i in range(nx):
-            u[K, i + g] -= (phi[k, i] - phi[k, (i - 1) % nx]) / dx
+        u[K, g] -= (phi[k, 0] - phi[k, nx - 1]) / dx
+        for i in range(1, nx):
+            u[K, i + g] -= (phi[k, i] - phi[k, i - 1]) / dx
     k_first = 0 if periodic_z else 1
     for k in prange(k_first, nz):
         K = k + g
+        below = nz - 1 if k == 0 else k - 1
         for i in range(nx):
-            w[K, i + g] -= (phi[k, i] - phi[(k - 1) % nz, i]) / dz
+            w[K, i + g] -= (phi[k, i] - phi[below, i]) / dz
 
 
 @njit(parallel=True, cache=True)
@@ -88,10 +90,43 @@ def vorticity_at_centres(u, w, nx, nz, g, dx, dz, out):
 
 @njit(parallel=True, cache=True)
 def velocity_at_centres(u, w, nx, nz, g, u_out, w_out):
-    """Average face velocities to cell centres (second order)."""
+    """Average face velocities to cell centres (second order); needs filled x ghosts."""
     for k in prange(nz):
         K = k + g
         for i in range(nx):
             I = i + g
-            u_out[k, i] = 0.5 * (u[K, I] + u[K, g + (i + 1) % nx])
+            u_out[k, i] = 0.5 * (u[K, I] + u[K, I + 1])
             w_out[k, i] = 0.5 * (w[K, I] + w[K + 1, I])
+
+
+@njit(cache=True)
+def gradient_statistics(u, w, nx, nz, g, dx, dz, periodic_z):
+    """(sum |grad u|^2, max |grad u|, max |div u|) over the grid, in one pass.
+
+    du/dx and dw/dz live at centres, du/dz and dw/dx at corners; corners on
+    walls carry weight 1/2 in the sum, so that sum |grad u|^2 dA equals
+    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts.
+    """
+    total = 0.0
+    largest_gradient = 0.0
+    largest_divergence = 0.0
+    for k in range(nz):
+        K = k + g
+        for i in range(nx):
+            I = i + g
+            du_dx = (u[K, I + 1] - u[K, I]) / dx
+            dw_dz = (w[K + 1, I] - w[K, I]) / dz
+            total += du_dx * du_dx + dw_dz * dw_dz
+            largest_gradient = max(largest_gradient, abs(du_dx), abs(dw_dz))
+            largest_divergence = max(largest_divergence, abs(du_dx + dw_dz))
+    corner_rows = nz if periodic_z else nz + 1
+    for k in range(corner_rows):
+        K = k + g
+        weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
+        for i in range(nx):
+            I = i + g
+            du_dz = (u[K, I] - u[K - 1, I]) / dz
+            dw_dx = (w[K, I] - w[K, I - 1]) / dx
+            total += weight * du_dz * du_dz + dw_dx * dw_dx
+            largest_gradient = max(largest_gradient, abs(du_dz), abs(dw_dx))
+    return total, largest_gradient, largest_divergence

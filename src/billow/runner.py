@@ -16,6 +16,8 @@ from .io.netcdf import fields_file, timeseries_file
 from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
 from .simulation import Simulation
 
+DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
+
 FIELD_LONG_NAMES = {
     "u": "horizontal velocity (units of U0)",
     "w": "vertical velocity (units of U0)",
@@ -63,7 +65,12 @@ def run_case(
         | {"dt": "time step", "cfl": "advective Courant number"},
         attrs,
     )
-    buffer: list[tuple[float, dict[str, float]]] = []
+    buffer: list[tuple[float, dict[str, float]]] = []  # diagnostics not yet written
+
+    def record_diagnostics(t: float, values: dict[str, float]) -> None:
+        buffer.append((t, values))
+        if len(buffer) >= DIAGNOSTICS_BUFFER:
+            flush_diagnostics()
 
     def flush_diagnostics() -> None:
         if buffer:
@@ -76,14 +83,13 @@ def run_case(
 
     def write_snapshot(sim: Simulation) -> None:
         fields.append(sim.model.time, sim.snapshot())
-        flush_diagnostics()
         logger.info(
             "snapshot %d at t = %.6g (step %d, dt = %.4g)",
             sim.snapshots_written, sim.model.time, sim.model.iteration, sim.dt,
         )
 
     simulation.on_snapshot = write_snapshot
-    simulation.on_diagnostics = lambda t, values: buffer.append((t, values))
+    simulation.on_diagnostics = record_diagnostics
     logger.info("billow run %s: %s", case, params.model_dump())
     start = time.perf_counter()
     try:

@@ -3,6 +3,7 @@ so memory does not grow with the number of snapshots (CF-1.8 conventions)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import h5netcdf
@@ -18,15 +19,23 @@ def _global_attributes(attrs: dict) -> dict:
 
 
 class TimeSeriesFile:
-    """A netCDF file with an unlimited ``time`` dimension and variables appended per record."""
+    """A netCDF file with an unlimited ``time`` dimension and variables appended per record.
 
-    def __init__(self, path: Path, dimensions: dict[str, int], attrs: dict):
+    Appended records reach the disk at most ``flush_interval`` seconds (wall
+    clock) later, and at :meth:`close`.
+    """
+
+    def __init__(
+        self, path: Path, dimensions: dict[str, int], attrs: dict, flush_interval: float = 2.0
+    ):
         self.path = Path(path)
+        self.flush_interval = flush_interval
+        self._last_flush = time.monotonic()
         self.file = h5netcdf.File(self.path, "w")
         self.file.dimensions = {"time": None, **dimensions}
         self.file.attrs.update(_global_attributes(attrs))
-        time = self.file.create_variable("time", ("time",), "f8")
-        time.attrs.update({"units": "1", "long_name": "time (units of d/U0)", "axis": "T"})
+        time_coordinate = self.file.create_variable("time", ("time",), "f8")
+        time_coordinate.attrs.update({"units": "1", "long_name": "time (units of d/U0)", "axis": "T"})
         self.records = 0
 
     def add_coordinate(self, name: str, values: np.ndarray, attrs: dict) -> None:
@@ -38,16 +47,18 @@ class TimeSeriesFile:
         variable = self.file.create_variable(name, dims, "f8", chunks=chunks)
         variable.attrs.update(attrs)
 
-    def append(self, time: float, values: dict[str, np.ndarray | float]) -> None:
+    def append(self, times: float | np.ndarray, values: dict[str, np.ndarray | float]) -> None:
         """Append one record (or several: pass arrays whose first axis is time)."""
-        times = np.atleast_1d(time)
+        times = np.atleast_1d(times)
         start = self.records
         self.records += times.size
         self.file.resize_dimension("time", self.records)
         self.file.variables["time"][start : self.records] = times
         for name, value in values.items():
             self.file.variables[name][start : self.records, ...] = value
-        self.file.flush()
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.file.flush()
+            self._last_flush = time.monotonic()
 
     def close(self) -> None:
         self.file.close()
