@@ -13,9 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+try:  # recent typer vendors click; older versions use the click package
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
 from .cases import CASES, get_case
 from .config import parse_assignment, read_config
 from .errors import BillowError
+from .io.rundir import prepare_run_directory
 from .runner import run_case
 from .simulation import Simulation
 
@@ -86,17 +92,17 @@ def run_command(
             key, value = parse_assignment(text)
             values[key] = value
         params = spec.make_params(**values)
-        out = out if out is not None else Path("runs") / case
+        out = prepare_run_directory(out if out is not None else Path("runs") / case, overwrite)
         start = time.perf_counter()
         if quiet:
-            run_case(case, params, out, overwrite=overwrite)
+            run_case(case, params, out, overwrite=True)
         else:
             with Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                 TextColumn("ETA"), TimeRemainingColumn(), console=console,
             ) as progress:
                 task = progress.add_task(f"{case}", total=params.t_end)
-                run_case(case, params, out, overwrite=overwrite,
+                run_case(case, params, out, overwrite=True,
                          progress=_progress_callback(progress, task, params.t_end))
         if not quiet:
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
@@ -105,4 +111,16 @@ def run_command(
 
 
 def main() -> None:
-    app()
+    """Console entry point: usage errors, like user errors, become one line and exit code 2."""
+    try:
+        code = app(prog_name="billow", standalone_mode=False)
+    except NoArgsIsHelpError as error:
+        print(error.format_message(), file=sys.stderr)
+        sys.exit(2)
+    except ClickException as error:
+        print(f"billow: error: {error.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("billow: error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

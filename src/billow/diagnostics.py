@@ -8,6 +8,7 @@ Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
   (wall corners weighted 1/2, so that epsilon = -sum(u . lap u) dA / Re exactly)
 - max_divergence = max|div u| / max|grad u|
 - <name>_integral = sum(q dA) for b and every tracer
+- mode_amplitude = max_z |w_hat(k = 2 pi / Lx, z)|, for growth-rate fits
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def relative_max_divergence(model: Model) -> float:
     return largest_divergence / largest_gradient
 
 
+def mode_amplitude(model: Model) -> float:
+    """max over z of |w_hat(z)| at the fundamental wavenumber 2 pi / Lx (cosine amplitude)."""
+    w = model.interior("w")
+    coefficients = np.fft.rfft(w, axis=1)[:, 1]
+    return float(np.max(np.abs(coefficients))) * 2.0 / model.grid.nx
+
+
 def integral(name: str) -> Callable[[Model], float]:
     def volume_integral(model: Model) -> float:
         return float(np.sum(model.interior(name))) * model.grid.cell_area
@@ -76,6 +84,10 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
         Diagnostic("epsilon", "viscous dissipation rate", "1", dissipation),
         Diagnostic("max_divergence", "max |div u| / max |grad u|", "1", relative_max_divergence),
         Diagnostic("b_integral", "volume integral of buoyancy", "1", integral("b")),
+        Diagnostic(
+            "mode_amplitude", "max over z of |w_hat| at the fundamental wavenumber 2 pi/Lx", "1",
+            mode_amplitude,
+        ),
     ]
     registry += [
         Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))

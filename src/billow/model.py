@@ -91,10 +91,12 @@ class Model:
         self.iteration = 0
 
     # --- access -----------------------------------------------------------
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
     def interior(self, name: str) -> np.ndarray:
         """View of a field without ghost cells (w includes both wall faces)."""
-        field = next(f for f in self.fields if f.name == name)
-        return self.grid.interior(self.state[name], field.location)
+        return self.grid.interior(self.state[name], self.field(name).location)
 
     def set(self, **arrays: np.ndarray) -> None:
         """Set interior values of fields, then project the velocity onto div u = 0."""

@@ -1,0 +1,5 @@
+"""Analysis of finished runs: growth rates (more diagnostics to come)."""
+
+from .growth import GrowthFit, fit_growth_rate
+
+__all__ = ["GrowthFit", "fit_growth_rate"]
