@@ -17,14 +17,17 @@ class Case:
     summary: str
     params: type[RunParams]
     build: Callable[[RunParams], Model]
+    resolve: Callable[[RunParams], RunParams]
 
     def make_params(self, **values) -> RunParams:
-        return validate_params(self.name, self.params, values)
+        """Validated parameters with case-computed defaults (e.g. Lx) filled in."""
+        return self.resolve(validate_params(self.name, self.params, values))
 
 
 def _case(name: str, module) -> Case:
     summary = module.__doc__.strip().splitlines()[0]
-    return Case(name, summary, module.Params, module.build)
+    resolve = getattr(module, "resolve", lambda params: params)
+    return Case(name, summary, module.Params, module.build, resolve)
 
 
 CASES = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+from scipy.interpolate import CubicSpline
 
+from .. import stability
 from ..config import RunParams
 from ..grid import Grid
 
@@ -45,24 +47,68 @@ def smooth_noise(grid: Grid, seed: int, shape: tuple[int, int]) -> np.ndarray:
     return field / np.max(np.abs(field))
 
 
-def perturbation_velocity(
-    grid: Grid, params: RunParams, envelope
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sinusoid at the fundamental wavenumber k = 2 pi / Lx plus seeded noise, both from a
-    streamfunction psi = envelope(z) * (...) so that they are divergence-free.
+def noise_velocity(grid: Grid, params: RunParams, envelope) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded smooth noise from psi = envelope(z) * noise field, scaled to max|w| = ``noise``."""
+    x, z = corner_coordinates(grid)
+    psi = envelope(z) * smooth_noise(grid, params.seed, x.shape)
+    u, w = velocity_from_streamfunction(grid, psi)
+    scale = params.noise / max(np.max(np.abs(w)), np.finfo(float).tiny)
+    return scale * u, scale * w
 
-    ``amplitude`` is max|w| of the sinusoid; ``noise`` is max|w| of the noise.
+
+_FASTEST_WAVENUMBERS: dict[str, float] = {}
+
+
+def fastest_growing_wavenumber(params, U, B) -> float:
+    """k of the fastest-growing mode of linear theory for the base state U, B and the domain.
+
+    Cached per parameter set: the profiles are closures over the parameters, so the
+    parameters that define them and the domain form the key.
+    """
+    key = params.model_dump_json(include={"Ri", "R", "separation", "Re", "Pr", "Lz", "bc_z"})
+    if key not in _FASTEST_WAVENUMBERS:
+        mode = stability.fastest_growing(U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
+        _FASTEST_WAVENUMBERS[key] = mode.k
+    return _FASTEST_WAVENUMBERS[key]
+
+
+def seed_perturbation(grid: Grid, params, U, B, envelope) -> dict[str, np.ndarray]:
+    """The initial perturbation (u, w, b) selected by ``params.perturbation``, plus noise.
+
+    - eigenmode: Re[q_hat(z) exp(i k x)] of the most unstable linear mode at k = 2 pi/Lx,
+      from its streamfunction psi_hat = i w_hat / k (discretely divergence-free),
+      scaled so that max|w| = amplitude;
+    - sinusoid: psi = (amplitude / k) envelope(z) sin(k x);
+    - noise: none besides the noise.
+    ``noise`` > 0 adds seeded smooth noise of max|w| = noise under the same envelope.
     """
     x, z = corner_coordinates(grid)
     k = 2 * np.pi / grid.Lx
-    psi = params.amplitude / k * envelope(z) * np.sin(k * x)
+    b = np.zeros((grid.nz, grid.nx))
+    if params.perturbation == "eigenmode":
+        mode = stability.most_unstable_mode(
+            U, B, k, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+        )
+        psi_hat = _interpolate(mode.z, 1j * mode.w / k, grid.z_face)
+        psi = params.amplitude * np.real(psi_hat[:, None] * np.exp(1j * k * x))
+        b_hat = _interpolate(mode.z, mode.b, grid.z_centre)
+        x_centre = grid.x_centre[None, :]
+        b = params.amplitude * np.real(b_hat[:, None] * np.exp(1j * k * x_centre))
+    elif params.perturbation == "sinusoid":
+        psi = params.amplitude / k * envelope(z) * np.sin(k * x)
+    else:
+        psi = np.zeros_like(x)
+    if not grid.periodic_z:
+        psi[[0, -1]] = 0.0  # no normal flow through the walls
     u, w = velocity_from_streamfunction(grid, psi)
     if params.noise > 0:
-        noise_psi = envelope(z) * smooth_noise(grid, params.seed, psi.shape)
-        noise_u, noise_w = velocity_from_streamfunction(grid, noise_psi)
-        scale = params.noise / max(np.max(np.abs(noise_w)), np.finfo(float).tiny)
-        u += scale * noise_u
-        w += scale * noise_w
-    if not grid.periodic_z:
-        w[0] = w[-1] = 0.0
-    return u, w
+        noise_u, noise_w = noise_velocity(grid, params, envelope)
+        u, w = u + noise_u, w + noise_w
+    return {"u": u, "w": w, "b": b}
+
+
+def _interpolate(z_nodes: np.ndarray, values: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Complex cubic-spline interpolation of an eigenfunction onto grid points."""
+    order = np.argsort(z_nodes)
+    spline = CubicSpline(z_nodes[order], values[order])
+    return spline(np.clip(z, z_nodes.min(), z_nodes.max()))

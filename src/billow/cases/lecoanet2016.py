@@ -1,9 +1,10 @@
 """Constant-density two-layer periodic KH benchmark of Lecoanet et al. (2016, MNRAS 455, 4274).
 
 Domain [0, 1] x [0, 2], periodic in both directions, lengths in units of the
-box width and velocities in units of the velocity jump (Re = 1/nu):
+box width and velocities in units of half the velocity jump (u = -1 outside,
++1 between the interfaces; Re = 1/nu):
 
-    u = [tanh((z - z1)/a) - tanh((z - z2)/a) - 1] / 2,   z1 = 0.5, z2 = 1.5
+    u = tanh((z - z1)/a) - tanh((z - z2)/a) - 1,   z1 = 0.5, z2 = 1.5
     w = A sin(2 pi x) [exp(-(z - z1)^2/sigma^2) + exp(-(z - z2)^2/sigma^2)]
     c = [tanh((z - z1)/a) - tanh((z - z2)/a)] / 2
 
@@ -53,7 +54,7 @@ def build(params: Params) -> Model:
     x_w, z_w = np.meshgrid(grid.x_centre, grid.z_face)
     bumps = np.exp(-((z_w - z1) ** 2) / params.sigma**2) + np.exp(-((z_w - z2) ** 2) / params.sigma**2)
     model.set(
-        u=0.5 * (np.tanh((z - z1) / a) - np.tanh((z - z2) / a) - 1.0),
+        u=np.tanh((z - z1) / a) - np.tanh((z - z2) / a) - 1.0,
         w=params.amplitude * np.sin(2 * np.pi * x_w / params.Lx) * bumps,
         c=0.5 * (np.tanh((z - z1) / a) - np.tanh((z - z2) / a)),
     )

@@ -4,33 +4,61 @@
 
 so that N^2 / S^2 at z = 0 equals Ri exactly; R = d/h is the ratio of the
 shear to the density layer thickness. A passive dye c = (1 - tanh z)/2 marks
-the lower layer.
+the lower layer. By default Lx holds ``wavelengths`` wavelengths of the
+fastest-growing mode of linear theory (same Re, Ri, Pr, R, Lz and walls), and
+the flow is seeded with that eigenmode, scaled so that max|w| = amplitude.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
+from ..forcing import hold_base_state
 from ..model import Model
-from .common import FASTEST_GROWING_WAVELENGTH, make_grid, perturbation_velocity
+from .common import fastest_growing_wavenumber, make_grid, seed_perturbation
 
 
 class Params(StratifiedParams):
     nx: int = Field(128, ge=8, description="cells in x")
     nz: int = Field(128, ge=8, description="cells in z")
-    Lx: float = Field(
-        FASTEST_GROWING_WAVELENGTH, gt=0, allow_inf_nan=False,
-        description="domain length (default: fastest-growing wavelength 2 pi / 0.4449)",
+    Lx: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="domain length (default: `wavelengths` fastest-growing wavelengths)",
     )
+    wavelengths: int = Field(1, ge=1, description="fastest-growing wavelengths in the default Lx")
     R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h")
+    perturbation: Literal["eigenmode", "sinusoid", "noise"] = Field(
+        "eigenmode",
+        description="eigenmode (linear theory at k = 2 pi/Lx) | sinusoid | noise (only `noise`)",
+    )
+    hold_base: bool = Field(
+        False, description="cancel the viscous/diffusive decay of U, B (to compare with linear theory)"
+    )
 
     @model_validator(mode="after")
-    def _walls_only(self) -> Params:
+    def _consistent(self) -> Params:
         if self.bc_z == "periodic":
             raise ValueError("shear_layer needs walls (bc_z = free-slip or no-slip): tanh profiles are not periodic")
+        if self.perturbation == "noise" and self.noise == 0:
+            raise ValueError("perturbation = 'noise' needs noise > 0")
         return self
+
+
+def base_profiles(params: Params):
+    """U(z) and B(z) as vectorised callables."""
+    return np.tanh, lambda z: params.Ri / params.R * np.tanh(params.R * z)
+
+
+def resolve(params: Params) -> Params:
+    """Fill in the default Lx from the fastest-growing mode of linear theory."""
+    if params.Lx is not None:
+        return params
+    k = fastest_growing_wavenumber(params, *base_profiles(params))
+    return params.model_copy(update={"Lx": params.wavelengths * 2 * np.pi / k})
 
 
 def build(params: Params) -> Model:
@@ -39,12 +67,14 @@ def build(params: Params) -> Model:
         grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
         bc_z=params.bc_z, tracers=("c",),
     )
+    U, B = base_profiles(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
-    u, w = perturbation_velocity(grid, params, lambda z: np.exp(-(z**2)))
+    base = {"u": U(z), "b": B(z)}
+    perturbation = seed_perturbation(grid, params, U, B, lambda z: np.exp(-(z**2)))
     model.set(
-        u=np.tanh(z) + u,
-        w=w,
-        b=params.Ri / params.R * np.tanh(params.R * z),
+        u=base["u"] + perturbation["u"], w=perturbation["w"], b=base["b"] + perturbation["b"],
         c=0.5 * (1.0 - np.tanh(z)),
     )
+    if params.hold_base:
+        model.forcings.append(hold_base_state(model, base))
     return model
