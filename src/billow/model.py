@@ -122,6 +122,8 @@ class Model:
     def project(self) -> None:
         """u <- u - grad phi with lap phi = div u: the exact discrete projection."""
         g = self.grid
+        if g.periodic_z:  # the divergence of the top cells reads the duplicate w row nz
+            operators.fill_ghosts(self.state["w"], g, "w")
         phi = self.poisson.solve(self.divergence())
         operators.subtract_gradient(
             self.state["u"], self.state["w"], phi, g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z

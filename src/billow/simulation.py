@@ -54,9 +54,11 @@ class Simulation:
         largest_diffusivity = max(f.diffusivity for f in model.fields)
         self.max_diffusive_dt = diffusive_dt(largest_diffusivity, grid.dx, grid.dz)
         count = int(np.floor(t_end / save_every * (1 + TIME_EPSILON)))
-        times = save_every * np.arange(count + 1)
+        times = np.minimum(save_every * np.arange(count + 1), t_end)
         if t_end - times[-1] > TIME_EPSILON * t_end:
             times = np.append(times, t_end)
+        else:
+            times[-1] = t_end  # k * save_every may round to one ulp either side of t_end
         self.snapshot_times = times  # 0, save_every, 2 save_every, ..., and t_end
         self.snapshots_written = 0
         self.dt = 0.0

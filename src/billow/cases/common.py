@@ -48,9 +48,16 @@ def smooth_noise(grid: Grid, seed: int, shape: tuple[int, int]) -> np.ndarray:
 
 
 def noise_velocity(grid: Grid, params: RunParams, envelope) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded smooth noise from psi = envelope(z) * noise field, scaled to max|w| = ``noise``."""
+    """Seeded smooth noise from psi = envelope(z) * noise field, scaled to max|w| = ``noise``.
+
+    psi is periodic in z for periodic z (so the noise carries no mean flow) and zero
+    on walls (no normal flow through them).
+    """
     x, z = corner_coordinates(grid)
-    psi = envelope(z) * smooth_noise(grid, params.seed, x.shape)
+    noise = smooth_noise(grid, params.seed, (grid.nz, grid.nx))
+    psi = envelope(z) * np.vstack([noise, noise[:1]])
+    if not grid.periodic_z:
+        psi[[0, -1]] = 0.0
     u, w = velocity_from_streamfunction(grid, psi)
     scale = params.noise / max(np.max(np.abs(w)), np.finfo(float).tiny)
     return scale * u, scale * w
