@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -19,7 +20,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from .cases import CASES, get_case
-from .config import parse_assignment, read_config
+from .config import StabilityParams, parse_assignment, read_config, validate_params
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
 from .runner import run_case
@@ -108,6 +109,72 @@ def run_command(
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
     except BillowError as error:
         fail(str(error))
+
+
+@app.command("stability")
+def stability_command(
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="directory for growth_rate.png and stability_diagram.png")
+    ] = None,
+) -> None:
+    """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
+    from . import stability
+
+    try:
+        values = dict(parse_assignment(text) for text in assignments or [])
+        params = validate_params("stability", StabilityParams, values)
+        U, B = stability.tanh_profiles(params.Ri, params.R)
+        options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
+        mode = stability.fastest_growing(U, B, **options)
+        out = Console()
+        table = Table(title=f"linear stability: {params.model_dump()}", show_header=False)
+        sigma = mode.sigma.real
+        wavelength = 2 * np.pi / mode.k
+        rows = [
+            ("fastest-growing wavenumber k_max", f"{mode.k:.5f}", "1/d"),
+            ("growth rate sigma_max", f"{sigma:.6f}", "U0/d"),
+            ("phase speed", f"{mode.phase_speed:.2e}", "U0"),
+            ("most-unstable wavelength", f"{wavelength:.4f}", "d"),
+            ("recommended Lx", f"{stability.recommended_Lx(mode, params.wavelengths):.4f}",
+             f"d ({params.wavelengths} wavelength(s))"),
+            ("e-folding time", f"{1 / sigma:.3f}" if sigma > 0 else "no growth", "d/U0"),
+            ("converged", str(mode.converged), f"error estimate {mode.error_estimate:.1e}"),
+        ]
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        if params.Ri >= 0.25:
+            out.print("Ri >= 1/4: no linear instability (Miles-Howard); the growth rate is not positive.")
+        if plot is not None:
+            _stability_figures(plot, params, mode, options, out)
+    except BillowError as error:
+        fail(str(error))
+
+
+def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
+    from . import stability
+    from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        fail(f"cannot create plot directory '{directory}': {error.strerror}")
+    U, B = stability.tanh_profiles(params.Ri, params.R)
+    ks = np.linspace(0.02, 1.0, 50)
+    rates = stability.growth_rate_curve(U, B, ks, **options)
+    title = f"Re = {params.Re:g}, Ri = {params.Ri:g}, Pr = {params.Pr:g}, Lz = {params.Lz:g}"
+    curve = plot_growth_curve(ks, rates, mode.k, mode.sigma.real, title, directory / "growth_rate.png")
+    richardson = np.linspace(0.0, 0.3, 13)
+    diagram_ks = np.linspace(0.02, 1.0, 30)
+    grid = np.array([
+        stability.growth_rate_curve(*stability.tanh_profiles(Ri, params.R), diagram_ks, **options)
+        for Ri in richardson
+    ])
+    diagram = plot_stability_diagram(diagram_ks, richardson, grid, title, directory / "stability_diagram.png")
+    out.print(f"figures: {curve}, {diagram}")
 
 
 def main() -> None:

@@ -135,3 +135,17 @@ def attribute_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return "nan"
     return value
+
+
+class StabilityParams(BaseModel):
+    """Parameters of ``billow stability``: the tanh base state and its domain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    Re: float = Field(1000.0, gt=0, description="Reynolds number (inf: Taylor-Goldstein)")
+    Ri: float = Field(0.1, ge=0, allow_inf_nan=False, description="centre gradient Richardson number")
+    Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number")
+    R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio")
+    Lz: float = Field(30.0, gt=0, allow_inf_nan=False, description="distance between the walls")
+    bc_z: Literal["free-slip", "no-slip"] = Field("free-slip", description="walls")
+    wavelengths: int = Field(1, ge=1, description="wavelengths in the recommended Lx")

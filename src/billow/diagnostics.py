@@ -2,7 +2,7 @@
 
 Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
 
-- ke = 1/2 sum(u^2 dA over u-faces) + 1/2 sum(w^2 dA over w-faces)
+- ke = 1/2 sum((u^2 [+ v^2]) dA over u-faces) + 1/2 sum(w^2 dA over w-faces)
 - pe = -sum(b_total z dA), b_total = b + N0^2 z   (potential energy, rho g z / rho0)
 - epsilon = (1/Re) sum(|grad u|^2 dA): du/dx, dw/dz at centres, du/dz, dw/dx at corners
   (wall corners weighted 1/2, so that epsilon = -sum(u . lap u) dA / Re exactly)
@@ -42,7 +42,10 @@ def kinetic_energy(model: Model) -> float:
     w = model.interior("w")
     if model.grid.periodic_z:
         w = w[:-1]
-    return 0.5 * (np.sum(model.interior("u") ** 2) + np.sum(w**2)) * model.grid.cell_area
+    total = np.sum(model.interior("u") ** 2) + np.sum(w**2)
+    if "v" in model.state:
+        total += np.sum(model.interior("v") ** 2)
+    return 0.5 * float(total) * model.grid.cell_area
 
 
 def potential_energy(model: Model) -> float:
@@ -93,4 +96,6 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
         Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))
         for name in model.tracer_names
     ]
+    for forcing in model.forcings:  # forcings may contribute their own diagnostics
+        registry += getattr(forcing, "diagnostics", list)()
     return registry

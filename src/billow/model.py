@@ -1,5 +1,8 @@
 """The Boussinesq model: prognostic fields on the C-grid and their time step.
 
+Optionally 2.5-D: a spanwise velocity v(x, z) (no y-dependence) is advected
+and diffused like u; rotation and other couplings enter as forcings.
+
 Non-dimensional equations (design.md section 2):
 
     du/dt + (u.grad)u = -grad p + b z_hat + (1/Re) lap u + F
@@ -57,6 +60,7 @@ class Model:
         advection: str = "upwind5",
         bc_z: str = "free-slip",
         tracers: tuple[str, ...] = (),
+        spanwise_velocity: bool = False,
         background_N2: float = 0.0,
         forcings: tuple[Forcing, ...] = (),
     ):
@@ -76,7 +80,10 @@ class Model:
             Field("u", "u", U_MOMENTUM, nu, u_parity, (0, nz)),
             Field("w", "w", W_MOMENTUM, nu, -1.0, w_rows),
             Field("b", "centre", SCALAR, nu / Pr, 1.0, (0, nz)),
-        ] + [Field(name, "centre", SCALAR, nu / Sc, 1.0, (0, nz)) for name in tracers]
+        ]
+        if spanwise_velocity:  # 2.5-D: v(x, z) lives with u on the x-faces
+            self.fields.append(Field("v", "u", U_MOMENTUM, nu, u_parity, (0, nz)))
+        self.fields += [Field(name, "centre", SCALAR, nu / Sc, 1.0, (0, nz)) for name in tracers]
         self.tracer_names = tuple(tracers)
         self.state = {f.name: grid.zeros(f.location) for f in self.fields}
         self._start = {f.name: grid.zeros(f.location) for f in self.fields}
@@ -89,6 +96,7 @@ class Model:
         self.poisson = PoissonSolver(grid)
         self.time = 0.0
         self.iteration = 0
+        self.last_dt = 0.0  # dt of the step in progress (or last taken)
 
     # --- access -----------------------------------------------------------
     def field(self, name: str) -> Field:
@@ -154,6 +162,7 @@ class Model:
     def step(self, dt: float) -> None:
         """Advance by dt with SSP-RK3, projecting after every stage."""
         g = self.grid
+        self.last_dt = dt
         for f in self.fields:
             np.copyto(self._start[f.name], self.state[f.name])
         for a0, a1, offset in SSPRK3_STAGES:

@@ -42,6 +42,14 @@ def fill_ghosts(q: np.ndarray, grid: Grid, location: str, parity: float = 1.0) -
     q[:, g + nx :] = q[:, g : 2 * g]
 
 
+def velocity_from_streamfunction(grid: Grid, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """u = d(psi)/dz on x-faces, w = -d(psi)/dx on z-faces, from psi on the cell corners
+    (nz + 1, nx). The discrete divergence of the result vanishes identically."""
+    u = np.diff(psi, axis=0) / grid.dz
+    w = -(np.roll(psi, -1, axis=1) - psi) / grid.dx
+    return u, w
+
+
 @njit(parallel=True, cache=True)
 def divergence(u, w, nx, nz, g, dx, dz, out):
     """div u at cell centres: (u[i+1] - u[i])/dx + (w[k+1] - w[k])/dz."""

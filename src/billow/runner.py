@@ -21,6 +21,7 @@ DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are a
 FIELD_LONG_NAMES = {
     "u": "horizontal velocity (units of U0)",
     "w": "vertical velocity (units of U0)",
+    "v": "spanwise velocity (units of U0)",
     "b": "buoyancy (units of U0^2/d)",
     "vorticity": "spanwise vorticity du/dz - dw/dx (units of U0/d)",
 }
@@ -52,7 +53,9 @@ def run_case(
     field_names = {**FIELD_LONG_NAMES}
     field_names.update({name: f"passive tracer {name}" for name in model.tracer_names})
     field_names = {
-        name: field_names[name] for name in ("u", "w", "b", *model.tracer_names, "vorticity")
+        name: field_names[name]
+        for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
+        if name != "v" or "v" in model.state
     }
     fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
     simulation = Simulation(

@@ -78,7 +78,7 @@ class Simulation:
         return min(advective_dt(u, w, grid.dx, grid.dz, self.cfl), self.max_diffusive_dt)
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        """Fields at cell centres: u, w, b, tracers and the vorticity du/dz - dw/dx."""
+        """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx."""
         m, g = self.model, self.model.grid
         operators.velocity_at_centres(
             m.state["u"], m.state["w"], g.nx, g.nz, g.ghost, self._centre_u, self._centre_w
@@ -87,6 +87,9 @@ class Simulation:
             m.state["u"], m.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, self._vorticity
         )
         fields = {"u": self._centre_u, "w": self._centre_w, "b": m.interior("b")}
+        if "v" in m.state:
+            v = m.interior("v")
+            fields["v"] = 0.5 * (v + np.roll(v, -1, axis=1))
         fields.update({name: m.interior(name) for name in m.tracer_names})
         fields["vorticity"] = self._vorticity
         return fields

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..config import RunParams, validate_params
 from ..errors import ConfigError
 from ..model import Model
-from . import double_shear, kolmogorov, lecoanet2016, shear_layer
+from . import double_shear, forced, kolmogorov, lecoanet2016, rotating, shear_layer
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ def _case(name: str, module) -> Case:
 CASES = {
     "shear_layer": _case("shear_layer", shear_layer),
     "double_shear": _case("double_shear", double_shear),
+    "rotating": _case("rotating", rotating),
+    "forced": _case("forced", forced),
     "lecoanet2016": _case("lecoanet2016", lecoanet2016),
     "kolmogorov": _case("kolmogorov", kolmogorov),
 }

@@ -9,6 +9,7 @@ from scipy.interpolate import CubicSpline
 from .. import stability
 from ..config import RunParams
 from ..grid import Grid
+from ..operators import velocity_from_streamfunction
 
 FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke 1964)
 
@@ -18,16 +19,6 @@ def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
         params.nx, params.nz, params.Lx, params.Lz,
         periodic_z=params.bc_z == "periodic", z_bottom=z_bottom,
     )
-
-
-def velocity_from_streamfunction(grid: Grid, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """u = d(psi)/dz, w = -d(psi)/dx from psi on cell corners (nz + 1, nx).
-
-    The discrete divergence of the result is zero identically.
-    """
-    u = np.diff(psi, axis=0) / grid.dz
-    w = -(np.roll(psi, -1, axis=1) - psi) / grid.dx
-    return u, w
 
 
 def corner_coordinates(grid: Grid) -> tuple[np.ndarray, np.ndarray]:

@@ -61,11 +61,11 @@ def resolve(params: Params) -> Params:
     return params.model_copy(update={"Lx": params.wavelengths * 2 * np.pi / k})
 
 
-def build(params: Params) -> Model:
+def build(params: Params, spanwise_velocity: bool = False) -> Model:
     grid = make_grid(params)
     model = Model(
         grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
-        bc_z=params.bc_z, tracers=("c",),
+        bc_z=params.bc_z, tracers=("c",), spanwise_velocity=spanwise_velocity,
     )
     U, B = base_profiles(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))

@@ -1,0 +1,397 @@
+"""Temporal linear stability of 2-D parallel stratified shear flows.
+
+Non-dimensional Boussinesq equations linearised about U(z), B(z), N² = B', for perturbations
+∝ exp(ikx + σt) (growth rate Re σ, phase speed -Im σ / k). With streamfunction ψ
+(u = ψ_z, w = -ikψ), buoyancy b and L = d²/dz² - k²:
+
+    σ Lψ = -ikU Lψ + ikU''ψ - ik b + Re⁻¹ L²ψ          (viscous Orr–Sommerfeld with buoyancy)
+    σ b  = -ikU b + ikN²ψ + (Re Pr)⁻¹ L b
+
+which is the Taylor–Goldstein problem when Re = ∞. Walls at z = ±Lz/2 (free-slip: ψ = ψ'' = 0,
+no-slip: ψ = ψ' = 0; viscous b has no flux, b' = 0) use Chebyshev collocation on the map
+z = (Lz/2) sinh(aξ)/sinh(a), which clusters points near z = 0; bc_z = "periodic" uses Fourier
+collocation. Boundary conditions are eliminated from the unknowns q = (ψ, b), leaving the
+generalized eigenproblem A q = σ B q, solved with scipy.linalg.eig. Each eigenvalue is compared
+with the nearest one of the same problem at about 1.5n points and a slightly different map (by
+inverse iteration, or from its whole spectrum when many need checking):
+spurious eigenvalues, which move with the grid, are skipped, and Mode.converged reports whether
+the chosen one agrees to CONVERGENCE_TOL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from numpy.typing import ArrayLike, NDArray
+from scipy.interpolate import CubicSpline
+from scipy.optimize import brentq, minimize_scalar
+
+from .errors import ConfigError
+
+Profile = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
+"""A base-state profile: a vectorised callable of z, or (z, values) samples (cubic spline)."""
+
+BOUNDARY_CONDITIONS = ("free-slip", "no-slip", "periodic")
+CONVERGENCE_TOL = 1e-6  # |σ(n) - σ(1.5n)| / max(1, |σ|) below which an eigenvalue is converged
+# A growing eigenvalue is physical when its two-resolution difference is below this fraction of
+# its growth rate (spurious, continuous-spectrum ones move by 0.5% or more of theirs); it is
+# reported, with converged=False if that difference exceeds CONVERGENCE_TOL.
+GROWTH_AGREEMENT = 1e-3
+NEUTRAL_TOL = 1e-6  # inviscid: |Re σ| below this is neutral (continuous spectrum, round-off)
+DEFAULT_N_WALLS = 96  # Chebyshev points; converges KH modes to ~1e-9 for Lz = 30
+CLUSTER_WIDTH = 0.2  # dz/dξ of the sinh map at z = 0, in units of the shear-layer half-depth
+# The check grid also changes the map: spurious modes tied to the log-like spacing near z = 0
+# (stationary modes at Ri ≈ 1/4) then move by ~1e-3, while real ones agree to ~1e-10.
+CHECK_CLUSTER_WIDTH = 0.25
+PERIODIC_DENSITY = 6  # default Fourier points per unit length (4 leaves ~1e-5 errors in σ)
+_HUGE = 1e8  # larger |σ| are numerical artefacts (never physical in these units)
+_ITERATIONS = 10  # inverse-iteration steps (3 suffice when the shift is within 1e-6)
+_QUICK_CHECKS = 4  # candidates verified one by one before the whole check spectrum is computed
+
+
+@dataclass
+class Mode:
+    """One normal mode; eigenfunctions are normalised so that max|w| = 1, real at its maximum."""
+
+    k: float
+    sigma: complex  # growth rate + i * frequency; growth rate = sigma.real
+    phase_speed: float  # c_r = -sigma.imag / k
+    z: np.ndarray
+    u: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    converged: bool
+    error_estimate: float  # |σ(n) - σ(1.5n)|
+
+
+def tanh_profiles(Ri: float, R: float = 1.0) -> tuple[Callable, Callable]:
+    """U = tanh z and B = (Ri/R) tanh(Rz), so that N²(0)/U'(0)² = Ri."""
+    if R <= 0:
+        raise ConfigError(f"R must be positive, got {R}")
+
+    def velocity(z: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.tanh(z)
+
+    def buoyancy(z: NDArray[np.float64]) -> NDArray[np.float64]:
+        return Ri / R * np.tanh(R * z)
+
+    return velocity, buoyancy
+
+
+def most_unstable_mode(
+    U: Profile,
+    B: Profile,
+    k: float,
+    *,
+    Re: float = math.inf,
+    Pr: float = 1.0,
+    Lz: float = 30.0,
+    bc_z: str = "free-slip",
+    n: int | None = None,
+) -> Mode:
+    """The converged mode of largest growth rate at wavenumber k.
+
+    Eigenvalues are tried in order of growth rate. The first growing one whose values at n and
+    1.5n points differ by less than GROWTH_AGREEMENT of its growth rate is returned, or failing
+    that the first converged non-growing one (inviscid: |Re σ| < NEUTRAL_TOL counts as neutral
+    and is reported as exactly 0). If none qualifies, the eigenvalue that agrees best is
+    returned. ``converged`` says whether the returned one agrees to CONVERGENCE_TOL.
+    """
+    return _Solver(U, B, Re=Re, Pr=Pr, Lz=Lz, bc_z=bc_z, n=n).mode(k)
+
+
+def growth_rate_curve(
+    U: Profile,
+    B: Profile,
+    ks: ArrayLike,
+    *,
+    Re: float = math.inf,
+    Pr: float = 1.0,
+    Lz: float = 30.0,
+    bc_z: str = "free-slip",
+    n: int | None = None,
+) -> np.ndarray:
+    """Growth rate Re σ of the most unstable mode at each wavenumber in ks."""
+    solver = _Solver(U, B, Re=Re, Pr=Pr, Lz=Lz, bc_z=bc_z, n=n)
+    return np.array([solver.mode(float(k)).sigma.real for k in np.ravel(ks)])
+
+
+def fastest_growing(
+    U: Profile,
+    B: Profile,
+    *,
+    k_bounds: tuple[float, float] = (0.05, 1.5),
+    Re: float = math.inf,
+    Pr: float = 1.0,
+    Lz: float = 30.0,
+    bc_z: str = "free-slip",
+    n: int | None = None,
+) -> Mode:
+    """The mode of largest growth rate over k in k_bounds (coarse scan, then bounded search)."""
+    k_lo, k_hi = k_bounds
+    if not 0 < k_lo < k_hi:
+        raise ConfigError(f"k_bounds must satisfy 0 < k_min < k_max, got {k_bounds}")
+    solver = _Solver(U, B, Re=Re, Pr=Pr, Lz=Lz, bc_z=bc_z, n=n)
+    ks = np.linspace(k_lo, k_hi, 12)
+    rates = [solver.mode(float(k)).sigma.real for k in ks]
+    best = int(np.argmax(rates))
+    bracket = (float(ks[max(best - 1, 0)]), float(ks[min(best + 1, ks.size - 1)]))
+    result = minimize_scalar(
+        lambda k: -solver.mode(k).sigma.real,
+        bounds=bracket,
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    return solver.mode(float(result.x))
+
+
+def recommended_Lx(mode: Mode, n_wavelengths: int = 1) -> float:
+    """Domain length holding n_wavelengths wavelengths of the mode: n 2π / k."""
+    return n_wavelengths * 2 * math.pi / mode.k
+
+
+# --- discretisation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Grid:
+    z: NDArray[np.float64]
+    D1: NDArray[np.float64]
+    D2: NDArray[np.float64]
+    periodic: bool
+
+
+def _chebyshev_grid(n: int, Lz: float, width: float = CLUSTER_WIDTH) -> _Grid:
+    """Gauss–Lobatto points mapped by z = (Lz/2) sinh(aξ)/sinh(a), ascending in z."""
+    j = np.arange(n)
+    x = np.cos(np.pi * j / (n - 1))
+    c = np.where((j == 0) | (j == n - 1), 2.0, 1.0) * (-1.0) ** j
+    D = np.outer(c, 1 / c) / (x[:, None] - x[None, :] + np.eye(n))
+    D -= np.diag(D.sum(axis=1))
+    xi, D = x[::-1], D[::-1, ::-1]
+    half = Lz / 2
+    # a sets dz/dξ(0) = half a / sinh(a) to width (mild map for narrow channels)
+    ratio = min(width / half, 0.9)
+    a = brentq(lambda s: s / math.sinh(s) - ratio, 1e-3, 60.0)
+    z = half * np.sinh(a * xi) / math.sinh(a)
+    D1 = D / (half * a * np.cosh(a * xi) / math.sinh(a))[:, None]
+    return _Grid(z, D1, D1 @ D1, periodic=False)
+
+
+def _fourier_grid(n: int, Lz: float) -> _Grid:
+    """n equispaced points on [-Lz/2, Lz/2) with Fourier differentiation (n even)."""
+    h = 2 * math.pi / n
+    j = np.arange(1, n)
+    col1 = np.concatenate([[0.0], 0.5 * (-1.0) ** j / np.tan(j * h / 2)])
+    col2 = np.concatenate(
+        [[-(math.pi**2) / (3 * h**2) - 1 / 6], -0.5 * (-1.0) ** j / np.sin(j * h / 2) ** 2]
+    )
+    scale = 2 * math.pi / Lz
+    D1 = sla.toeplitz(col1, np.concatenate([[0.0], col1[:0:-1]])) * scale
+    D2 = sla.toeplitz(col2) * scale**2
+    return _Grid(-Lz / 2 + Lz * np.arange(n) / n, D1, D2, periodic=True)
+
+
+def _sample(
+    profile: Profile, grid: _Grid, Lz: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+    """Values, first and second derivatives of a profile on the grid, and f(Lz/2) - f(-Lz/2).
+
+    Callables are differentiated spectrally (with the mean gradient removed first on a periodic
+    grid, so a periodic N² may come from a non-periodic B); samples use their cubic spline.
+    """
+    ends = np.array([-Lz / 2, Lz / 2])
+    if callable(profile):
+
+        def f(z: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.broadcast_to(np.asarray(profile(z), dtype=float), z.shape)
+
+        jump = float(np.diff(f(ends))[0])
+        slope = jump / Lz if grid.periodic else 0.0
+        values = f(grid.z)
+        rest = values - slope * grid.z
+        return values, grid.D1 @ rest + slope, grid.D2 @ rest, jump
+    z_data, v_data = (np.asarray(a, dtype=float) for a in profile)
+    if z_data.min() > ends[0] + 1e-9 * Lz or z_data.max() < ends[1] - 1e-9 * Lz:
+        raise ConfigError(f"profile samples span [{z_data.min()}, {z_data.max()}], not ±Lz/2")
+    spline = CubicSpline(z_data, v_data)
+    jump = float(spline(ends[1]) - spline(ends[0]))
+    return spline(grid.z), spline(grid.z, 1), spline(grid.z, 2), jump
+
+
+def _eliminate(constraints: NDArray[np.float64], boundary: list[int]) -> tuple[NDArray, NDArray]:
+    """Basis T (full = T @ reduced) satisfying constraints @ full = 0, and the interior rows."""
+    n = constraints.shape[1]
+    interior = np.setdiff1d(np.arange(n), boundary)
+    T = np.zeros((n, interior.size))
+    T[interior, np.arange(interior.size)] = 1.0
+    T[boundary] = -np.linalg.solve(constraints[:, boundary], constraints[:, interior])
+    return T, interior
+
+
+class _Discretisation:
+    """Base state and boundary-condition bases at one resolution; assembles A, B for any k."""
+
+    def __init__(
+        self,
+        U: Profile,
+        B: Profile,
+        Re: float,
+        Pr: float,
+        Lz: float,
+        bc_z: str,
+        n: int,
+        width: float,
+    ):
+        grid = _fourier_grid(n, Lz) if bc_z == "periodic" else _chebyshev_grid(n, Lz, width)
+        self.grid = grid
+        self.U, _, self.Uzz, jump = _sample(U, grid, Lz)
+        if grid.periodic and abs(jump) > 1e-8 * max(1.0, float(np.abs(self.U).max())):
+            raise ConfigError(f"bc_z='periodic' needs a periodic U; U(Lz/2) - U(-Lz/2) = {jump}")
+        self.N2 = _sample(B, grid, Lz)[1]
+        self.stratified = bool(np.any(self.N2 != 0))
+        self.nu = 0.0 if math.isinf(Re) else 1 / Re
+        self.kappa = self.nu / Pr
+        self.D4 = grid.D2 @ grid.D2
+        eye = np.eye(n)
+        if grid.periodic:
+            self.T_psi, self.rows_psi = eye, np.arange(n)
+            self.T_b, self.rows_b = eye, np.arange(n)
+        elif self.nu == 0:
+            self.T_psi, self.rows_psi = _eliminate(eye[[0, -1]], [0, n - 1])
+            self.T_b, self.rows_b = self.T_psi, self.rows_psi
+        else:
+            slip = grid.D2 if bc_z == "free-slip" else grid.D1
+            walls = np.vstack([eye[[0, -1]], slip[[0, -1]]])
+            self.T_psi, self.rows_psi = _eliminate(walls, [0, 1, n - 2, n - 1])
+            self.T_b, self.rows_b = _eliminate(grid.D1[[0, -1]], [0, n - 1])
+
+    def matrices(self, k: float) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+        g, n = self.grid, self.grid.z.size
+        eye = np.eye(n)
+        L = g.D2 - k**2 * eye
+        A_pp = -1j * k * self.U[:, None] * L + 1j * k * np.diag(self.Uzz)
+        if self.nu:
+            A_pp = A_pp + self.nu * (self.D4 - 2 * k**2 * g.D2 + k**4 * eye)
+        Tp, rp = self.T_psi, self.rows_psi
+        A, B = A_pp[rp] @ Tp, (L[rp] @ Tp).astype(complex)
+        if not self.stratified:
+            return A, B
+        Tb, rb = self.T_b, self.rows_b
+        A_bb = -1j * k * np.diag(self.U) + self.kappa * L
+        A = np.block([[A, -1j * k * Tb[rp]], [1j * k * self.N2[rb, None] * Tp[rb], A_bb[rb] @ Tb]])
+        zeros = np.zeros((rp.size, Tb.shape[1]))
+        B = np.block([[B, zeros], [zeros.T, Tb[rb]]])
+        return A, B
+
+    def fields(self, k: float, q: NDArray[np.complex128]) -> tuple[NDArray[np.complex128], ...]:
+        """(u, w, b) on the grid from a reduced eigenvector q, normalised to max|w| = 1 > 0."""
+        m = self.T_psi.shape[1]
+        psi = self.T_psi @ q[:m]
+        b = self.T_b @ q[m:] if self.stratified else np.zeros_like(psi)
+        u, w = self.grid.D1 @ psi, -1j * k * psi
+        scale = w[np.argmax(np.abs(w))]
+        return u / scale, w / scale, b / scale
+
+
+def _nearest_eigenpair(
+    A: NDArray[np.complex128], B: NDArray[np.complex128], shift: complex
+) -> tuple[complex, NDArray[np.complex128], bool]:
+    """Eigenpair of A q = σ B q nearest to shift by inverse iteration, and whether it converged.
+
+    The factorised matrix is offset from shift by a relative 1e-10 so that it is never exactly
+    singular when shift is itself an eigenvalue.
+    """
+    pole = shift + 1e-10 * max(1.0, abs(shift))
+    lu = sla.lu_factor(A - pole * B, check_finite=False)
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal(A.shape[0]) + 1j * rng.standard_normal(A.shape[0])
+    q /= np.linalg.norm(q)
+    sigma = complex(np.inf)
+    for _ in range(_ITERATIONS):
+        y = sla.lu_solve(lu, B @ q, check_finite=False)
+        new = pole + 1 / np.vdot(q, y)  # q' (A - pole B)⁻¹ B q → 1 / (σ - pole)
+        q = y / np.linalg.norm(y)
+        if abs(new - sigma) <= 1e-12 * max(1.0, abs(new)):
+            return new, q, True
+        sigma = new
+    return sigma, q, False
+
+
+def _agreements(
+    A: NDArray[np.complex128], B: NDArray[np.complex128], candidates: NDArray[np.complex128]
+) -> Iterator[tuple[complex, float, bool]]:
+    """(candidate, distance to the nearest eigenvalue of A q = σ B q, whether that is reliable).
+
+    The first _QUICK_CHECKS candidates use inverse iteration (reliable if it settles); when more
+    are needed (many spurious ones, e.g. a stable inviscid flow) the whole spectrum is computed.
+    """
+    for candidate in candidates[:_QUICK_CHECKS]:
+        match, _, settled = _nearest_eigenpair(A, B, candidate)
+        yield candidate, abs(match - candidate), settled
+    if candidates.size > _QUICK_CHECKS:
+        spectrum = sla.eigvals(A, B, check_finite=False)
+        spectrum = spectrum[np.isfinite(spectrum)]
+        for candidate in candidates[_QUICK_CHECKS:]:
+            yield candidate, float(np.abs(spectrum - candidate).min()), True
+
+
+class _Solver:
+    """Eigen solves at n and about 1.5n points for a fixed base state and parameters."""
+
+    def __init__(
+        self, U: Profile, B: Profile, *, Re: float, Pr: float, Lz: float, bc_z: str, n: int | None
+    ):
+        if bc_z not in BOUNDARY_CONDITIONS:
+            raise ConfigError(f"bc_z must be one of {BOUNDARY_CONDITIONS}, got {bc_z!r}")
+        if not (Re > 0 and 0 < Pr < math.inf and 0 < Lz < math.inf):
+            raise ConfigError(f"need Re > 0, 0 < Pr < inf and 0 < Lz < inf; got {Re}, {Pr}, {Lz}")
+        periodic = bc_z == "periodic"
+        if n is None:
+            n = 2 * math.ceil(PERIODIC_DENSITY * Lz / 2) if periodic else DEFAULT_N_WALLS
+        if n < 16 or (periodic and n % 2):
+            raise ConfigError(f"n must be >= 16 (and even for bc_z='periodic'), got {n}")
+        check = 2 * round(0.75 * n) if periodic else round(1.5 * n)
+        self.inviscid = math.isinf(Re)
+        self.fine = _Discretisation(U, B, Re, Pr, Lz, bc_z, n, CLUSTER_WIDTH)
+        self.check = _Discretisation(U, B, Re, Pr, Lz, bc_z, check, CHECK_CLUSTER_WIDTH)
+
+    def mode(self, k: float) -> Mode:
+        if not k > 0:
+            raise ConfigError(f"wavenumber k must be positive, got {k}")
+        A, B = self.fine.matrices(k)
+        A2, B2 = self.check.matrices(k)
+        sigmas = sla.eigvals(A, B, check_finite=False)
+        sigmas = sigmas[np.isfinite(sigmas) & (np.abs(sigmas) < _HUGE)]
+        ordered = sigmas[np.argsort(-sigmas.real)]
+        neutral = NEUTRAL_TOL if self.inviscid else 0.0
+        best, best_error, converged = ordered[0], math.inf, False
+        for candidate, error, settled in _agreements(A2, B2, ordered):
+            agrees = settled and error <= CONVERGENCE_TOL * max(1.0, abs(candidate))
+            if candidate.real > neutral:
+                accept = error <= GROWTH_AGREEMENT * candidate.real
+            else:
+                accept = agrees
+            if accept or error < best_error:
+                best, best_error, converged = candidate, error, agrees
+            if accept:
+                break
+        sigma, q, _ = _nearest_eigenpair(A, B, best)
+        if self.inviscid and abs(sigma.real) < NEUTRAL_TOL:
+            sigma = complex(0.0, sigma.imag)
+        u, w, b = self.fine.fields(k, q)
+        return Mode(
+            k=k,
+            sigma=complex(sigma),
+            phase_speed=-sigma.imag / k,
+            z=self.fine.grid.z.copy(),
+            u=u,
+            w=w,
+            b=b,
+            converged=converged,
+            error_estimate=best_error,
+        )

@@ -1,0 +1,1 @@
+"""Figures (matplotlib, optional extra ``billow[viz]``)."""
