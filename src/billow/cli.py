@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from .cases import CASES, get_case
-from .config import StabilityParams, parse_assignment, read_config, validate_params
+from .config import StabilityParams, StratifiedParams, parse_assignment, read_config, validate_params
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
 from .runner import run_case
@@ -41,19 +41,51 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _format_default(value) -> str:
+    return "auto" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _own_parameters(case) -> list[str]:
+    """Parameters a case adds, or whose default differs from the common one."""
+    common = StratifiedParams.model_fields
+    own = []
+    for name, field in case.params.model_fields.items():
+        if name not in common or common[name].default != field.default:
+            own.append(f"{name}={_format_default(field.default)}")
+    return own
+
+
 @app.command("cases")
-def list_cases() -> None:
-    """List the cases with their parameters, defaults and meaning."""
+def list_cases(
+    name: Annotated[str | None, typer.Argument(help="show one case in full")] = None,
+) -> None:
+    """List the cases (one screen), or one case's physics and every parameter."""
     out = Console()
+    try:
+        if name is not None:
+            case = get_case(name)
+            module_doc = sys.modules[case.build.__module__].__doc__ or ""
+            out.print(f"[bold]{case.name}[/bold]\n{module_doc.strip()}\n")
+            table = Table(title=f"{case.name}: parameters", title_justify="left", show_edge=False)
+            for column in ("parameter", "default", "meaning"):
+                table.add_column(column)
+            for key, field in case.params.model_fields.items():
+                table.add_row(key, _format_default(field.default), field.description or "")
+            out.print(table)
+            return
+    except BillowError as error:
+        fail(str(error))
+    table = Table(title="billow cases (`billow cases NAME` for one in full)", title_justify="left")
+    for column in ("case", "physics", "own parameters / defaults"):
+        table.add_column(column, overflow="fold")
     for case in CASES.values():
-        table = Table(title=f"{case.name}: {case.summary}", title_justify="left", show_edge=False)
-        table.add_column("parameter")
-        table.add_column("default")
-        table.add_column("meaning")
-        for name, field in case.params.model_fields.items():
-            table.add_row(name, str(field.default), field.description or "")
-        out.print(table)
-        out.print()
+        table.add_row(case.name, case.summary, ", ".join(_own_parameters(case)))
+    out.print(table)
+    common = ", ".join(
+        f"{key}={_format_default(field.default)}" for key, field in StratifiedParams.model_fields.items()
+    )
+    out.print(f"common parameters (default): {common}; Ri and Pr only for stratified cases.")
+    out.print("Ri is the centre gradient Richardson number: Ri >= 1/4 means no linear instability.")
 
 
 def _progress_callback(progress: Progress, task, t_end: float):

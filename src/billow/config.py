@@ -28,9 +28,9 @@ class RunParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    nx: int = Field(256, ge=8, description="cells in x")
+    nx: int = Field(128, ge=8, description="cells in x")
     nz: int = Field(128, ge=8, description="cells in z")
-    Lx: float = Field(28.25, gt=0, allow_inf_nan=False, description="domain length (units of d)")
+    Lx: float = Field(14.0, gt=0, allow_inf_nan=False, description="domain length (units of d)")
     Lz: float = Field(14.0, gt=0, allow_inf_nan=False, description="domain height (units of d)")
     Re: float = Field(1000.0, gt=0, description="Reynolds number U0 d / nu (inf: inviscid)")
     Sc: float = Field(1.0, gt=0, allow_inf_nan=False, description="Schmidt number of the dye")

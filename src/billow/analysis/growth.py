@@ -48,3 +48,28 @@ def fit_growth_rate(
     i, j = best
     slope = np.polyfit(t[i : j + 1], log_amplitude[i : j + 1], 1)[0]
     return GrowthFit(float(slope), float(t[i]), float(t[j]), j - i + 1)
+
+
+def simulate_growth(case: str, *, cfl: float = 0.5, **params) -> tuple[GrowthFit, np.ndarray, np.ndarray]:
+    """Run ``case`` in memory and fit the growth of its fundamental mode.
+
+    Returns the fit and the per-step series (t, max_z |w_hat(2 pi/Lx)|).
+    """
+    from ..cases import get_case
+    from ..simulation import Simulation
+
+    spec = get_case(case)
+    resolved = spec.make_params(**params)
+    model = spec.build(resolved)
+    times: list[float] = []
+    amplitudes: list[float] = []
+
+    def record(t: float, values: dict[str, float]) -> None:
+        times.append(t)
+        amplitudes.append(values["mode_amplitude"])
+
+    simulation = Simulation(model, t_end=resolved.t_end, save_every=resolved.t_end, cfl=cfl)
+    simulation.on_diagnostics = record
+    simulation.run()
+    t, amplitude = np.array(times), np.array(amplitudes)
+    return fit_growth_rate(t, amplitude), t, amplitude

@@ -23,7 +23,6 @@ from .common import FASTEST_GROWING_WAVELENGTH, make_grid, seed_perturbation
 
 
 class Params(StratifiedParams):
-    nx: int = Field(128, ge=8, description="cells in x")
     nz: int = Field(192, ge=8, description="cells in z")
     Lx: float = Field(FASTEST_GROWING_WAVELENGTH, gt=0, allow_inf_nan=False, description="domain length")
     Lz: float = Field(20.0, gt=0, allow_inf_nan=False, description="domain height")

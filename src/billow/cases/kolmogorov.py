@@ -19,7 +19,6 @@ from .common import make_grid, noise_velocity
 
 
 class Params(RunParams):
-    nx: int = Field(128, ge=8, description="cells in x")
     nz: int = Field(128, ge=8, description="cells in z")
     Lx: float = Field(2 * np.pi, gt=0, allow_inf_nan=False, description="domain length")
     Lz: float = Field(2 * np.pi, gt=0, allow_inf_nan=False, description="domain height")

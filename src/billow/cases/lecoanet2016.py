@@ -24,7 +24,6 @@ INTERFACES = (0.5, 1.5)
 
 
 class Params(RunParams):
-    nx: int = Field(128, ge=8, description="cells in x")
     nz: int = Field(256, ge=8, description="cells in z")
     Lx: float = Field(1.0, gt=0, allow_inf_nan=False, description="domain length")
     Lz: float = Field(2.0, gt=0, allow_inf_nan=False, description="domain height")

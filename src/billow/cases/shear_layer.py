@@ -23,8 +23,6 @@ from .common import fastest_growing_wavenumber, make_grid, seed_perturbation
 
 
 class Params(StratifiedParams):
-    nx: int = Field(128, ge=8, description="cells in x")
-    nz: int = Field(128, ge=8, description="cells in z")
     Lx: float | None = Field(
         None, gt=0, allow_inf_nan=False,
         description="domain length (default: `wavelengths` fastest-growing wavelengths)",

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +21,7 @@ def _pyplot():
 def plot_growth_curve(ks: np.ndarray, rates: np.ndarray, k_max: float, sigma_max: float,
                       title: str, path: Path) -> Path:
     """sigma(k) with the fastest-growing mode marked."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     ax.plot(ks, rates, "k-")
     ax.plot([k_max], [sigma_max], "o", color="C3", label=f"k = {k_max:.4f}, σ = {sigma_max:.5f}")
@@ -37,7 +38,7 @@ def plot_stability_diagram(ks: np.ndarray, richardson: np.ndarray, rates: np.nda
     """Filled contours of max(sigma, 0) over (k, Ri), with Ri = 1/4 marked."""
     import cmocean
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
     levels = np.linspace(0, max(rates.max(), 1e-6), 15)
     filled = ax.contourf(ks, richardson, np.maximum(rates, 0), levels=levels, cmap=cmocean.cm.amp)
