@@ -114,10 +114,18 @@ def growth_curve_figure(figures: Path) -> list[str]:
 
 def lecoanet() -> list[str]:
     lines = ["## 4. Lecoanet et al. (2016) benchmark", "",
-             "| grid (nx × nz) | σ(k = 2π) | error vs 3.5228 |", "|---|---|---|"]
+             "Growth of the k = 2π mode from the published sinusoidal perturbation (amplitude 1e-4), "
+             "ν = 2e-5; with hold_base the base flow does not thicken by viscosity, as in the "
+             "eigenvalue problem:", "",
+             "| grid (nx × nz) | hold_base | σ(k = 2π) | error vs 3.5228 |", "|---|---|---|---|"]
     for nx, nz in ((64, 128), (128, 256), (256, 512)):
-        fit, _, _ = simulate_growth("lecoanet2016", nx=nx, nz=nz, amplitude=1e-4, t_end=1.6)
-        lines.append(f"| {nx} × {nz} | {fit.rate:.4f} | {fit.rate / 3.5228 - 1:+.2%} |")
+        for hold_base in (False, True):
+            fit, _, _ = simulate_growth(
+                "lecoanet2016", nx=nx, nz=nz, amplitude=1e-4, t_end=1.6, hold_base=hold_base
+            )
+            lines.append(
+                f"| {nx} × {nz} | {hold_base} | {fit.rate:.4f} | {fit.rate / 3.5228 - 1:+.2%} |"
+            )
     spec = get_case("lecoanet2016")
     model = spec.build(spec.make_params(nx=16, nz=256))
     c = model.interior("c")

@@ -69,10 +69,14 @@ def test_supercritical_richardson_number_decays():
 
 
 def test_lecoanet_growth_rate_matches_incompressible_eigenvalue():
-    # 1 %: the criterion; measured -1.7 % at 64 x 128 and -0.82 % at
-    # 128 x 256 (second order: the interface half-thickness a = 0.05 spans 6.4 cells).
-    sigma, _, _ = simulated_growth("lecoanet2016", 256, 128, amplitude=1e-4, t_end=1.6)
-    assert abs(sigma / LECOANET_SIGMA - 1) < 0.01
+    # 1 %: the criterion. The eigenvalue is for the initial profile, so the
+    # base flow is held (without hold_base its viscous thickening alone costs 0.7 %).
+    # Measured -1.1 % at 64 x 128 and -0.17 % at 128 x 256: second order, the
+    # interface half-thickness a = 0.05 spanning 6.4 cells at the finer grid.
+    fit, _, _ = simulate_growth(
+        "lecoanet2016", nx=128, nz=256, amplitude=1e-4, t_end=1.6, hold_base=True
+    )
+    assert abs(fit.rate / LECOANET_SIGMA - 1) < 0.01
 
 
 def test_lecoanet_initial_dye_entropy():

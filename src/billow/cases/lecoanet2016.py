@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import BCZ, RunParams
+from ..forcing import hold_base_state
 from ..model import Model
 from .common import make_grid
 
@@ -33,6 +34,9 @@ class Params(RunParams):
     bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
     a: float = Field(0.05, gt=0, allow_inf_nan=False, description="interface half-thickness")
     sigma: float = Field(0.2, gt=0, allow_inf_nan=False, description="width of the perturbation")
+    hold_base: bool = Field(
+        False, description="cancel the viscous decay of the base velocity (to compare with linear theory)"
+    )
 
     @model_validator(mode="after")
     def _periodic_only(self) -> Params:
@@ -52,9 +56,12 @@ def build(params: Params) -> Model:
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     x_w, z_w = np.meshgrid(grid.x_centre, grid.z_face)
     bumps = np.exp(-((z_w - z1) ** 2) / params.sigma**2) + np.exp(-((z_w - z2) ** 2) / params.sigma**2)
+    U = np.tanh((z - z1) / a) - np.tanh((z - z2) / a) - 1.0
     model.set(
-        u=np.tanh((z - z1) / a) - np.tanh((z - z2) / a) - 1.0,
+        u=U,
         w=params.amplitude * np.sin(2 * np.pi * x_w / params.Lx) * bumps,
         c=0.5 * (np.tanh((z - z1) / a) - np.tanh((z - z2) / a)),
     )
+    if params.hold_base:
+        model.forcings.append(hold_base_state(model, {"u": U}))
     return model
