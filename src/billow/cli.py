@@ -157,7 +157,7 @@ def stability_command(
 
     try:
         values = dict(parse_assignment(text) for text in assignments or [])
-        params = validate_params("stability", StabilityParams, values)
+        params = validate_params("billow stability", StabilityParams, values)
         U, B = stability.tanh_profiles(params.Ri, params.R)
         options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
         mode = stability.fastest_growing(U, B, **options)

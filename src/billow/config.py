@@ -66,28 +66,28 @@ class StratifiedParams(RunParams):
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number nu / kappa")
 
 
-def format_validation_error(error: ValidationError, case: str, params_cls: type[BaseModel]) -> str:
-    """One line naming the first invalid parameter and why."""
+def format_validation_error(error: ValidationError, context: str, params_cls: type[BaseModel]) -> str:
+    """One line naming the first invalid parameter and why (``context``: e.g. "case 'shear_layer'")."""
     first = error.errors()[0]
     loc = ".".join(str(part) for part in first["loc"]) or "parameters"
     if first["type"] == "extra_forbidden":
         hint = difflib.get_close_matches(loc, list(params_cls.model_fields), n=1)
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return f"unknown parameter '{loc}' for case '{case}'{suggestion}"
+        return f"unknown parameter '{loc}' for {context}{suggestion}"
     message = first["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if first["type"] == "value_error" and loc == "parameters":
-        return f"invalid parameters for case '{case}': {message}"
-    return f"invalid value for '{loc}' in case '{case}': {message} (got {first.get('input')!r})"
+        return f"invalid parameters for {context}: {message}"
+    return f"invalid value for '{loc}' in {context}: {message} (got {first.get('input')!r})"
 
 
-def validate_params(case: str, params_cls: type[RunParams], values: dict[str, Any]) -> RunParams:
-    """Build the case's parameter model, turning errors into one-line ConfigErrors."""
+def validate_params(context: str, params_cls: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Build a parameter model, turning errors into one-line ConfigErrors."""
     try:
         return params_cls(**values)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, case, params_cls)) from None
+        raise ConfigError(format_validation_error(error, context, params_cls)) from None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -21,7 +21,7 @@ class Case:
 
     def make_params(self, **values) -> RunParams:
         """Validated parameters with case-computed defaults (e.g. Lx) filled in."""
-        return self.resolve(validate_params(self.name, self.params, values))
+        return self.resolve(validate_params(f"case '{self.name}'", self.params, values))
 
 
 def _case(name: str, module) -> Case:

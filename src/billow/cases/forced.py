@@ -41,10 +41,13 @@ def resolve(params: Params) -> Params:
 
 def build(params: Params) -> Model:
     model = shear_layer.build(params)
-    if params.base == "rest":
-        u = model.interior("u")
-        u[...] = 0.0
-        model.set(w=np.zeros_like(model.interior("w")))
+    if params.base == "rest":  # only the buoyancy interface, no flow and no perturbation
+        _, B = shear_layer.base_profiles(params)
+        model.set(
+            u=np.zeros_like(model.interior("u")),
+            w=np.zeros_like(model.interior("w")),
+            b=B(model.grid.z_centre)[:, None] * np.ones((1, model.grid.nx)),
+        )
     forcing = StochasticForcing(
         model, params.forcing_rate, params.forcing_k_min, params.forcing_k_max, params.seed
     )
