@@ -31,27 +31,40 @@ class Diagnostic:
 
 
 def gradient_statistics(model: Model) -> tuple[float, float, float]:
-    """(sum |grad u|^2, max |grad u|, max |div u|); see :func:`operators.gradient_statistics`."""
-    g = model.grid
-    return operators.gradient_statistics(
-        model.state["u"], model.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z
-    )
+    """(sum |grad u|^2, max |grad u|, max |div u|); see :func:`operators.gradient_statistics`.
+
+    Computed once per model state (several diagnostics use it).
+    """
+    key = (model.iteration, model.time)
+    cached = getattr(model, "_gradient_statistics", None)
+    if cached is None or cached[0] != key:
+        g = model.grid
+        values = operators.gradient_statistics(
+            model.state["u"], model.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z
+        )
+        cached = (key, values)
+        model._gradient_statistics = cached
+    return cached[1]
+
+
+def _sum_of_squares(a: np.ndarray) -> float:
+    return float(np.einsum("ij,ij->", a, a))
 
 
 def kinetic_energy(model: Model) -> float:
     w = model.interior("w")
     if model.grid.periodic_z:
         w = w[:-1]
-    total = np.sum(model.interior("u") ** 2) + np.sum(w**2)
+    total = _sum_of_squares(model.interior("u")) + _sum_of_squares(w)
     if "v" in model.state:
-        total += np.sum(model.interior("v") ** 2)
-    return 0.5 * float(total) * model.grid.cell_area
+        total += _sum_of_squares(model.interior("v"))
+    return 0.5 * total * model.grid.cell_area
 
 
 def potential_energy(model: Model) -> float:
-    z = model.grid.z_centre[:, None]
-    b_total = model.interior("b") + model.background_N2 * z
-    return -float(np.sum(b_total * z)) * model.grid.cell_area
+    z = model.grid.z_centre
+    row_sums = model.interior("b").sum(axis=1) + model.background_N2 * z * model.grid.nx
+    return -float(np.dot(row_sums, z)) * model.grid.cell_area
 
 
 def dissipation(model: Model) -> float:
@@ -67,9 +80,10 @@ def relative_max_divergence(model: Model) -> float:
 
 def mode_amplitude(model: Model) -> float:
     """max over z of |w_hat(z)| at the fundamental wavenumber 2 pi / Lx (cosine amplitude)."""
-    w = model.interior("w")
-    coefficients = np.fft.rfft(w, axis=1)[:, 1]
-    return float(np.max(np.abs(coefficients))) * 2.0 / model.grid.nx
+    nx = model.grid.nx
+    fundamental = np.exp(-2j * np.pi * np.arange(nx) / nx)
+    coefficients = model.interior("w") @ fundamental
+    return float(np.max(np.abs(coefficients))) * 2.0 / nx
 
 
 def integral(name: str) -> Callable[[Model], float]:

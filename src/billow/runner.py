@@ -6,15 +6,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml
 from .io.netcdf import fields_file, timeseries_file
 from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
 from .simulation import Simulation
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
 
@@ -115,6 +118,8 @@ def run_case(
 
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     """Open a run directory's ``fields`` (default) or ``diagnostics`` as an xarray Dataset."""
+    import xarray as xr  # imported on use: running a case does not need it
+
     return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
 
 

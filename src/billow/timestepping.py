@@ -35,10 +35,9 @@ def rk_stage_update(q, q0, tendency, a0, a1, dt, k_lo, k_hi, nx, g):
             q[K, I] = a0 * q0[K, I] + a1 * (q[K, I] + dt * tendency[k, i])
 
 
-def advective_dt(u: np.ndarray, w: np.ndarray, dx: float, dz: float, cfl: float) -> float:
-    """dt with (max|u|/dx + max|w|/dz) dt = cfl."""
-    rate = np.max(np.abs(u)) / dx + np.max(np.abs(w)) / dz
-    return np.inf if rate == 0.0 else cfl / rate
+def advective_rate(u: np.ndarray, w: np.ndarray, dx: float, dz: float) -> float:
+    """max|u|/dx + max|w|/dz: the Courant number is dt times this."""
+    return float(np.max(np.abs(u)) / dx + np.max(np.abs(w)) / dz)
 
 
 def diffusive_dt(diffusivity: float, dx: float, dz: float) -> float:
@@ -47,8 +46,3 @@ def diffusive_dt(diffusivity: float, dx: float, dz: float) -> float:
         return np.inf
     rate = 4.0 * diffusivity * (1.0 / dx**2 + 1.0 / dz**2)
     return DIFFUSIVE_SAFETY * SSPRK3_REAL_AXIS_LIMIT / rate
-
-
-def courant_number(u: np.ndarray, w: np.ndarray, dx: float, dz: float, dt: float) -> float:
-    """(max|u|/dx + max|w|/dz) dt."""
-    return float((np.max(np.abs(u)) / dx + np.max(np.abs(w)) / dz) * dt)
