@@ -62,8 +62,20 @@ def full_run() -> None:
     billow = Path(sys.executable).parent / "billow"
     out = Path(tempfile.mkdtemp(prefix="billow-bench-"))
     command = [
-        str(billow), "run", "shear_layer", "--set", "nx=384", "--set", "nz=192",
-        "--set", "t_end=30", "--set", "save_every=0.1", "--out", str(out / "run"), "--quiet",
+        str(billow),
+        "run",
+        "shear_layer",
+        "--set",
+        "nx=384",
+        "--set",
+        "nz=192",
+        "--set",
+        "t_end=30",
+        "--set",
+        "save_every=0.1",
+        "--out",
+        str(out / "run"),
+        "--quiet",
     ]
     start = time.perf_counter()
     subprocess.run(command, check=True)

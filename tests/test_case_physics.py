@@ -151,8 +151,17 @@ def forced_budget(dt: float, bc_z: str, T: float = 5.0) -> dict[str, float]:
     (|f| |u^n|) of the steps (the orthogonalisation)."""
     case = billow.get_case("forced")
     params = case.make_params(
-        nx=32, nz=32, base="rest", Ri=0.0, Re=100.0, advection="centered2", bc_z=bc_z, seed=1,
-        forcing_rate=1e-3, t_end=T, save_every=T,
+        nx=32,
+        nz=32,
+        base="rest",
+        Ri=0.0,
+        Re=100.0,
+        advection="centered2",
+        bc_z=bc_z,
+        seed=1,
+        forcing_rate=1e-3,
+        t_end=T,
+        save_every=T,
     )
     model = case.build(params)
     forcing = model.forcings[0]
@@ -239,8 +248,16 @@ def test_forced_kinetic_energy_budget_closes(bc_z):
 def rotating_model(advection: str = "centered2") -> tuple[Model, float]:
     case = billow.get_case("rotating")
     params = case.make_params(
-        nx=32, nz=32, Re=500.0, Ri=0.1, Ro=2.0, amplitude=0.1, noise=0.05, seed=3,
-        advection=advection, **SHEAR_LAYER,
+        nx=32,
+        nz=32,
+        Re=500.0,
+        Ri=0.1,
+        Ro=2.0,
+        amplitude=0.1,
+        noise=0.05,
+        seed=3,
+        advection=advection,
+        **SHEAR_LAYER,
     )
     return case.build(params), 1.0 / params.Ro
 
@@ -415,8 +432,16 @@ def test_stochastic_force_is_divergence_free_tangential_and_band_limited():
 def forced_run(seed: int) -> tuple[Model, list[dict[str, float]]]:
     case = billow.get_case("forced")
     params = case.make_params(
-        nx=32, nz=32, Re=200.0, amplitude=0.1, noise=0.05, seed=seed, forcing_rate=1e-2,
-        t_end=4.0, save_every=2.0, **SHEAR_LAYER,
+        nx=32,
+        nz=32,
+        Re=200.0,
+        amplitude=0.1,
+        noise=0.05,
+        seed=seed,
+        forcing_rate=1e-2,
+        t_end=4.0,
+        save_every=2.0,
+        **SHEAR_LAYER,
     )
     model = case.build(params)
     sim = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)

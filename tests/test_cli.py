@@ -28,7 +28,14 @@ SMALL = ["--set", "nx=32", "--set", "nz=32", "--set", "t_end=0.2"]
 OUTPUT_FILES = ("config.toml", "fields.nc", "diagnostics.nc", "log.txt")
 FIELD_VARIABLES = ("u", "w", "b", "c", "vorticity")
 DIAGNOSTIC_VARIABLES = (
-    "ke", "pe", "epsilon", "max_divergence", "b_integral", "c_integral", "dt", "cfl",
+    "ke",
+    "pe",
+    "epsilon",
+    "max_divergence",
+    "b_integral",
+    "c_integral",
+    "dt",
+    "cfl",
 )
 
 
@@ -36,7 +43,11 @@ def billow_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
     """Run the installed console script."""
     env = {**os.environ, "COLUMNS": "80"}
     return subprocess.run(
-        [str(BILLOW), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+        [str(BILLOW), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=180,
     )
 
@@ -149,9 +160,10 @@ def test_cases_lists_every_case_on_one_screen(tmp_path):
 def test_cases_name_lists_every_parameter(name, tmp_path):
     result = billow_cli("cases", name, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    listed = {
-        line.split("│")[0].strip() for line in result.stdout.splitlines() if "│" in line
-    } - {"", "parameter"}
+    listed = {line.split("│")[0].strip() for line in result.stdout.splitlines() if "│" in line} - {
+        "",
+        "parameter",
+    }
     assert listed == set(billow.CASES[name].params.model_fields), listed
 
 
@@ -160,7 +172,8 @@ def test_cases_name_lists_every_parameter(name, tmp_path):
 BAD_SETTINGS = {
     "unknown case": (["run", "no_such_case"], ["no_such_case"]),
     "unknown parameter": (
-        ["run", "shear_layer", "--set", "ampltude=0.1"], ["'ampltude'", "did you mean 'amplitude'"]
+        ["run", "shear_layer", "--set", "ampltude=0.1"],
+        ["'ampltude'", "did you mean 'amplitude'"],
     ),
     "nx not a number": (["run", "shear_layer", "--set", "nx=abc"], ["'nx'"]),
     "nx fractional": (["run", "shear_layer", "--set", "nx=64.5"], ["'nx'"]),
@@ -176,19 +189,23 @@ BAD_SETTINGS = {
     "seed negative": (["run", "shear_layer", "--set", "seed=-1"], ["'seed'"]),
     "unknown bc_z": (["run", "shear_layer", "--set", "bc_z=slippery"], ["'bc_z'", "slippery"]),
     "unknown advection": (
-        ["run", "shear_layer", "--set", "advection=weno"], ["'advection'", "weno"]
+        ["run", "shear_layer", "--set", "advection=weno"],
+        ["'advection'", "weno"],
     ),
     "nx too small": (["run", "shear_layer", "--set", "nx=4"], ["nx", "8"]),
     "nx large prime": (["run", "shear_layer", "--set", "nx=97"], ["nx", "97"]),
     "nz large prime": (["run", "shear_layer", "--set", "nz=131"], ["nz", "131"]),
     "shear_layer periodic": (
-        ["run", "shear_layer", "--set", "bc_z=periodic"], ["shear_layer", "bc_z"]
+        ["run", "shear_layer", "--set", "bc_z=periodic"],
+        ["shear_layer", "bc_z"],
     ),
     "lecoanet2016 no-slip walls": (
-        ["run", "lecoanet2016", "--set", "bc_z=no-slip"], ["lecoanet2016", "bc_z"]
+        ["run", "lecoanet2016", "--set", "bc_z=no-slip"],
+        ["lecoanet2016", "bc_z"],
     ),
     "lecoanet2016 free-slip walls": (
-        ["run", "lecoanet2016", "--set", "bc_z=free-slip"], ["lecoanet2016", "bc_z"]
+        ["run", "lecoanet2016", "--set", "bc_z=free-slip"],
+        ["lecoanet2016", "bc_z"],
     ),
     "set without =": (["run", "shear_layer", "--set", "nx64"], ["--set", "nx64"]),
     "set without key": (["run", "shear_layer", "--set", "=64"], ["--set"]),
@@ -220,7 +237,8 @@ BAD_CONFIGS = {
     "not UTF-8": (b"\xff\xfe\x00nx = 64", ["bad.toml"]),
     "unknown key": ('case = "shear_layer"\nnx = 64\nfrobnicate = 1\n', ["'frobnicate'"]),
     "unknown key in [parameters]": (
-        'case = "shear_layer"\n[parameters]\nnz = 32\nfrobnicate = 1\n', ["'frobnicate'"]
+        'case = "shear_layer"\n[parameters]\nnz = 32\nfrobnicate = 1\n',
+        ["'frobnicate'"],
     ),
     "bad value": ('case = "shear_layer"\nRe = -5\n', ["'Re'"]),
     "case conflicts with command line": ('case = "double_shear"\nnx = 64\n', ["double_shear"]),
@@ -390,6 +408,7 @@ def test_python_api_run_returns_dataset(tmp_path):
 
 # ------------------------------------------------------------------- billow stability
 
+
 def test_stability_prints_fastest_growing_mode(tmp_path):
     # Re = 1000, Ri = 0.1, free-slip walls at +-15: sigma_max = 0.12412 (design.md section 6)
     result = billow_cli("stability", "--set", "Re=1000", "--set", "Ri=0.1", cwd=tmp_path)
@@ -400,7 +419,9 @@ def test_stability_prints_fastest_growing_mode(tmp_path):
 
 def test_stability_bad_parameter_is_one_line_error(tmp_path):
     result = billow_cli("stability", "--set", "Rei=3", cwd=tmp_path)
-    assert_one_line_error(result.returncode, result.stdout, result.stderr, "'Rei'", "did you mean 'Ri'")
+    assert_one_line_error(
+        result.returncode, result.stdout, result.stderr, "'Rei'", "did you mean 'Ri'"
+    )
 
 
 @pytest.mark.slow

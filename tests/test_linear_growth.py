@@ -20,7 +20,9 @@ LX = 2 * np.pi / K
 LECOANET_SIGMA = 3.5228  # nu = 2e-5, incompressible, k = 2 pi (Lecoanet et al. 2016)
 
 
-def simulated_growth(case: str, n_z: int, n_x: int, **params) -> tuple[float, np.ndarray, np.ndarray]:
+def simulated_growth(
+    case: str, n_z: int, n_x: int, **params
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Fitted growth rate of the fundamental mode, and the amplitude series."""
     fit, times, amplitudes = simulate_growth(case, nx=n_x, nz=n_z, **params)
     return fit.rate, times, amplitudes
@@ -33,8 +35,17 @@ def theory(Ri: float) -> float:
 
 def shear_layer_growth(Ri: float, n: int) -> float:
     return simulated_growth(
-        "shear_layer", n, n, Lx=LX, Lz=LZ, Ri=Ri, Re=RE, amplitude=1e-5, t_end=30.0,
-        hold_base=True, perturbation="eigenmode",
+        "shear_layer",
+        n,
+        n,
+        Lx=LX,
+        Lz=LZ,
+        Ri=Ri,
+        Re=RE,
+        amplitude=1e-5,
+        t_end=30.0,
+        hold_base=True,
+        perturbation="eigenmode",
     )[0]
 
 
@@ -60,8 +71,17 @@ def test_supercritical_richardson_number_decays():
     # briefly) and decays: measured w_hat(t = 60) / w_hat(0) = 0.12. Any growing
     # mode (sigma >= 0.005) would end above its start.
     _, times, amplitudes = simulated_growth(
-        "shear_layer", 64, 64, Lx=LX, Lz=LZ, Ri=0.3, Re=RE, amplitude=1e-5, t_end=60.0,
-        hold_base=True, perturbation="sinusoid",
+        "shear_layer",
+        64,
+        64,
+        Lx=LX,
+        Lz=LZ,
+        Ri=0.3,
+        Re=RE,
+        amplitude=1e-5,
+        t_end=60.0,
+        hold_base=True,
+        perturbation="sinusoid",
     )
     half = times.size // 2
     assert amplitudes[-1] < 0.5 * amplitudes[0]

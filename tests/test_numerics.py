@@ -110,8 +110,13 @@ def test_divergence_is_roundoff(key):
 
 @pytest.mark.parametrize(
     "key",
-    ["shear_layer-free-slip", "shear_layer-no-slip", "double_shear-free-slip",
-     "double_shear-periodic", "lecoanet2016-periodic"],
+    [
+        "shear_layer-free-slip",
+        "shear_layer-no-slip",
+        "double_shear-free-slip",
+        "double_shear-periodic",
+        "lecoanet2016-periodic",
+    ],
 )
 def test_scalar_integrals_are_conserved(key):
     """The domain integrals of b and of every tracer stay constant to round-off."""
@@ -130,7 +135,8 @@ def test_scalar_integrals_are_conserved(key):
             # 1e-12 is the design requirement ("conserved to round-off").
             # (lecoanet2016 has b = 0 identically: the bound is then drift <= 0.)
             assert drift <= 1e-12 * magnitudes[name], (
-                f"{name}: drift {drift:.3g} of sum|q| dA = {magnitudes[name]:.3g} at t = {model.time:.3g}"
+                f"{name}: drift {drift:.3g} of sum|q| dA = {magnitudes[name]:.3g} "
+                f"at t = {model.time:.3g}"
             )
     # Guard against a vacuous pass: the tracer must really have been redistributed.
     # (measured max change of c is ~0.5 of its O(1) range; 0.05 is far below that)
@@ -143,8 +149,12 @@ def test_scalar_integrals_are_conserved(key):
 
 @pytest.mark.parametrize(
     "key",
-    ["shear_layer-free-slip", "shear_layer-no-slip", "double_shear-periodic",
-     "lecoanet2016-periodic"],
+    [
+        "shear_layer-free-slip",
+        "shear_layer-no-slip",
+        "double_shear-periodic",
+        "lecoanet2016-periodic",
+    ],
 )
 def test_periodic_shift_equivariance(key):
     """Shifting the initial state by Lx/2 shifts the solution by Lx/2 (to round-off)."""
@@ -172,8 +182,9 @@ def test_periodic_shift_equivariance(key):
         # the two runs (measured <= 6e-15 relative after 20 steps). 1e-12 leaves room for
         # round-off growth but an O(dx) asymmetry (a wrong ghost column, an off-by-one in a
         # periodic index) would be ~1e-2. Fields identically zero must stay equal exactly.
-        np.testing.assert_allclose(shifted.interior(n), expected, rtol=0, atol=1e-12 * scale,
-                                   err_msg=f"field {n}")
+        np.testing.assert_allclose(
+            shifted.interior(n), expected, rtol=0, atol=1e-12 * scale, err_msg=f"field {n}"
+        )
 
 
 # --- 4. convergence ---------------------------------------------------------------------------
@@ -261,7 +272,9 @@ def test_passive_scalar_advection_spatial_order(scheme, order, grids, dt):
     measured = fit_order(coarse, fine)
     # +-0.5 for order 5 (a 4th- or 3rd-order reconstruction would be caught), +-0.2 otherwise.
     window = 0.5 if order >= 5 else 0.2
-    assert abs(measured - order) <= window, f"order {measured:.3f} (errors {coarse:.3g}, {fine:.3g})"
+    assert abs(measured - order) <= window, (
+        f"order {measured:.3f} (errors {coarse:.3g}, {fine:.3g})"
+    )
 
 
 def test_ssprk3_temporal_order_is_three():
@@ -283,8 +296,17 @@ def tracer_overshoot(scheme: str) -> tuple[float, float]:
     the range, over a KH roll-up with Ri = 0 (b = 0, c passive); and the largest change of c."""
     case = billow.get_case("shear_layer")
     params = case.make_params(
-        nx=32, nz=32, Ri=0.0, Re=1000.0, amplitude=0.1, noise=0.02, seed=1, advection=scheme,
-        t_end=30.0, save_every=30.0, **SHEAR_LAYER,
+        nx=32,
+        nz=32,
+        Ri=0.0,
+        Re=1000.0,
+        amplitude=0.1,
+        noise=0.02,
+        seed=1,
+        advection=scheme,
+        t_end=30.0,
+        save_every=30.0,
+        **SHEAR_LAYER,
     )
     model = case.build(params)
     c0 = model.interior("c").copy()
@@ -394,7 +416,12 @@ def test_snapshot_times_are_exact(tmp_path, t_end, save_every):
     """fields.nc holds one snapshot at every multiple k * save_every <= t_end (the same
     floating-point numbers as np.arange), plus t_end when it is not a multiple."""
     billow.run(
-        "shear_layer", nx=32, nz=16, t_end=t_end, save_every=save_every, out=tmp_path / "r",
+        "shear_layer",
+        nx=32,
+        nz=16,
+        t_end=t_end,
+        save_every=save_every,
+        out=tmp_path / "r",
         **SHEAR_LAYER,
     )
     with billow.open_run(tmp_path / "r") as dataset:

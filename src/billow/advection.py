@@ -69,8 +69,14 @@ def advection_diffusion(q, u, w, kind, scheme, nu, k_lo, k_hi, nx, g, dx, dz, fl
             I = i + g
             vel = _z_velocity(w, K, I, kind)
             flux_z[k, i] = vel * reconstruct(
-                q[K - 3, I], q[K - 2, I], q[K - 1, I], q[K, I], q[K + 1, I], q[K + 2, I],
-                vel, scheme,
+                q[K - 3, I],
+                q[K - 2, I],
+                q[K - 1, I],
+                q[K, I],
+                q[K + 1, I],
+                q[K + 2, I],
+                vel,
+                scheme,
             )
     inv_dx2 = 1.0 / (dx * dx)
     inv_dz2 = 1.0 / (dz * dz)
@@ -84,8 +90,14 @@ def advection_diffusion(q, u, w, kind, scheme, nu, k_lo, k_hi, nx, g, dx, dz, fl
             I = i + g
             vel = _x_velocity(u, K, I + 1, kind)
             flux_right = vel * reconstruct(
-                q[K, I - 2], q[K, I - 1], q[K, I], q[K, I + 1], q[K, I + 2], q[K, I + 3],
-                vel, scheme,
+                q[K, I - 2],
+                q[K, I - 1],
+                q[K, I],
+                q[K, I + 1],
+                q[K, I + 2],
+                q[K, I + 3],
+                vel,
+                scheme,
             )
             centre = q[K, I]
             laplacian = (q[K, I + 1] + q[K, I - 1] - 2.0 * centre) * inv_dx2 + (

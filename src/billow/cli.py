@@ -20,7 +20,13 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from .cases import CASES, get_case
-from .config import StabilityParams, StratifiedParams, parse_assignment, read_config, validate_params
+from .config import (
+    StabilityParams,
+    StratifiedParams,
+    parse_assignment,
+    read_config,
+    validate_params,
+)
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
 from .runner import run_case
@@ -82,7 +88,8 @@ def list_cases(
         table.add_row(case.name, case.summary, ", ".join(_own_parameters(case)))
     out.print(table)
     common = ", ".join(
-        f"{key}={_format_default(field.default)}" for key, field in StratifiedParams.model_fields.items()
+        f"{key}={_format_default(field.default)}"
+        for key, field in StratifiedParams.model_fields.items()
     )
     out.print(f"common parameters (default): {common}; Ri and Pr only for stratified cases.")
     out.print("Ri is the centre gradient Richardson number: Ri >= 1/4 means no linear instability.")
@@ -91,7 +98,8 @@ def list_cases(
 def _progress_callback(progress: Progress, task, t_end: float):
     def update(sim: Simulation) -> None:
         progress.update(
-            task, completed=sim.model.time,
+            task,
+            completed=sim.model.time,
             description=f"t = {sim.model.time:8.3f} / {t_end:g}  dt = {sim.dt:.3e}",
         )
 
@@ -105,8 +113,12 @@ def run_command(
     assignments: Annotated[
         list[str] | None, typer.Option("--set", help="parameter as key=value (repeatable)")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="run directory (default runs/CASE)")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a previous run in --out")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="run directory (default runs/CASE)")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace a previous run in --out")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
@@ -117,9 +129,12 @@ def run_command(
             if case is None:
                 case = config_case
             elif config_case is not None and config_case != case:
-                fail(f"case '{case}' on the command line differs from case '{config_case}' in {config}")
+                fail(
+                    f"case '{case}' on the command line differs from "
+                    f"case '{config_case}' in {config}"
+                )
         if case is None:
-            fail("no case given (name one, or put case = \"...\" in the --config file)")
+            fail('no case given (name one, or put case = "..." in the --config file)')
         spec = get_case(case)
         for text in assignments or []:
             key, value = parse_assignment(text)
@@ -131,12 +146,21 @@ def run_command(
             run_case(case, params, out, overwrite=True)
         else:
             with Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-                TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console,
             ) as progress:
                 task = progress.add_task(f"{case}", total=params.t_end)
-                run_case(case, params, out, overwrite=True,
-                         progress=_progress_callback(progress, task, params.t_end))
+                run_case(
+                    case,
+                    params,
+                    out,
+                    overwrite=True,
+                    progress=_progress_callback(progress, task, params.t_end),
+                )
         if not quiet:
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
     except BillowError as error:
@@ -146,10 +170,12 @@ def run_command(
 @app.command("stability")
 def stability_command(
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value")
+        list[str] | None,
+        typer.Option("--set", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value"),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="directory for growth_rate.png and stability_diagram.png")
+        Path | None,
+        typer.Option("--plot", help="directory for growth_rate.png and stability_diagram.png"),
     ] = None,
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
@@ -170,8 +196,11 @@ def stability_command(
             ("growth rate sigma_max", f"{sigma:.6f}", "U0/d"),
             ("phase speed", f"{mode.phase_speed:.2e}", "U0"),
             ("most-unstable wavelength", f"{wavelength:.4f}", "d"),
-            ("recommended Lx", f"{stability.recommended_Lx(mode, params.wavelengths):.4f}",
-             f"d ({params.wavelengths} wavelength(s))"),
+            (
+                "recommended Lx",
+                f"{stability.recommended_Lx(mode, params.wavelengths):.4f}",
+                f"d ({params.wavelengths} wavelength(s))",
+            ),
             ("e-folding time", f"{1 / sigma:.3f}" if sigma > 0 else "no growth", "d/U0"),
             ("converged", str(mode.converged), f"error estimate {mode.error_estimate:.1e}"),
         ]
@@ -179,7 +208,9 @@ def stability_command(
             table.add_row(*row)
         out.print(table)
         if params.Ri >= 0.25:
-            out.print("Ri >= 1/4: no linear instability (Miles-Howard); the growth rate is not positive.")
+            out.print(
+                "Ri >= 1/4: no linear instability (Miles-Howard); the growth rate is not positive."
+            )
         if plot is not None:
             _stability_figures(plot, params, mode, options, out)
     except BillowError as error:
@@ -198,14 +229,22 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
     ks = np.linspace(0.02, 1.0, 50)
     rates = stability.growth_rate_curve(U, B, ks, **options)
     title = f"Re = {params.Re:g}, Ri = {params.Ri:g}, Pr = {params.Pr:g}, Lz = {params.Lz:g}"
-    curve = plot_growth_curve(ks, rates, mode.k, mode.sigma.real, title, directory / "growth_rate.png")
+    curve = plot_growth_curve(
+        ks, rates, mode.k, mode.sigma.real, title, directory / "growth_rate.png"
+    )
     richardson = np.linspace(0.0, 0.3, 13)
     diagram_ks = np.linspace(0.02, 1.0, 30)
-    grid = np.array([
-        stability.growth_rate_curve(*stability.tanh_profiles(Ri, params.R), diagram_ks, **options)
-        for Ri in richardson
-    ])
-    diagram = plot_stability_diagram(diagram_ks, richardson, grid, title, directory / "stability_diagram.png")
+    grid = np.array(
+        [
+            stability.growth_rate_curve(
+                *stability.tanh_profiles(Ri, params.R), diagram_ks, **options
+            )
+            for Ri in richardson
+        ]
+    )
+    diagram = plot_stability_diagram(
+        diagram_ks, richardson, grid, title, directory / "stability_diagram.png"
+    )
     out.print(f"figures: {curve}, {diagram}")
 
 

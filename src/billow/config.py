@@ -38,8 +38,12 @@ class RunParams(BaseModel):
     save_every: float = Field(
         2.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
     )
-    cfl: float = Field(0.8, gt=0, le=1.2, description="advective Courant number of the dt controller")
-    advection: Scheme = Field("upwind5", description="advection scheme: upwind5 | centered2 | upwind1")
+    cfl: float = Field(
+        0.8, gt=0, le=1.2, description="advective Courant number of the dt controller"
+    )
+    advection: Scheme = Field(
+        "upwind5", description="advection scheme: upwind5 | centered2 | upwind1"
+    )
     bc_z: BCZ = Field("free-slip", description="z boundaries: free-slip | no-slip | periodic")
     amplitude: float = Field(
         0.01, ge=0, allow_inf_nan=False, description="initial perturbation amplitude"
@@ -60,14 +64,21 @@ class StratifiedParams(RunParams):
     """Parameters of cases with a stratified base state."""
 
     Ri: float = Field(
-        0.1, ge=0, allow_inf_nan=False,
-        description="gradient Richardson number N^2/S^2 at the layer centre (>= 1/4: no linear growth)",
+        0.1,
+        ge=0,
+        allow_inf_nan=False,
+        description="gradient Richardson number N^2/S^2 at the centre (>= 1/4: no linear growth)",
     )
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number nu / kappa")
 
 
-def format_validation_error(error: ValidationError, context: str, params_cls: type[BaseModel]) -> str:
-    """One line naming the first invalid parameter and why (``context``: e.g. "case 'shear_layer'")."""
+def format_validation_error(
+    error: ValidationError, context: str, params_cls: type[BaseModel]
+) -> str:
+    """One line naming the first invalid parameter and why.
+
+    ``context`` names what was being configured, e.g. "case 'shear_layer'".
+    """
     first = error.errors()[0]
     loc = ".".join(str(part) for part in first["loc"]) or "parameters"
     if first["type"] == "extra_forbidden":
@@ -143,7 +154,9 @@ class StabilityParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     Re: float = Field(1000.0, gt=0, description="Reynolds number (inf: Taylor-Goldstein)")
-    Ri: float = Field(0.1, ge=0, allow_inf_nan=False, description="centre gradient Richardson number")
+    Ri: float = Field(
+        0.1, ge=0, allow_inf_nan=False, description="centre gradient Richardson number"
+    )
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number")
     R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio")
     Lz: float = Field(30.0, gt=0, allow_inf_nan=False, description="distance between the walls")

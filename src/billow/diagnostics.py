@@ -102,7 +102,9 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
         Diagnostic("max_divergence", "max |div u| / max |grad u|", "1", relative_max_divergence),
         Diagnostic("b_integral", "volume integral of buoyancy", "1", integral("b")),
         Diagnostic(
-            "mode_amplitude", "max over z of |w_hat| at the fundamental wavenumber 2 pi/Lx", "1",
+            "mode_amplitude",
+            "max over z of |w_hat| at the fundamental wavenumber 2 pi/Lx",
+            "1",
             mode_amplitude,
         ),
     ]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from .advection import advection_diffusion
-from .model import Forcing, Model
 from .diagnostics import Diagnostic
+from .model import Forcing, Model
 from .operators import fill_ghosts, velocity_from_streamfunction
 
 
 def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarray:
-    """The model's own discrete diffusion term kappa lap(q) for the field ``name`` set to ``values``."""
+    """The model's discrete diffusion term kappa lap(q), for field ``name`` set to ``values``."""
     grid = model.grid
     field = model.field(name)
     padded = grid.zeros(field.location)
@@ -25,8 +25,20 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
     out = np.zeros_like(model.tendencies[name])
     flux_z = np.zeros((grid.nz + 1, grid.nx))
     advection_diffusion(
-        padded, at_rest_u, at_rest_w, field.kind, model.scheme, field.diffusivity,
-        field.rows[0], field.rows[1], grid.nx, grid.ghost, grid.dx, grid.dz, flux_z, out,
+        padded,
+        at_rest_u,
+        at_rest_w,
+        field.kind,
+        model.scheme,
+        field.diffusivity,
+        field.rows[0],
+        field.rows[1],
+        grid.nx,
+        grid.ghost,
+        grid.dx,
+        grid.dz,
+        flux_z,
+        out,
     )
     return out
 
@@ -52,7 +64,9 @@ def kolmogorov_force(model: Model, amplitude: float, n: int) -> Forcing:
     """F = F0 sin(n k_z z) x_hat at the u points, k_z = 2 pi / Lz (Kolmogorov flow)."""
     grid = model.grid
     kz = 2 * np.pi * n / grid.Lz
-    force = amplitude * np.sin(kz * (grid.z_centre - grid.z_bottom))[:, None] * np.ones((1, grid.nx))
+    force = (
+        amplitude * np.sin(kz * (grid.z_centre - grid.z_bottom))[:, None] * np.ones((1, grid.nx))
+    )
 
     def push(model: Model, t: float, tendencies: dict[str, np.ndarray]) -> None:
         tendencies["u"] += force
@@ -116,7 +130,9 @@ class StochasticForcing:
         active = (magnitude >= k_min) & (magnitude <= k_max) & (kx[None, :] > 0)
         active[:, grid.nx // 2] = False  # the Nyquist column is not a travelling mode
         if not active.any():
-            raise ValueError(f"no resolved mode has {k_min} <= |k| <= {k_max}; widen the forcing band")
+            raise ValueError(
+                f"no resolved mode has {k_min} <= |k| <= {k_max}; widen the forcing band"
+            )
         rows = np.flatnonzero(active.any(axis=1))
         self.z_basis, self.active = z_basis[:, rows], active[rows]
         self.force: tuple[np.ndarray, np.ndarray] | None = None
@@ -150,7 +166,9 @@ class StochasticForcing:
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
         """New force f, orthogonal to the velocity (u, w) and normalised."""
         shape = self.active.shape
-        amplitudes = (self.rng.standard_normal(shape) + 1j * self.rng.standard_normal(shape)) * self.active
+        amplitudes = (
+            self.rng.standard_normal(shape) + 1j * self.rng.standard_normal(shape)
+        ) * self.active
         V = self._projections(u, w)
         norm = np.vdot(V, V).real
         if norm > 0:
@@ -185,5 +203,11 @@ class StochasticForcing:
         return float(work) * self.grid.cell_area / np.sqrt(model.last_dt)
 
     def diagnostics(self) -> list[Diagnostic]:
-        return [Diagnostic("injected_power", "power injected by the stochastic forcing", "1",
-                           self.injected_power)]
+        return [
+            Diagnostic(
+                "injected_power",
+                "power injected by the stochastic forcing",
+                "1",
+                self.injected_power,
+            )
+        ]

@@ -144,8 +144,19 @@ class Model:
         u, w = self.state["u"], self.state["w"]
         for f in self.fields:
             advection_diffusion(
-                self.state[f.name], u, w, f.kind, self.scheme, f.diffusivity,
-                f.rows[0], f.rows[1], g.nx, g.ghost, g.dx, g.dz, self._flux_z,
+                self.state[f.name],
+                u,
+                w,
+                f.kind,
+                self.scheme,
+                f.diffusivity,
+                f.rows[0],
+                f.rows[1],
+                g.nx,
+                g.ghost,
+                g.dx,
+                g.dz,
+                self._flux_z,
                 self.tendencies[f.name],
             )
         b = self.state["b"]
@@ -169,8 +180,16 @@ class Model:
             self.compute_tendencies(self.time + offset * dt)
             for f in self.fields:
                 rk_stage_update(
-                    self.state[f.name], self._start[f.name], self.tendencies[f.name],
-                    a0, a1, dt, f.rows[0], f.rows[1], g.nx, g.ghost,
+                    self.state[f.name],
+                    self._start[f.name],
+                    self.tendencies[f.name],
+                    a0,
+                    a1,
+                    dt,
+                    f.rows[0],
+                    f.rows[1],
+                    g.nx,
+                    g.ghost,
                 )
             self.project()
         self.fill_all_ghosts()

@@ -62,7 +62,10 @@ def run_case(
     }
     fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
     simulation = Simulation(
-        model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl,
+        model,
+        t_end=params.t_end,
+        save_every=params.save_every,
+        cfl=params.cfl,
         callbacks=(progress,) if progress else (),
     )
     series = timeseries_file(
@@ -91,7 +94,10 @@ def run_case(
         fields.append(sim.model.time, sim.snapshot())
         logger.info(
             "snapshot %d at t = %.6g (step %d, dt = %.4g)",
-            sim.snapshots_written, sim.model.time, sim.model.iteration, sim.dt,
+            sim.snapshots_written,
+            sim.model.time,
+            sim.model.iteration,
+            sim.dt,
         )
 
     simulation.on_snapshot = write_snapshot
@@ -110,7 +116,10 @@ def run_case(
         elapsed = time.perf_counter() - start
         logger.info(
             "finished %d steps to t = %.6g in %.2f s (%.1f steps/s)",
-            model.iteration, model.time, elapsed, model.iteration / max(elapsed, 1e-12),
+            model.iteration,
+            model.time,
+            elapsed,
+            model.iteration / max(elapsed, 1e-12),
         )
         close_logger(logger)
     return out
@@ -123,7 +132,9 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
 
 
-def run(case: str, *, out: str | Path | None = None, overwrite: bool = False, **params) -> xr.Dataset:
+def run(
+    case: str, *, out: str | Path | None = None, overwrite: bool = False, **params
+) -> xr.Dataset:
     """Run ``case`` with parameters ``params`` and return its snapshots (loaded in memory).
 
     With ``out`` the run directory is kept there; otherwise a temporary one is used.

@@ -105,7 +105,9 @@ class Simulation:
         values["cfl"] = self._advective_rate * self.dt  # Courant number of the step taken
         if not np.isfinite(values["ke"]):
             bad = next(
-                f.name for f in self.model.fields if not np.all(np.isfinite(self.model.interior(f.name)))
+                f.name
+                for f in self.model.fields
+                if not np.all(np.isfinite(self.model.interior(f.name)))
             )
             raise BlowUpError(
                 f"blow-up at step {self.model.iteration}, t = {self.model.time:.6g}: "

@@ -50,7 +50,9 @@ def fit_growth_rate(
     return GrowthFit(float(slope), float(t[i]), float(t[j]), j - i + 1)
 
 
-def simulate_growth(case: str, *, cfl: float = 0.5, **params) -> tuple[GrowthFit, np.ndarray, np.ndarray]:
+def simulate_growth(
+    case: str, *, cfl: float = 0.5, **params
+) -> tuple[GrowthFit, np.ndarray, np.ndarray]:
     """Run ``case`` in memory and fit the growth of its fundamental mode.
 
     Returns the fit and the per-step series (t, max_z |w_hat(2 pi/Lx)|).

@@ -16,8 +16,12 @@ FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke
 
 def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
     return Grid(
-        params.nx, params.nz, params.Lx, params.Lz,
-        periodic_z=params.bc_z == "periodic", z_bottom=z_bottom,
+        params.nx,
+        params.nz,
+        params.Lx,
+        params.Lz,
+        periodic_z=params.bc_z == "periodic",
+        z_bottom=z_bottom,
     )
 
 
@@ -65,7 +69,9 @@ def fastest_growing_wavenumber(params, U, B) -> float:
     """
     key = params.model_dump_json(include={"Ri", "R", "separation", "Re", "Pr", "Lz", "bc_z"})
     if key not in _FASTEST_WAVENUMBERS:
-        mode = stability.fastest_growing(U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
+        mode = stability.fastest_growing(
+            U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+        )
         _FASTEST_WAVENUMBERS[key] = mode.k
     return _FASTEST_WAVENUMBERS[key]
 

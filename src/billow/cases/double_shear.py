@@ -24,21 +24,33 @@ from .common import FASTEST_GROWING_WAVELENGTH, make_grid, seed_perturbation
 
 class Params(StratifiedParams):
     nz: int = Field(192, ge=8, description="cells in z")
-    Lx: float = Field(FASTEST_GROWING_WAVELENGTH, gt=0, allow_inf_nan=False, description="domain length")
+    Lx: float = Field(
+        FASTEST_GROWING_WAVELENGTH, gt=0, allow_inf_nan=False, description="domain length"
+    )
     Lz: float = Field(20.0, gt=0, allow_inf_nan=False, description="domain height")
-    R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h")
-    separation: float = Field(6.0, gt=0, allow_inf_nan=False, description="distance s between the two layers")
+    R: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h"
+    )
+    separation: float = Field(
+        6.0, gt=0, allow_inf_nan=False, description="distance s between the two layers"
+    )
     perturbation: Literal["sinusoid", "eigenmode", "noise"] = Field(
         "sinusoid",
-        description="sinusoid | eigenmode (linear theory at k = 2 pi/Lx; walls only) | noise (only `noise`)",
+        description="sinusoid | eigenmode (linear theory at k = 2 pi/Lx; walls only) | noise",
     )
 
     @model_validator(mode="after")
     def _layers_inside(self) -> Params:
         if self.separation + 4.0 > self.Lz:
-            raise ValueError(f"separation = {self.separation} leaves the layers too close to the boundaries; need Lz >= separation + 4")
+            raise ValueError(
+                f"separation = {self.separation} leaves the layers too close to the "
+                "boundaries; need Lz >= separation + 4"
+            )
         if self.perturbation == "eigenmode" and self.bc_z == "periodic":
-            raise ValueError("perturbation = 'eigenmode' needs walls (the linear solver takes B(z), which is not periodic)")
+            raise ValueError(
+                "perturbation = 'eigenmode' needs walls "
+                "(the linear solver takes B(z), which is not periodic)"
+            )
         if self.perturbation == "noise" and self.noise == 0:
             raise ValueError("perturbation = 'noise' needs noise > 0")
         return self
@@ -64,17 +76,27 @@ def build(params: Params) -> Model:
         background_N2 = float(B_top - B_bottom) / params.Lz
         B = B - background_N2 * z
     model = Model(
-        grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
-        bc_z=params.bc_z, tracers=("c",), background_N2=background_N2,
+        grid,
+        Re=params.Re,
+        Pr=params.Pr,
+        Sc=params.Sc,
+        advection=params.advection,
+        bc_z=params.bc_z,
+        tracers=("c",),
+        background_N2=background_N2,
     )
     half = params.separation / 2
     perturbation = seed_perturbation(
-        grid, params,
-        lambda z: base_profiles(z, params)[0], lambda z: base_profiles(z, params)[1],
+        grid,
+        params,
+        lambda z: base_profiles(z, params)[0],
+        lambda z: base_profiles(z, params)[1],
         lambda z: np.exp(-((z + half) ** 2)) + np.exp(-((z - half) ** 2)),
     )
     model.set(
-        u=U + perturbation["u"], w=perturbation["w"], b=B + perturbation["b"],
+        u=U + perturbation["u"],
+        w=perturbation["w"],
+        b=B + perturbation["b"],
         c=0.5 * (np.tanh(z + half) - np.tanh(z - half)),
     )
     return model

@@ -21,10 +21,18 @@ from . import shear_layer
 
 
 class Params(shear_layer.Params):
-    base: Literal["shear_layer", "rest"] = Field("shear_layer", description="base state: shear_layer | rest")
-    forcing_rate: float = Field(1e-3, gt=0, allow_inf_nan=False, description="mean energy injection rate per unit area")
-    forcing_k_min: float = Field(1.0, gt=0, allow_inf_nan=False, description="lowest forced wavenumber |k| (1/d)")
-    forcing_k_max: float = Field(2.0, gt=0, allow_inf_nan=False, description="highest forced wavenumber |k| (1/d)")
+    base: Literal["shear_layer", "rest"] = Field(
+        "shear_layer", description="base state: shear_layer | rest"
+    )
+    forcing_rate: float = Field(
+        1e-3, gt=0, allow_inf_nan=False, description="mean energy injection rate per unit area"
+    )
+    forcing_k_min: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="lowest forced wavenumber |k| (1/d)"
+    )
+    forcing_k_max: float = Field(
+        2.0, gt=0, allow_inf_nan=False, description="highest forced wavenumber |k| (1/d)"
+    )
 
     @model_validator(mode="after")
     def _band(self) -> Params:

@@ -24,9 +24,13 @@ class Params(RunParams):
     Lz: float = Field(2 * np.pi, gt=0, allow_inf_nan=False, description="domain height")
     Re: float = Field(40.0, gt=0, description="Reynolds number 1/nu")
     t_end: float = Field(50.0, gt=0, allow_inf_nan=False, description="end time")
-    save_every: float = Field(1.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots")
+    save_every: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
+    )
     bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
-    noise: float = Field(1e-3, ge=0, allow_inf_nan=False, description="seeded noise amplitude (max|w|)")
+    noise: float = Field(
+        1e-3, ge=0, allow_inf_nan=False, description="seeded noise amplitude (max|w|)"
+    )
     F0: float = Field(1.0, allow_inf_nan=False, description="forcing amplitude")
     n: int = Field(4, ge=1, description="forcing wavenumber in units of 2 pi / Lz")
     N2: float = Field(0.0, ge=0, allow_inf_nan=False, description="background stratification N0^2")
@@ -42,8 +46,13 @@ class Params(RunParams):
 def build(params: Params) -> Model:
     grid = make_grid(params, z_bottom=0.0)
     model = Model(
-        grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
-        bc_z="periodic", background_N2=params.N2,
+        grid,
+        Re=params.Re,
+        Pr=params.Pr,
+        Sc=params.Sc,
+        advection=params.advection,
+        bc_z="periodic",
+        background_N2=params.N2,
     )
     model.forcings.append(kolmogorov_force(model, params.F0, params.n))
     if params.noise > 0:

@@ -30,12 +30,15 @@ class Params(RunParams):
     Lz: float = Field(2.0, gt=0, allow_inf_nan=False, description="domain height")
     Re: float = Field(5.0e4, gt=0, description="Reynolds number 1/nu")
     t_end: float = Field(4.0, gt=0, allow_inf_nan=False, description="end time")
-    save_every: float = Field(0.1, gt=0, allow_inf_nan=False, description="simulated time between snapshots")
+    save_every: float = Field(
+        0.1, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
+    )
     bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
     a: float = Field(0.05, gt=0, allow_inf_nan=False, description="interface half-thickness")
     sigma: float = Field(0.2, gt=0, allow_inf_nan=False, description="width of the perturbation")
     hold_base: bool = Field(
-        False, description="cancel the viscous decay of the base velocity (to compare with linear theory)"
+        False,
+        description="cancel the viscous decay of the base velocity (to compare with linear theory)",
     )
 
     @model_validator(mode="after")
@@ -48,14 +51,20 @@ class Params(RunParams):
 def build(params: Params) -> Model:
     grid = make_grid(params, z_bottom=0.0)
     model = Model(
-        grid, Re=params.Re, Sc=params.Sc, advection=params.advection, bc_z="periodic",
+        grid,
+        Re=params.Re,
+        Sc=params.Sc,
+        advection=params.advection,
+        bc_z="periodic",
         tracers=("c",),
     )
     z1, z2 = (z * params.Lz / 2 for z in INTERFACES)
     a = params.a
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     x_w, z_w = np.meshgrid(grid.x_centre, grid.z_face)
-    bumps = np.exp(-((z_w - z1) ** 2) / params.sigma**2) + np.exp(-((z_w - z2) ** 2) / params.sigma**2)
+    bumps = np.exp(-((z_w - z1) ** 2) / params.sigma**2) + np.exp(
+        -((z_w - z2) ** 2) / params.sigma**2
+    )
     U = np.tanh((z - z1) / a) - np.tanh((z - z2) / a) - 1.0
     model.set(
         u=U,

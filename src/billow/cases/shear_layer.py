@@ -24,23 +24,31 @@ from .common import fastest_growing_wavenumber, make_grid, seed_perturbation
 
 class Params(StratifiedParams):
     Lx: float | None = Field(
-        None, gt=0, allow_inf_nan=False,
+        None,
+        gt=0,
+        allow_inf_nan=False,
         description="domain length (default: `wavelengths` fastest-growing wavelengths)",
     )
     wavelengths: int = Field(1, ge=1, description="fastest-growing wavelengths in the default Lx")
-    R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h")
+    R: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio d/h"
+    )
     perturbation: Literal["eigenmode", "sinusoid", "noise"] = Field(
         "eigenmode",
         description="eigenmode (linear theory at k = 2 pi/Lx) | sinusoid | noise (only `noise`)",
     )
     hold_base: bool = Field(
-        False, description="cancel the viscous/diffusive decay of U, B (to compare with linear theory)"
+        False,
+        description="cancel the viscous/diffusive decay of U, B (to compare with linear theory)",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
         if self.bc_z == "periodic":
-            raise ValueError("shear_layer needs walls (bc_z = free-slip or no-slip): tanh profiles are not periodic")
+            raise ValueError(
+                "shear_layer needs walls (bc_z = free-slip or no-slip): "
+                "tanh profiles are not periodic"
+            )
         if self.perturbation == "noise" and self.noise == 0:
             raise ValueError("perturbation = 'noise' needs noise > 0")
         return self
@@ -62,15 +70,23 @@ def resolve(params: Params) -> Params:
 def build(params: Params, spanwise_velocity: bool = False) -> Model:
     grid = make_grid(params)
     model = Model(
-        grid, Re=params.Re, Pr=params.Pr, Sc=params.Sc, advection=params.advection,
-        bc_z=params.bc_z, tracers=("c",), spanwise_velocity=spanwise_velocity,
+        grid,
+        Re=params.Re,
+        Pr=params.Pr,
+        Sc=params.Sc,
+        advection=params.advection,
+        bc_z=params.bc_z,
+        tracers=("c",),
+        spanwise_velocity=spanwise_velocity,
     )
     U, B = base_profiles(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     base = {"u": U(z), "b": B(z)}
     perturbation = seed_perturbation(grid, params, U, B, lambda z: np.exp(-(z**2)))
     model.set(
-        u=base["u"] + perturbation["u"], w=perturbation["w"], b=base["b"] + perturbation["b"],
+        u=base["u"] + perturbation["u"],
+        w=perturbation["w"],
+        b=base["b"] + perturbation["b"],
         c=0.5 * (1.0 - np.tanh(z)),
     )
     if params.hold_base:

@@ -35,7 +35,9 @@ class TimeSeriesFile:
         self.file.dimensions = {"time": None, **dimensions}
         self.file.attrs.update(_global_attributes(attrs))
         time_coordinate = self.file.create_variable("time", ("time",), "f8")
-        time_coordinate.attrs.update({"units": "1", "long_name": "time (units of d/U0)", "axis": "T"})
+        time_coordinate.attrs.update(
+            {"units": "1", "long_name": "time (units of d/U0)", "axis": "T"}
+        )
         self.records = 0
 
     def add_coordinate(self, name: str, values: np.ndarray, attrs: dict) -> None:
@@ -43,7 +45,9 @@ class TimeSeriesFile:
         variable.attrs.update(attrs)
 
     def add_variable(self, name: str, dims: tuple[str, ...], attrs: dict) -> None:
-        chunks = (1,) + tuple(self.file.dimensions[d].size for d in dims[1:]) if len(dims) > 1 else None
+        chunks = (
+            (1,) + tuple(self.file.dimensions[d].size for d in dims[1:]) if len(dims) > 1 else None
+        )
         variable = self.file.create_variable(name, dims, "f8", chunks=chunks)
         variable.attrs.update(attrs)
 
@@ -68,8 +72,12 @@ def fields_file(path: Path, grid: Grid, variables: dict[str, str], attrs: dict) 
     """fields.nc: (time, z, x) snapshots at cell centres; ``variables`` maps name -> long name."""
     out = TimeSeriesFile(path, {"z": grid.nz, "x": grid.nx}, attrs)
     out.file.attrs["staggering"] = "u and w interpolated from their C-grid faces to cell centres"
-    out.add_coordinate("x", grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"})
-    out.add_coordinate("z", grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"})
+    out.add_coordinate(
+        "x", grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"}
+    )
+    out.add_coordinate(
+        "z", grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"}
+    )
     for name, long_name in variables.items():
         out.add_variable(name, ("time", "z", "x"), {"units": "1", "long_name": long_name})
     return out

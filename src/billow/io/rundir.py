@@ -22,7 +22,9 @@ def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path '{out}' exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"output directory '{out}' is not empty (use --overwrite to replace its run)")
+        raise ConfigError(
+            f"output directory '{out}' is not empty (use --overwrite to replace its run)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -18,8 +18,9 @@ def pyplot():
     return plt
 
 
-def plot_growth_curve(ks: np.ndarray, rates: np.ndarray, k_max: float, sigma_max: float,
-                      title: str, path: Path) -> Path:
+def plot_growth_curve(
+    ks: np.ndarray, rates: np.ndarray, k_max: float, sigma_max: float, title: str, path: Path
+) -> Path:
     """sigma(k) with the fastest-growing mode marked."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
@@ -33,8 +34,9 @@ def plot_growth_curve(ks: np.ndarray, rates: np.ndarray, k_max: float, sigma_max
     return path
 
 
-def plot_stability_diagram(ks: np.ndarray, richardson: np.ndarray, rates: np.ndarray,
-                           title: str, path: Path) -> Path:
+def plot_stability_diagram(
+    ks: np.ndarray, richardson: np.ndarray, rates: np.ndarray, title: str, path: Path
+) -> Path:
     """Filled contours of max(sigma, 0) over (k, Ri), with Ri = 1/4 marked."""
     import cmocean
 
