@@ -23,7 +23,7 @@ import numpy as np
 from billow import stability
 from billow.analysis import simulate_growth
 from billow.cases import get_case
-from billow.viz.stability_plots import pyplot
+from billow.viz.stability_plots import plot_growth_curve, plot_stability_diagram, pyplot
 
 INVISCID = {  # Ri: (k_max, sigma_max), walls at +-15
     0.0: (0.445, 0.1897),
@@ -75,6 +75,8 @@ def stability_tables() -> list[str]:
         lines.append(
             f"| {Re} | {Ri:.2f} | {reference:.5f} | {sigma:.6f} | {sigma - reference:+.1e} |"
         )
+    figures = Path(__file__).resolve().parents[1] / "docs" / "figures"
+    lines += stability_figures(figures)
     mode = stability.most_unstable_mode(*stability.tanh_profiles(0.1), 0.44, Re=1000, Lz=10.0)
     lines += [
         "",
@@ -83,6 +85,39 @@ def stability_tables() -> list[str]:
         "",
     ]
     return lines
+
+
+def stability_figures(figures: Path) -> list[str]:
+    """sigma(k) for Re = 1000, Ri = 0.1 and the (k, Ri) stability diagram, walls at +-15."""
+    figures.mkdir(parents=True, exist_ok=True)
+    ks = np.linspace(0.02, 1.0, 50)
+    U, B = stability.tanh_profiles(0.1)
+    mode = stability.fastest_growing(U, B, Re=1000, Lz=30.0)
+    rates = stability.growth_rate_curve(U, B, ks, Re=1000, Lz=30.0)
+    title = "Re = 1000, Pr = 1, free-slip walls at ±15"
+    plot_growth_curve(
+        ks,
+        rates,
+        mode.k,
+        mode.sigma.real,
+        title + ", Ri = 0.1",
+        figures / "stability_growth_rate.png",
+    )
+    richardson = np.linspace(0.0, 0.3, 13)
+    diagram_ks = np.linspace(0.02, 1.0, 30)
+    grid = np.array(
+        [
+            stability.growth_rate_curve(*stability.tanh_profiles(Ri), diagram_ks, Re=1000, Lz=30.0)
+            for Ri in richardson
+        ]
+    )
+    plot_stability_diagram(diagram_ks, richardson, grid, title, figures / "stability_diagram.png")
+    return [
+        "",
+        "![σ(k)](figures/stability_growth_rate.png) "
+        "![stability diagram](figures/stability_diagram.png)",
+        "",
+    ]
 
 
 def theory(Ri: float, k: float = K) -> float:

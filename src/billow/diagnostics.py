@@ -9,6 +9,9 @@ Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
 - max_divergence = max|div u| / max|grad u|
 - <name>_integral = sum(q dA) for b and every tracer
 - mode_amplitude = max_z |w_hat(k = 2 pi / Lx, z)|, for growth-rate fits
+- dye_entropy = sum(-c ln c dA) (Lecoanet et al. 2016); phi_i = kappa int db/dz dV (walls),
+  the reversible diffusive term of the mixing rate M = dBPE/dt - phi_i
+  (see :mod:`billow.analysis.energetics`)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import operators
+from .analysis import energetics
 from .model import Model
 
 
@@ -63,8 +67,23 @@ def kinetic_energy(model: Model) -> float:
 
 def potential_energy(model: Model) -> float:
     z = model.grid.z_centre
-    row_sums = model.interior("b").sum(axis=1) + model.background_N2 * z * model.grid.nx
-    return -float(np.dot(row_sums, z)) * model.grid.cell_area
+    b_total = model.interior("b") + model.background_N2 * z[:, None]
+    return energetics.potential_energy(b_total, z, model.grid.cell_area)
+
+
+def entropy(name: str) -> Callable[[Model], float]:
+    def tracer_entropy(model: Model) -> float:
+        return energetics.dye_entropy(model.interior(name), model.grid.cell_area)
+
+    return tracer_entropy
+
+
+def diffusive_conversion(model: Model) -> float:
+    """Phi_i: the reversible diffusive conversion needed for the mixing rate."""
+    z = model.grid.z_centre
+    b_total = model.interior("b") + model.background_N2 * z[:, None]
+    kappa = model.field("b").diffusivity
+    return energetics.diffusive_conversion(b_total, model.grid.dx, kappa)
 
 
 def dissipation(model: Model) -> float:
@@ -108,10 +127,27 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
             mode_amplitude,
         ),
     ]
-    registry += [
-        Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))
-        for name in model.tracer_names
-    ]
+    for name in model.tracer_names:
+        registry.append(
+            Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))
+        )
+        registry.append(
+            Diagnostic(
+                "dye_entropy" if name == "c" else f"{name}_entropy",
+                f"entropy of tracer {name}, sum(-{name} ln {name} dA)",
+                "1",
+                entropy(name),
+            )
+        )
+    if not model.grid.periodic_z:
+        registry.append(
+            Diagnostic(
+                "phi_i",
+                "reversible diffusive conversion kappa int db/dz dV",
+                "1",
+                diffusive_conversion,
+            )
+        )
     for forcing in model.forcings:  # forcings may contribute their own diagnostics
         registry += getattr(forcing, "diagnostics", list)()
     return registry
