@@ -162,7 +162,7 @@ class Model:
         b = self.state["b"]
         if g.periodic_z:
             b = b - self.interior("b").mean()
-        add_buoyancy(b, *self.fields[1].rows, g.nx, g.ghost, self.tendencies["w"])
+        add_buoyancy(b, *self.field("w").rows, g.nx, g.ghost, self.tendencies["w"])
         if self.background_N2:
             w_centre = 0.5 * (self.interior("w")[:-1] + self.interior("w")[1:])
             self.tendencies["b"] -= self.background_N2 * w_centre
