@@ -248,6 +248,37 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
     out.print(f"figures: {curve}, {diagram}")
 
 
+@app.command("movie")
+def movie_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
+    fields: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="field panel, repeatable (default vorticity, b)"),
+    ] = None,
+    fps: Annotated[int, typer.Option("--fps", help="frames per second")] = 20,
+    formats: Annotated[
+        list[str] | None, typer.Option("--format", help="mp4 and/or gif (default both)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="directory for the movies")] = None,
+) -> None:
+    """Render movie.mp4 and movie.gif of a run's snapshots (fixed colour limits, time label)."""
+    from .viz.movie import render_movie
+
+    try:
+        start = time.perf_counter()
+        paths = render_movie(
+            run_dir,
+            fields=tuple(fields or ("vorticity", "b")),
+            out=out,
+            fps=fps,
+            formats=tuple(formats or ("mp4", "gif")),
+        )
+    except BillowError as error:
+        fail(str(error))
+    elapsed = time.perf_counter() - start
+    console.print(f"wrote {', '.join(map(str, paths))} in {elapsed:.1f} s")
+
+
 def main() -> None:
     """Console entry point: usage errors, like user errors, become one line and exit code 2."""
     try:

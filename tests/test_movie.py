@@ -1,0 +1,165 @@
+"""Movie rendering: array -> LUT -> frame, streamed to MP4 and GIF."""
+
+import os
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+import billow
+from billow.errors import BillowError
+from billow.viz.movie import (
+    MACRO_BLOCK,
+    ColourScale,
+    FrameRenderer,
+    colour_scales,
+    render_movie,
+)
+
+N_SNAPSHOTS = 9  # t_end = 4, save_every = 0.5
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("movie") / "run"
+    billow.run(
+        "shear_layer",
+        nx=64,
+        nz=32,
+        Lx=14.0,
+        perturbation="sinusoid",
+        t_end=4,
+        save_every=0.5,
+        out=out,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def movie(run_dir):
+    return render_movie(run_dir)
+
+
+@pytest.fixture(scope="module")
+def renderer(run_dir):
+    with billow.open_run(run_dir) as dataset:
+        scales = colour_scales(dataset, ["vorticity", "b"], range(dataset.sizes["time"]))
+        z, x = dataset["z"].values, dataset["x"].values
+    return FrameRenderer(scales, z.size, x.size, cell_aspect=(z[1] - z[0]) / (x[1] - x[0]))
+
+
+def read_mp4(path):
+    with imageio.get_reader(path) as reader:
+        return [np.asarray(frame) for frame in reader]
+
+
+def test_writes_mp4_and_gif_into_run_dir(run_dir, movie):
+    assert movie == [run_dir / "movie.mp4", run_dir / "movie.gif"]
+    assert all(path.stat().st_size > 0 for path in movie)
+    assert not [p for p in os.listdir(run_dir) if p.startswith(".movie-")]  # no temp left
+
+
+def test_mp4_has_one_frame_per_snapshot(movie, renderer):
+    frames = read_mp4(movie[0])
+    assert len(frames) == N_SNAPSHOTS
+    height, width, _ = frames[0].shape
+    assert (height, width, 3) == renderer.frame_shape
+    assert width >= 400 and width % MACRO_BLOCK == 0 and height % MACRO_BLOCK == 0
+    # 64 x 32 cells of aspect dz/dx = 2 -> two 512 x 512 panels
+    assert width == 512 and height >= 2 * 512
+
+
+def test_gif_has_one_frame_per_snapshot_at_half_size(movie, renderer):
+    frames = imageio.mimread(movie[1])
+    assert len(frames) == N_SNAPSHOTS
+    height, width, _ = renderer.frame_shape
+    assert frames[0].shape[:2] == (height // 2, width // 2)
+
+
+def test_time_label_changes_between_frames(movie, renderer):
+    frames = read_mp4(movie[0])
+    y0, y1, x0, x1 = renderer.time_box
+    label = [frame[y0:y1, x0:x1].astype(int) for frame in frames[:2]]
+    assert np.abs(label[0] - label[1]).max() > 100  # "t = 0.00" vs "t = 0.50"
+    # and the label is exactly the same for the same time (raw frames)
+    empty = [np.zeros((renderer.nz, renderer.nx))] * 2
+    a, b, c = (renderer.render(empty, t) for t in (0.5, 0.5, 12.5))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a[y0:y1, x0:x1], c[y0:y1, x0:x1])
+    outside = np.ones(a.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(a[outside], c[outside])  # only the label changed
+
+
+def test_colour_limits_are_fixed(renderer):
+    vorticity, b = renderer.scales
+    assert vorticity.vmax > 0 and vorticity.vmin == -vorticity.vmax  # symmetric
+    assert b.vmin < b.vmax
+    shape = (renderer.nz, renderer.nx)
+    frame = renderer.render([np.full(shape, vorticity.vmax), np.full(shape, b.vmin)], 1.0)
+    for (y0, y1, x0, x1), colour in zip(renderer.panel_boxes, [vorticity.lut[-1], b.lut[0]]):
+        assert (frame[y0:y1, x0:x1] == colour).all()
+    # beyond the limits saturates; the limits do not adapt to the data
+    assert (vorticity.apply(np.full(shape, 10 * vorticity.vmax)) == vorticity.lut[-1]).all()
+    assert (vorticity.apply(np.full(shape, -10 * vorticity.vmax)) == vorticity.lut[0]).all()
+    assert (vorticity.apply(np.zeros(shape)) == vorticity.lut[128]).all()
+
+
+def test_z_increases_upwards(renderer):
+    scale = renderer.scales[1]
+    z_up = np.linspace(scale.vmin, scale.vmax, renderer.nz)[:, None] * np.ones(renderer.nx)
+    frame = renderer.render([np.zeros_like(z_up), z_up], 0.0)
+    y0, y1, x0, x1 = renderer.panel_boxes[1]
+    assert (frame[y0, x0:x1] == scale.lut[-1]).all()  # top row: largest z
+    assert (frame[y1 - 1, x0:x1] == scale.lut[0]).all()
+
+
+def test_lut_index_bins():
+    scale = ColourScale.from_cmocean("balance", -1.0, 1.0)
+    assert scale.lut.shape == (256, 3) and scale.lut.dtype == np.uint8
+    index = scale.index(np.array([-1.0, -0.999, 0.0, 0.999, 1.0, np.nan]))
+    assert index.tolist() == [0, 0, 128, 255, 255, 0]
+
+
+def test_out_dir_single_format_and_max_frames(run_dir, tmp_path):
+    paths = render_movie(run_dir, fields=["u"], out=tmp_path / "m", formats=["gif"], max_frames=4)
+    assert paths == [tmp_path / "m" / "movie.gif"]
+    assert len(imageio.mimread(paths[0])) == 3  # stride 3 over 9 snapshots
+
+
+def test_missing_field_is_a_billow_error(run_dir, tmp_path):
+    with pytest.raises(BillowError, match="field nope not in .*available: .*vorticity"):
+        render_movie(run_dir, fields=("vorticity", "nope"), out=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_missing_fields_nc_is_a_billow_error(tmp_path):
+    with pytest.raises(BillowError, match="no fields.nc") as info:
+        render_movie(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_format_is_a_billow_error(run_dir, tmp_path):
+    with pytest.raises(BillowError, match="unknown movie format avi"):
+        render_movie(run_dir, formats=("avi",), out=tmp_path)
+
+
+def test_movie_command_writes_both_movies(run_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from billow.cli import app
+
+    result = CliRunner().invoke(app, ["movie", str(run_dir), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert len(read_mp4(tmp_path / "movie.mp4")) == N_SNAPSHOTS
+    assert (tmp_path / "movie.gif").stat().st_size > 0
+
+
+def test_movie_command_missing_run_is_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from billow.cli import app
+
+    result = CliRunner().invoke(app, ["movie", str(tmp_path / "nothing")])
+    assert result.exit_code != 0
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("billow: error:")
