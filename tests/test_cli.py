@@ -380,7 +380,8 @@ def test_overwrite_replaces_own_files_and_keeps_user_files(tmp_path):
     with billow.open_run(out) as fields, billow.open_run(out, "diagnostics") as diagnostics:
         assert fields.attrs["nx"] == 32
         assert "ke" in diagnostics
-    assert {path.name for path in out.iterdir()} == {*OUTPUT_FILES, "notes.txt", "figures"}
+    expected = {*OUTPUT_FILES, "checkpoints", "notes.txt", "figures"}
+    assert {path.name for path in out.iterdir()} == expected
 
 
 # ------------------------------------------------------------------- Python API

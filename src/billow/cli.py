@@ -29,7 +29,7 @@ from .config import (
 )
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
-from .runner import run_case
+from .runner import prepare_restart, restart_run, run_case
 from .simulation import Simulation
 
 app = typer.Typer(
@@ -167,6 +167,32 @@ def run_command(
         fail(str(error))
 
 
+@app.command("restart")
+def restart_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory with checkpoints/")],
+    t_end: Annotated[float | None, typer.Option("--t-end", help="new end time")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+) -> None:
+    """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
+    try:
+        restart = prepare_restart(run_dir, t_end)
+        if quiet:
+            restart_run(restart)
+            return
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("restart", total=restart.params.t_end)
+            restart_run(restart, progress=_progress_callback(progress, task, restart.params.t_end))
+    except BillowError as error:
+        fail(str(error))
+
+
 @app.command("stability")
 def stability_command(
     assignments: Annotated[
@@ -246,6 +272,23 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
         diagram_ks, richardson, grid, title, directory / "stability_diagram.png"
     )
     out.print(f"figures: {curve}, {diagram}")
+
+
+@app.command("analyze")
+def analyze_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
+    out: Annotated[Path | None, typer.Option("--out", help="directory for the results")] = None,
+) -> None:
+    """Energetics, mixing and kh2d-study metrics: analysis.nc, summary.md and figures/."""
+    from .analysis.report import analyze_run
+
+    try:
+        result = analyze_run(run_dir, out=out)
+    except BillowError as error:
+        fail(str(error))
+    console.print(
+        f"wrote {result.analysis_path}, {result.summary_path} and {len(result.figures)} figures"
+    )
 
 
 @app.command("movie")

@@ -52,6 +52,12 @@ class RunParams(BaseModel):
         0.0, ge=0, allow_inf_nan=False, description="seeded broadband noise amplitude (0: none)"
     )
     seed: int = Field(0, ge=0, description="random seed of the noise")
+    checkpoint_every: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="simulated time between checkpoints, taken at snapshots (default t_end/10)",
+    )
 
     @model_validator(mode="after")
     def _grid_sizes(self) -> RunParams:

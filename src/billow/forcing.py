@@ -202,6 +202,14 @@ class StochasticForcing:
         work = np.sum(fu * u_mid) + np.sum(fw * w_mid)
         return float(work) * self.grid.cell_area / np.sqrt(model.last_dt)
 
+    def get_state(self) -> dict:
+        """What a checkpoint needs to continue the random sequence exactly."""
+        return {"rng": self.rng.bit_generator.state, "step_start": self.step_start}
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.step_start = state["step_start"]
+
     def diagnostics(self) -> list[Diagnostic]:
         return [
             Diagnostic(

@@ -5,16 +5,20 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .cases import get_case
-from .config import RunParams, attribute_value, config_toml
-from .io.netcdf import fields_file, timeseries_file
+from .config import RunParams, attribute_value, config_toml, read_config
+from .errors import ConfigError
+from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
+from .io.netcdf import TimeSeriesFile, fields_file, timeseries_file
 from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
-from .simulation import Simulation
+from .model import Model
+from .simulation import TIME_EPSILON, Simulation
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -51,6 +55,67 @@ def run_case(
     out = prepare_run_directory(out, overwrite)
     model = get_case(case).build(params)
     write_text_atomically(out / "config.toml", config_toml(case, params))
+    return _execute(out, case, params, model, progress=progress)
+
+
+@dataclass
+class Restart:
+    """A run directory checked and ready to continue from its newest checkpoint."""
+
+    run_dir: Path
+    case: str
+    params: RunParams
+    checkpoint: Checkpoint
+
+
+def prepare_restart(run_dir: str | Path, t_end: float | None = None) -> Restart:
+    """Read config.toml and the newest checkpoint; refuse (one-line error) what cannot go on."""
+    run_dir = Path(run_dir)
+    case, values = read_config(run_dir / "config.toml")
+    if case is None:
+        raise ConfigError(f"'{run_dir / 'config.toml'}' names no case")
+    if t_end is not None:
+        values["t_end"] = t_end
+    params = get_case(case).make_params(**values)
+    checkpoint = read_checkpoint(latest_checkpoint(run_dir))
+    if params.t_end <= checkpoint.time:
+        raise ConfigError(f"the run is already at t = {checkpoint.time:g}; pass --t-end beyond it")
+    return Restart(run_dir, case, params, checkpoint)
+
+
+def restart_run(
+    run_dir: str | Path | Restart,
+    *,
+    t_end: float | None = None,
+    progress: Callable[[Simulation], None] | None = None,
+) -> Path:
+    """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
+    files; records written after that checkpoint are replaced, so nothing is duplicated."""
+    restart = run_dir if isinstance(run_dir, Restart) else prepare_restart(run_dir, t_end)
+    model = get_case(restart.case).build(restart.params)
+    restore(model, restart.checkpoint)
+    config = config_toml(restart.case, restart.params)
+    write_text_atomically(restart.run_dir / "config.toml", config)
+    return _execute(
+        restart.run_dir,
+        restart.case,
+        restart.params,
+        model,
+        progress=progress,
+        resume=restart.checkpoint,
+    )
+
+
+def _execute(
+    out: Path,
+    case: str,
+    params: RunParams,
+    model: Model,
+    *,
+    progress: Callable[[Simulation], None] | None,
+    resume: Checkpoint | None = None,
+) -> Path:
+    """The time loop with its writers: snapshots, diagnostics, checkpoints and the log."""
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params)
     field_names = {**FIELD_LONG_NAMES}
@@ -60,7 +125,6 @@ def run_case(
         for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
         if name != "v" or "v" in model.state
     }
-    fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
     simulation = Simulation(
         model,
         t_end=params.t_end,
@@ -68,12 +132,19 @@ def run_case(
         cfl=params.cfl,
         callbacks=(progress,) if progress else (),
     )
-    series = timeseries_file(
-        out / "diagnostics.nc",
-        {d.name: d.long_name for d in simulation.diagnostics}
-        | {"dt": "time step", "cfl": "advective Courant number"},
-        attrs,
-    )
+    diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics} | {
+        "dt": "time step",
+        "cfl": "advective Courant number",
+    }
+    if resume is None:
+        fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
+        series = timeseries_file(out / "diagnostics.nc", diagnostic_names, attrs)
+    else:
+        simulation.snapshots_written = resume.snapshots_written
+        fields = TimeSeriesFile.reopen(out / "fields.nc", resume.snapshots_written, attrs)
+        series = TimeSeriesFile.reopen(out / "diagnostics.nc", resume.iteration + 1, attrs)
+    checkpoint_every = params.checkpoint_every
+    next_checkpoint = [checkpoint_every * (np.floor(model.time / checkpoint_every) + 1)]
     buffer: list[tuple[float, dict[str, float]]] = []  # diagnostics not yet written
 
     def record_diagnostics(t: float, values: dict[str, float]) -> None:
@@ -99,11 +170,23 @@ def run_case(
             sim.model.iteration,
             sim.dt,
         )
+        due = sim.model.time >= next_checkpoint[0] * (1 - TIME_EPSILON)
+        if sim.model.iteration > 0 and (due or sim.model.time >= sim.t_end):
+            flush_diagnostics()
+            fields.flush()
+            series.flush()
+            path = write_checkpoint(out, sim.model, sim.snapshots_written + 1)
+            next_checkpoint[0] = checkpoint_every * (
+                np.floor(sim.model.time / checkpoint_every * (1 + TIME_EPSILON)) + 1
+            )
+            logger.info("checkpoint %s", path.name)
 
     simulation.on_snapshot = write_snapshot
     simulation.on_diagnostics = record_diagnostics
-    logger.info("billow run %s: %s", case, params.model_dump())
+    action = f"restart from t = {resume.time:g}" if resume else "run"
+    logger.info("billow %s %s: %s", action, case, params.model_dump())
     start = time.perf_counter()
+    steps_before = model.iteration
     try:
         simulation.run()
     except Exception as error:
@@ -114,12 +197,13 @@ def run_case(
         fields.close()
         series.close()
         elapsed = time.perf_counter() - start
+        steps = model.iteration - steps_before
         logger.info(
             "finished %d steps to t = %.6g in %.2f s (%.1f steps/s)",
-            model.iteration,
+            steps,
             model.time,
             elapsed,
-            model.iteration / max(elapsed, 1e-12),
+            steps / max(elapsed, 1e-12),
         )
         close_logger(logger)
     return out

@@ -21,7 +21,10 @@ class Case:
 
     def make_params(self, **values) -> RunParams:
         """Validated parameters with case-computed defaults (e.g. Lx) filled in."""
-        return self.resolve(validate_params(f"case '{self.name}'", self.params, values))
+        params = self.resolve(validate_params(f"case '{self.name}'", self.params, values))
+        if params.checkpoint_every is None:
+            params = params.model_copy(update={"checkpoint_every": params.t_end / 10})
+        return params
 
 
 def _case(name: str, module) -> Case:

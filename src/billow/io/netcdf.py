@@ -9,6 +9,7 @@ from pathlib import Path
 import h5netcdf
 import numpy as np
 
+from ..errors import BillowError
 from ..grid import Grid
 
 CONVENTIONS = "CF-1.8"
@@ -40,6 +41,27 @@ class TimeSeriesFile:
         )
         self.records = 0
 
+    @classmethod
+    def reopen(cls, path: Path, records: int, attrs: dict, flush_interval: float = 2.0):
+        """Open an existing file to append after its first ``records`` records (later ones,
+        written after the checkpoint being resumed, are dropped)."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self._last_flush = time.monotonic()
+        try:
+            self.file = h5netcdf.File(self.path, "a")
+        except OSError as error:
+            raise BillowError(f"cannot reopen '{path}': {error}") from None
+        available = self.file.dimensions["time"].size
+        if available < records:
+            self.file.close()
+            raise BillowError(f"'{path}' has {available} records, the checkpoint needs {records}")
+        self.file.resize_dimension("time", records)
+        self.file.attrs.update(_global_attributes(attrs))
+        self.records = records
+        return self
+
     def add_coordinate(self, name: str, values: np.ndarray, attrs: dict) -> None:
         variable = self.file.create_variable(name, (name,), "f8", data=values)
         variable.attrs.update(attrs)
@@ -63,6 +85,10 @@ class TimeSeriesFile:
         if time.monotonic() - self._last_flush >= self.flush_interval:
             self.file.flush()
             self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        self.file.flush()
+        self._last_flush = time.monotonic()
 
     def close(self) -> None:
         self.file.close()

@@ -39,6 +39,8 @@ def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
         raise ConfigError(f"output directory '{out}' is not writable: {error.strerror}") from None
     for name in OUTPUT_FILES:
         (out / name).unlink(missing_ok=True)
+    for checkpoint in (out / "checkpoints").glob("checkpoint_*.h5*"):
+        checkpoint.unlink()
     return out
 
 

@@ -1,0 +1,403 @@
+"""Post-processing of a run directory: ``billow analyze DIR`` (design.md sections 5 and 7).
+
+:func:`analyze_run` streams ``fields.nc`` one snapshot at a time and computes, per
+snapshot time,
+
+- energetics (:mod:`billow.analysis.energetics`): PE, and with walls BPE (sorting)
+  and APE = PE - BPE; with periodic z the sorting energies are undefined (nan);
+- dye entropy, vorticity and buoyancy thickness of the horizontal means, the
+  horizontally averaged profiles u_mean(z, t), b_mean(z, t) and Ri_g(z, t);
+- the kh2d study's statistics (:mod:`billow.analysis.kh2d`) of density and
+  vorticity: Shannon entropy, complexity index (published and physical) and
+  Gamma = std(rho) rms(omega).
+
+b is the *total* buoyancy throughout: a model's b plus N0^2 z where the case carries a
+uniform background (periodic ``double_shear``: N0^2 from its profile parameters;
+``kolmogorov``: the ``N2`` parameter). Density is rho = density_from_buoyancy(b)
+= rho0 (1 - b/g) with rho0 = 1, g = 9.81 (the study's convention).
+
+From the series and ``diagnostics.nc`` it derives the irreversible mixing rate
+M = dBPE/dt - Phi_i (epsilon and Phi_i interpolated linearly from the per-step
+diagnostics onto the snapshot times), the instantaneous and cumulative mixing
+efficiency, the exponential growth rate of ``mode_amplitude``, entropy growth
+rates and the stage complexity. It writes ``analysis.nc`` (atomically),
+``summary.md`` and ``figures/*.png`` into ``out`` (default: the run directory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BillowError
+from . import energetics, kh2d
+from .growth import GrowthFit, fit_growth_rate
+
+RHO0 = 1.0  # reference density of the b -> rho map
+GRAVITY = 9.81  # g of the b -> rho map (the kh2d study's value)
+RICHARDSON_CLIP = 1e6  # |Ri_g| stored in analysis.nc is clipped here (inf where shear vanishes)
+
+DENSITY_MAPPING = (
+    f"rho = density_from_buoyancy(b) = rho0 (1 - b/g), rho0 = {RHO0}, g = {GRAVITY}, "
+    "b the total buoyancy"
+)
+
+# name -> (dims, long_name, units)
+VARIABLES = {
+    "pe": (("time",), "potential energy -sum(b z dA)", "1"),
+    "bpe": (("time",), "background potential energy (adiabatic sorting)", "1"),
+    "ape": (("time",), "available potential energy PE - BPE", "1"),
+    "epsilon": (("time",), "viscous dissipation rate (interpolated from diagnostics)", "1"),
+    "phi_i": (("time",), "reversible diffusive conversion kappa int db/dz dV (interpolated)", "1"),
+    "mixing_rate": (("time",), "irreversible mixing rate M = dBPE/dt - phi_i", "1"),
+    "mixing_efficiency": (("time",), "instantaneous mixing efficiency M / (M + epsilon)", "1"),
+    "dye_entropy": (("time",), "dye entropy sum(-c ln c dA)", "1"),
+    "vorticity_thickness": (
+        ("time",),
+        "vorticity thickness (max - min u_mean) / max|du_mean/dz|",
+        "1",
+    ),
+    "buoyancy_thickness": (
+        ("time",),
+        "buoyancy thickness (max - min b_mean) / max|db_mean/dz|",
+        "1",
+    ),
+    "u_mean": (("time", "z"), "horizontally averaged horizontal velocity", "1"),
+    "b_mean": (("time", "z"), "horizontally averaged total buoyancy", "1"),
+    "richardson": (("time", "z"), "gradient Richardson number of the horizontal means", "1"),
+    "shannon_entropy_rho": (("time",), "Shannon entropy of density (50-bin histogram)", "1"),
+    "shannon_entropy_vorticity": (
+        ("time",),
+        "Shannon entropy of vorticity (50-bin histogram)",
+        "1",
+    ),
+    "complexity_rho": (
+        ("time",),
+        "complexity index of density (published, grid-index gradient)",
+        "1",
+    ),
+    "complexity_vorticity": (("time",), "complexity index of vorticity (published)", "1"),
+    "complexity_rho_physical": (("time",), "complexity index of density (physical gradient)", "1"),
+    "complexity_vorticity_physical": (("time",), "complexity index of vorticity (physical)", "1"),
+    "gamma": (("time",), "kh2d 'mixing efficiency' Gamma = std(rho) rms(vorticity)", "1"),
+}
+
+
+@dataclass
+class AnalysisResult:
+    dataset: object  # xarray.Dataset, the content of analysis.nc (loaded in memory)
+    scalars: dict[str, float | int | str]  # also the global attributes of analysis.nc
+    analysis_path: Path
+    summary_path: Path
+    figures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def background_n2(attrs: dict) -> tuple[float, str]:
+    """N0^2 of the uniform background the model's b excludes, and how it was obtained."""
+    case = str(attrs.get("case", ""))
+    periodic = str(attrs.get("bc_z", "")) == "periodic"
+    if "N2" in attrs:
+        return float(attrs["N2"]), "background N0^2 = N2 attribute"
+    if case == "double_shear" and periodic:
+        try:
+            ri, r, s, lz = (float(attrs[k]) for k in ("Ri", "R", "separation", "Lz"))
+        except KeyError as missing:
+            return 0.0, f"background N0^2 unknown (attribute {missing} missing): b used as is"
+        top, bottom = lz / 2, -lz / 2
+
+        def profile(z: float) -> float:
+            return ri / r * (np.tanh(r * (z + s / 2)) + np.tanh(r * (z - s / 2)))
+
+        n2 = float(profile(top) - profile(bottom)) / lz
+        return n2, "background N0^2 from the double_shear profile"
+    return 0.0, "no background stratification"
+
+
+def _safe(function, *args, **kwargs) -> float:
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(function(*args, **kwargs))
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        return math.nan
+
+
+def _interpolate(diagnostics, name: str, t: np.ndarray) -> np.ndarray | None:
+    if diagnostics is None or name not in diagnostics:
+        return None
+    return np.interp(t, diagnostics["time"].values, diagnostics[name].values)
+
+
+def _snapshot_metrics(data: dict[str, np.ndarray], z, dx, dz, n2, walls) -> dict:
+    dA = dx * dz
+    b = data["b"] + n2 * z[:, None]
+    u_mean = energetics.horizontal_mean(data["u"])
+    b_mean = energetics.horizontal_mean(b)
+    rho = kh2d.density_from_buoyancy(b, RHO0, GRAVITY)
+    omega = data["vorticity"]
+    richardson = energetics.gradient_richardson(u_mean, b_mean, z)
+    out = {
+        "pe": energetics.potential_energy(b, z, dA),
+        "bpe": energetics.background_potential_energy(b, z, dA) if walls else math.nan,
+        "ape": energetics.available_potential_energy(b, z, dA) if walls else math.nan,
+        "dye_entropy": energetics.dye_entropy(data["c"], dA) if "c" in data else math.nan,
+        "vorticity_thickness": _safe(energetics.mixing_layer_thickness, u_mean, z),
+        "buoyancy_thickness": _safe(energetics.mixing_layer_thickness, b_mean, z),
+        "u_mean": u_mean,
+        "b_mean": b_mean,
+        "richardson": np.clip(richardson, -RICHARDSON_CLIP, RICHARDSON_CLIP),
+        "shannon_entropy_rho": kh2d.shannon_entropy(rho),
+        "shannon_entropy_vorticity": kh2d.shannon_entropy(omega),
+        "complexity_rho": _safe(kh2d.complexity_index, rho),
+        "complexity_vorticity": _safe(kh2d.complexity_index, omega),
+        "complexity_rho_physical": _safe(kh2d.complexity_index_physical, rho, dx, dz),
+        "complexity_vorticity_physical": _safe(kh2d.complexity_index_physical, omega, dx, dz),
+        "gamma": kh2d.gamma_mixing(rho, omega),
+    }
+    return out
+
+
+def _open(run_dir: Path, which: str):
+    from ..runner import open_run
+
+    try:
+        return open_run(run_dir, which)
+    except (OSError, ValueError) as error:
+        raise BillowError(f"cannot read {run_dir / (which + '.nc')}: {error}") from None
+
+
+def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisResult:
+    """Analyse a run directory; write analysis.nc, summary.md and figures/ into ``out``."""
+    import xarray as xr
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise BillowError(f"run directory {run_dir} does not exist")
+    if not (run_dir / "fields.nc").is_file():
+        raise BillowError(f"{run_dir} has no fields.nc: not a billow run directory")
+    out = Path(out) if out is not None else run_dir
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BillowError(f"cannot create output directory {out}: {error.strerror}") from None
+
+    notes: list[str] = []
+    diagnostics = None
+    if (run_dir / "diagnostics.nc").is_file():
+        diagnostics = _open(run_dir, "diagnostics").load()
+        diagnostics.close()
+    else:
+        notes.append("no diagnostics.nc: epsilon, mixing rate and growth rate unavailable")
+
+    with _open(run_dir, "fields") as fields:
+        attrs = dict(fields.attrs)
+        t = fields["time"].values.astype(float)
+        z = fields["z"].values.astype(float)
+        x = fields["x"].values.astype(float)
+        missing = {"u", "b", "vorticity"} - set(fields.data_vars)
+        if missing:
+            raise BillowError(f"fields.nc lacks {', '.join(sorted(missing))}")
+        if t.size == 0:
+            raise BillowError(f"{run_dir / 'fields.nc'} holds no snapshots")
+        dx = float(np.mean(np.diff(x))) if x.size > 1 else float(attrs["Lx"])
+        dz = float(np.mean(np.diff(z))) if z.size > 1 else float(attrs["Lz"])
+        walls = str(attrs.get("bc_z", "")) != "periodic"
+        n2, n2_note = background_n2(attrs)
+        notes.append(n2_note)
+        if not walls:
+            notes.append("periodic z: BPE, APE and the mixing rate/efficiency are undefined (nan)")
+        names = [n for n in ("u", "b", "c", "vorticity") if n in fields.data_vars]
+        rows = []
+        for i in range(t.size):  # one snapshot in memory at a time
+            snapshot = {n: fields[n].isel(time=i).values.astype(float) for n in names}
+            rows.append(_snapshot_metrics(snapshot, z, dx, dz, n2, walls))
+    series = {name: np.array([row[name] for row in rows]) for name in VARIABLES if name in rows[0]}
+
+    # mixing (Winters et al. 1995; Caulfield & Peltier 2000)
+    epsilon = _interpolate(diagnostics, "epsilon", t)
+    phi_i = _interpolate(diagnostics, "phi_i", t)
+    if phi_i is None and walls:
+        kappa = 1.0 / (float(attrs.get("Re", math.inf)) * float(attrs.get("Pr", 1.0)))
+        phi_i = kappa * dx * (series["b_mean"][:, -1] - series["b_mean"][:, 0]) * x.size
+        notes.append("phi_i computed from the snapshots (absent from diagnostics.nc)")
+    series["epsilon"] = epsilon if epsilon is not None else np.full(t.size, math.nan)
+    series["phi_i"] = phi_i if phi_i is not None else np.full(t.size, math.nan)
+    cumulative = math.nan
+    if walls and epsilon is not None and t.size >= 3:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mixing = energetics.mixing_from_series(t, series["bpe"], epsilon, phi_i)
+        series["mixing_rate"], series["mixing_efficiency"] = mixing.rate, mixing.efficiency
+        cumulative = mixing.cumulative_efficiency
+    else:
+        series["mixing_rate"] = series["mixing_efficiency"] = np.full(t.size, math.nan)
+        if t.size < 3:
+            notes.append("fewer than 3 snapshots: no mixing rate")
+
+    # growth of the fundamental mode
+    fit: GrowthFit | None = None
+    if diagnostics is not None and "mode_amplitude" in diagnostics:
+        try:
+            fit = fit_growth_rate(diagnostics["time"].values, diagnostics["mode_amplitude"].values)
+        except (ValueError, np.linalg.LinAlgError) as error:
+            notes.append(f"growth-rate fit failed: {error}")
+
+    ci_mean = 0.5 * (series["complexity_rho"] + series["complexity_vorticity"])
+    ci_mean_physical = 0.5 * (
+        series["complexity_rho_physical"] + series["complexity_vorticity_physical"]
+    )
+    scalars: dict[str, float | int | str] = {
+        "case": str(attrs.get("case", "unknown")),
+        "cumulative_mixing_efficiency": cumulative,
+        "growth_rate": fit.rate if fit else math.nan,
+        "growth_window_start": fit.t_start if fit else math.nan,
+        "growth_window_end": fit.t_end if fit else math.nan,
+        "growth_fit_points": fit.points if fit else 0,
+        "max_ape": float(np.nanmax(series["ape"])) if walls else math.nan,
+        "time_of_max_ape": float(t[np.nanargmax(series["ape"])]) if walls else math.nan,
+        "dye_entropy_initial": float(series["dye_entropy"][0]),
+        "dye_entropy_final": float(series["dye_entropy"][-1]),
+        "vorticity_thickness_initial": float(series["vorticity_thickness"][0]),
+        "vorticity_thickness_final": float(series["vorticity_thickness"][-1]),
+        "vorticity_thickness_max": float(np.nanmax(series["vorticity_thickness"])),
+        "buoyancy_thickness_initial": float(series["buoyancy_thickness"][0]),
+        "buoyancy_thickness_final": float(series["buoyancy_thickness"][-1]),
+        "mean_gamma": float(np.mean(series["gamma"])),
+        "entropy_growth_rate_rho": math.nan,
+        "entropy_growth_rate_vorticity": math.nan,
+        "stage_complexity": math.nan,
+        "stage_complexity_physical": math.nan,
+        "background_N2": n2,
+        "density_mapping": DENSITY_MAPPING,
+        "notes": "; ".join(notes),
+    }
+    if t.size >= 2:
+        scalars["entropy_growth_rate_rho"] = kh2d.entropy_growth_rate(
+            t, series["shannon_entropy_rho"]
+        )
+        scalars["entropy_growth_rate_vorticity"] = kh2d.entropy_growth_rate(
+            t, series["shannon_entropy_vorticity"]
+        )
+    if t.size >= 4:
+        stages = kh2d.stage_complexity(ci_mean)
+        scalars["stage_complexity"] = stages.overall
+        scalars["stage_complexity_stages"] = np.array(stages.stages)
+        physical = kh2d.stage_complexity(ci_mean_physical)
+        scalars["stage_complexity_physical"] = physical.overall
+        scalars["stage_complexity_physical_stages"] = np.array(physical.stages)
+
+    dataset = xr.Dataset(
+        {
+            name: xr.DataArray(series[name], dims=dims, attrs={"long_name": long, "units": units})
+            for name, (dims, long, units) in VARIABLES.items()
+        },
+        coords={
+            "time": ("time", t, {"long_name": "time", "units": "1", "axis": "T"}),
+            "z": ("z", z, {"long_name": "height of cell centres", "units": "1", "axis": "Z"}),
+        },
+    )
+    dataset["richardson"].attrs["comment"] = (
+        f"clipped to +-{RICHARDSON_CLIP:g}; +-{RICHARDSON_CLIP:g} where the mean shear vanishes"
+    )
+    dataset["b_mean"].attrs["comment"] = f"includes the background N0^2 z, N0^2 = {n2:g}"
+    global_attrs = {k: v for k, v in attrs.items() if k not in ("title", "staggering")}
+    global_attrs.update(
+        {
+            "title": f"billow analysis of {run_dir.name}",
+            "Conventions": "CF-1.8",
+            **scalars,
+        }
+    )
+    dataset.attrs.update(global_attrs)
+
+    analysis_path = out / "analysis.nc"
+    _write_netcdf_atomically(dataset, analysis_path)
+    summary_path = out / "summary.md"
+    _write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
+
+    from ..viz.figures import write_figures
+
+    with _open(run_dir, "fields") as fields:
+        figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
+    return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
+
+
+def _write_netcdf_atomically(dataset, path: Path) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        dataset.to_netcdf(temporary, engine="h5netcdf")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    value = float(value)
+    return "n/a" if not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def summary_markdown(run_dir: Path, attrs: dict, s: dict, t: np.ndarray, notes: list[str]) -> str:
+    """The human summary: key numbers with their meaning."""
+    keys = [k for k in ("nx", "nz", "Lx", "Lz", "Re", "Ri", "Pr", "bc_z", "t_end") if k in attrs]
+    params = ", ".join(f"{k} = {attrs[k]}" for k in keys)
+    lines = [
+        f"# billow analysis: {run_dir.name}",
+        "",
+        f"- **case**: {s['case']} ({params})",
+        f"- **snapshots**: {t.size}, t = {_fmt(t[0])} … {_fmt(t[-1])} (units of d/U0)",
+        "",
+        "All quantities are non-dimensional (lengths d, velocities U0, b in U0²/d).",
+        "",
+        "## Instability",
+        f"- **growth rate** σ = {_fmt(s['growth_rate'])} (U0/d), fitted to ln(mode_amplitude) over "
+        f"t = {_fmt(s['growth_window_start'])} … {_fmt(s['growth_window_end'])} "
+        f"({s['growth_fit_points']} steps): exponential growth A ~ exp(σ t) of the "
+        "fundamental mode.",
+        f"- **max APE** = {_fmt(s['max_ape'])} at t = {_fmt(s['time_of_max_ape'])}: the largest "
+        "potential energy released by adiabatic restacking (billow overturning).",
+        "",
+        "## Mixing",
+        f"- **cumulative mixing efficiency** E_c = {_fmt(s['cumulative_mixing_efficiency'])}: "
+        "∫M dt / (∫M dt + ∫ε dt), the fraction of the energy lost by the flow that went into "
+        "irreversible mixing (M = dBPE/dt − Φ_i).",
+        f"- **dye entropy** S = ∫ −c ln c dV: {_fmt(s['dye_entropy_initial'])} → "
+        f"{_fmt(s['dye_entropy_final'])} (grows as the dye is irreversibly mixed).",
+        "- **vorticity thickness** δ_ω = ΔU / max|dU/dz|: "
+        f"{_fmt(s['vorticity_thickness_initial'])} → "
+        f"{_fmt(s['vorticity_thickness_final'])} (max {_fmt(s['vorticity_thickness_max'])}).",
+        "- **buoyancy thickness** δ_b = Δb / max|db/dz|: "
+        f"{_fmt(s['buoyancy_thickness_initial'])} → "
+        f"{_fmt(s['buoyancy_thickness_final'])}.",
+        "",
+        "## kh2d-study statistics",
+        f"Density mapping: {DENSITY_MAPPING}.",
+        "",
+        f"- **mean Γ** = {_fmt(s['mean_gamma'])}: time mean of std(ρ)·rms(ω), the study's "
+        "'mixing efficiency' (not an energetic efficiency; scales with g).",
+        f"- **entropy growth rate** (H_last − H_first)/Δt of the 50-bin Shannon entropy: "
+        f"ρ {_fmt(s['entropy_growth_rate_rho'])}, "
+        f"ω {_fmt(s['entropy_growth_rate_vorticity'])} (per unit time).",
+        f"- **stage complexity** (weights 0.15/0.25/0.35/0.25 over time quartiles of "
+        f"(CI_ρ + CI_ω)/2): published {_fmt(s['stage_complexity'])}, "
+        f"physical-gradient variant {_fmt(s['stage_complexity_physical'])}.",
+        "",
+        "Files: `analysis.nc` (time series and profiles), `figures/` (snapshots, energetics, "
+        "Richardson Hovmöller, growth fit).",
+    ]
+    if notes:
+        lines += ["", "## Notes", *[f"- {note}" for note in notes]]
+    return "\n".join(lines) + "\n"

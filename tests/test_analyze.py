@@ -1,0 +1,129 @@
+"""billow analyze: analysis.nc, summary.md and figures from a run directory."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import billow
+from billow.analysis import energetics
+from billow.analysis.report import VARIABLES, analyze_run, background_n2
+from billow.errors import BillowError
+
+PNG_HEADER = b"\x89PNG\r\n\x1a\n"
+FIGURES = ("snapshots.png", "energetics.png", "richardson.png", "growth_fit.png")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("analyze") / "run"
+    billow.run(
+        "shear_layer",
+        nx=64,
+        nz=32,
+        Lx=14.0,
+        perturbation="sinusoid",
+        t_end=20,
+        save_every=2,
+        out=out,
+    )  # Ri = 0.1 by default: the billow grows and starts overturning by t = 20
+    return out
+
+
+@pytest.fixture(scope="module")
+def result(run_dir):
+    return analyze_run(run_dir)
+
+
+def test_analysis_nc_has_every_variable_with_units(result, run_dir):
+    assert result.analysis_path == run_dir / "analysis.nc"
+    with xr.open_dataset(run_dir / "analysis.nc", engine="h5netcdf") as ds:
+        for name in VARIABLES:
+            assert name in ds, name
+            assert ds[name].attrs["units"] == "1"
+            assert ds[name].attrs["long_name"]
+        assert ds.sizes["time"] == 11
+        assert ds["u_mean"].dims == ("time", "z")
+        assert 0 < ds.attrs["cumulative_mixing_efficiency"] < 1
+        assert np.isfinite(ds.attrs["growth_rate"])
+        assert ds.attrs["case"] == "shear_layer"
+    assert not list(run_dir.glob(".analysis.nc*"))  # no temporary left behind
+
+
+def test_summary_mentions_key_numbers(result):
+    text = result.summary_path.read_text()
+    assert "cumulative mixing efficiency" in text
+    assert "growth rate" in text and "shear_layer" in text
+
+
+def test_figures_are_pngs(result, run_dir):
+    for name in FIGURES:
+        path = run_dir / "figures" / name
+        assert path.read_bytes()[:8] == PNG_HEADER, name
+    assert sorted(p.name for p in result.figures) == sorted(FIGURES)
+
+
+def test_initial_state_has_no_available_potential_energy(result):
+    ds = result.dataset
+    assert abs(float(ds["ape"][0])) <= 1e-12 * abs(float(ds["pe"][0])) + 1e-12
+    assert float(ds["ape"].max()) > 1e-3  # the billow overturns later
+    assert np.all(ds["ape"].values >= -1e-12)
+
+
+def test_series_agree_with_diagnostics(result, run_dir):
+    ds = result.dataset
+    with billow.open_run(run_dir, "diagnostics") as diag:
+        pe = np.interp(ds["time"].values, diag["time"].values, diag["pe"].values)
+        entropy = np.interp(ds["time"].values, diag["time"].values, diag["dye_entropy"].values)
+    np.testing.assert_allclose(ds["pe"].values, pe, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ds["dye_entropy"].values, entropy, rtol=1e-10)
+    # tanh shear layer: vorticity thickness 2 (a little over on the coarse grid)
+    assert 1.9 < float(ds["vorticity_thickness"][0]) < 2.4
+
+
+def test_growth_rate_positive_within_run(result):
+    s = result.scalars
+    assert 0.02 < s["growth_rate"] < 0.3
+    assert 0 <= s["growth_window_start"] < s["growth_window_end"] <= 20
+
+
+def test_out_directory(run_dir, tmp_path):
+    out = tmp_path / "elsewhere"
+    result = analyze_run(run_dir, out=out)
+    assert (out / "analysis.nc").is_file() and (out / "summary.md").stat().st_size > 0
+    assert all((out / "figures" / name).is_file() for name in FIGURES)
+    assert result.analysis_path == out / "analysis.nc"
+
+
+def test_missing_run_directory(tmp_path):
+    with pytest.raises(BillowError, match="does not exist"):
+        analyze_run(tmp_path / "nope")
+
+
+def test_missing_fields_file(tmp_path):
+    with pytest.raises(BillowError, match="fields.nc"):
+        analyze_run(tmp_path)
+
+
+def test_mixing_efficiency_on_synthetic_series():
+    t = np.linspace(0.0, 10.0, 41)
+    epsilon = np.full_like(t, 0.3)
+    bpe = 0.1 * t  # M = 0.1 with phi_i = 0: eta = 0.1 / 0.4
+    mixing = energetics.mixing_from_series(t, bpe, epsilon, 0.0)
+    np.testing.assert_allclose(mixing.efficiency, 0.25)
+    assert mixing.cumulative_efficiency == pytest.approx(0.25)
+
+
+def test_background_n2_from_attributes():
+    assert background_n2({"case": "shear_layer", "bc_z": "free-slip"})[0] == 0.0
+    assert background_n2({"case": "kolmogorov", "bc_z": "periodic", "N2": 0.5})[0] == 0.5
+    attrs = {
+        "case": "double_shear",
+        "bc_z": "periodic",
+        "Ri": 0.2,
+        "R": 1.0,
+        "separation": 6.0,
+        "Lz": 20.0,
+    }
+    n2 = background_n2(attrs)[0]
+    expected = 0.2 * (np.tanh(13.0) + np.tanh(7.0) - np.tanh(-7.0) - np.tanh(-13.0)) / 20.0
+    assert n2 == pytest.approx(expected)
