@@ -95,15 +95,30 @@ def list_cases(
     out.print("Ri is the centre gradient Richardson number: Ri >= 1/4 means no linear instability.")
 
 
-def _progress_callback(progress: Progress, task, t_end: float):
-    def update(sim: Simulation) -> None:
-        progress.update(
-            task,
-            completed=sim.model.time,
-            description=f"t = {sim.model.time:8.3f} / {t_end:g}  dt = {sim.dt:.3e}",
-        )
+def _with_progress(label: str, t_end: float, quiet: bool, run) -> None:
+    """Call run(progress) with a rich progress bar (simulated time, dt, ETA), or
+    run(None) when quiet."""
+    if quiet:
+        run(None)
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(label, total=t_end)
 
-    return update
+        def update(sim: Simulation) -> None:
+            progress.update(
+                task,
+                completed=sim.model.time,
+                description=f"t = {sim.model.time:8.3f} / {t_end:g}  dt = {sim.dt:.3e}",
+            )
+
+        run(update)
 
 
 @app.command("run")
@@ -142,25 +157,12 @@ def run_command(
         params = spec.make_params(**values)
         out = prepare_run_directory(out if out is not None else Path("runs") / case, overwrite)
         start = time.perf_counter()
-        if quiet:
-            run_case(case, params, out, overwrite=True)
-        else:
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=console,
-            ) as progress:
-                task = progress.add_task(f"{case}", total=params.t_end)
-                run_case(
-                    case,
-                    params,
-                    out,
-                    overwrite=True,
-                    progress=_progress_callback(progress, task, params.t_end),
-                )
+        _with_progress(
+            case,
+            params.t_end,
+            quiet,
+            lambda progress: run_case(case, params, out, overwrite=True, progress=progress),
+        )
         if not quiet:
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
     except BillowError as error:
@@ -176,19 +178,12 @@ def restart_command(
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:
         restart = prepare_restart(run_dir, t_end)
-        if quiet:
-            restart_run(restart)
-            return
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("restart", total=restart.params.t_end)
-            restart_run(restart, progress=_progress_callback(progress, task, restart.params.t_end))
+        _with_progress(
+            "restart",
+            restart.params.t_end,
+            quiet,
+            lambda progress: restart_run(restart, progress=progress),
+        )
     except BillowError as error:
         fail(str(error))
 

@@ -66,6 +66,18 @@ class RunParams(BaseModel):
         return self
 
 
+class DoublyPeriodicParams(RunParams):
+    """Parameters of cases that only make sense in a doubly periodic box."""
+
+    bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
+
+    @model_validator(mode="after")
+    def _periodic_only(self) -> DoublyPeriodicParams:
+        if self.bc_z != "periodic":
+            raise ValueError("this case is doubly periodic: bc_z must be 'periodic'")
+        return self
+
+
 class StratifiedParams(RunParams):
     """Parameters of cases with a stratified base state."""
 

@@ -9,6 +9,7 @@ from scipy.interpolate import CubicSpline
 from .. import stability
 from ..config import RunParams
 from ..grid import Grid
+from ..model import Model
 from ..operators import velocity_from_streamfunction
 
 FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke 1964)
@@ -22,6 +23,20 @@ def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
         params.Lz,
         periodic_z=params.bc_z == "periodic",
         z_bottom=z_bottom,
+    )
+
+
+def make_model(params: RunParams, grid: Grid, **options) -> Model:
+    """A Model on ``grid`` with the parameters' Re, Pr, Sc, advection and bc_z, plus options
+    (tracers, spanwise_velocity, background_N2)."""
+    return Model(
+        grid,
+        Re=params.Re,
+        Pr=getattr(params, "Pr", 1.0),
+        Sc=params.Sc,
+        advection=params.advection,
+        bc_z=params.bc_z,
+        **options,
     )
 
 

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
 from ..model import Model
-from .common import FASTEST_GROWING_WAVELENGTH, make_grid, seed_perturbation
+from .common import FASTEST_GROWING_WAVELENGTH, make_grid, make_model, seed_perturbation
 
 
 class Params(StratifiedParams):
@@ -75,16 +75,7 @@ def build(params: Params) -> Model:
         B_bottom = base_profiles(np.array(-params.Lz / 2), params)[1]
         background_N2 = float(B_top - B_bottom) / params.Lz
         B = B - background_N2 * z
-    model = Model(
-        grid,
-        Re=params.Re,
-        Pr=params.Pr,
-        Sc=params.Sc,
-        advection=params.advection,
-        bc_z=params.bc_z,
-        tracers=("c",),
-        background_N2=background_N2,
-    )
+    model = make_model(params, grid, tracers=("c",), background_N2=background_N2)
     half = params.separation / 2
     perturbation = seed_perturbation(
         grid,

@@ -10,15 +10,15 @@ stratified variant. Seeded noise breaks the symmetry; the canonical forced
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ..config import BCZ, RunParams
+from ..config import DoublyPeriodicParams
 from ..forcing import kolmogorov_force
 from ..model import Model
-from .common import make_grid, noise_velocity
+from .common import make_grid, make_model, noise_velocity
 
 
-class Params(RunParams):
+class Params(DoublyPeriodicParams):
     nz: int = Field(128, ge=8, description="cells in z")
     Lx: float = Field(2 * np.pi, gt=0, allow_inf_nan=False, description="domain length")
     Lz: float = Field(2 * np.pi, gt=0, allow_inf_nan=False, description="domain height")
@@ -27,7 +27,6 @@ class Params(RunParams):
     save_every: float = Field(
         1.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
     )
-    bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
     noise: float = Field(
         1e-3, ge=0, allow_inf_nan=False, description="seeded noise amplitude (max|w|)"
     )
@@ -36,24 +35,10 @@ class Params(RunParams):
     N2: float = Field(0.0, ge=0, allow_inf_nan=False, description="background stratification N0^2")
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number")
 
-    @model_validator(mode="after")
-    def _periodic_only(self) -> Params:
-        if self.bc_z != "periodic":
-            raise ValueError("kolmogorov is doubly periodic: bc_z must be 'periodic'")
-        return self
-
 
 def build(params: Params) -> Model:
     grid = make_grid(params, z_bottom=0.0)
-    model = Model(
-        grid,
-        Re=params.Re,
-        Pr=params.Pr,
-        Sc=params.Sc,
-        advection=params.advection,
-        bc_z="periodic",
-        background_N2=params.N2,
-    )
+    model = make_model(params, grid, background_N2=params.N2)
     model.forcings.append(kolmogorov_force(model, params.F0, params.n))
     if params.noise > 0:
         u, w = noise_velocity(grid, params, lambda z: np.ones_like(z))

@@ -14,17 +14,17 @@ box width and velocities in units of half the velocity jump (u = -1 outside,
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from ..config import BCZ, RunParams
+from ..config import DoublyPeriodicParams
 from ..forcing import hold_base_state
 from ..model import Model
-from .common import make_grid
+from .common import make_grid, make_model
 
 INTERFACES = (0.5, 1.5)
 
 
-class Params(RunParams):
+class Params(DoublyPeriodicParams):
     nz: int = Field(256, ge=8, description="cells in z")
     Lx: float = Field(1.0, gt=0, allow_inf_nan=False, description="domain length")
     Lz: float = Field(2.0, gt=0, allow_inf_nan=False, description="domain height")
@@ -33,7 +33,6 @@ class Params(RunParams):
     save_every: float = Field(
         0.1, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
     )
-    bc_z: BCZ = Field("periodic", description="z boundaries (periodic only)")
     a: float = Field(0.05, gt=0, allow_inf_nan=False, description="interface half-thickness")
     sigma: float = Field(0.2, gt=0, allow_inf_nan=False, description="width of the perturbation")
     hold_base: bool = Field(
@@ -41,23 +40,10 @@ class Params(RunParams):
         description="cancel the viscous decay of the base velocity (to compare with linear theory)",
     )
 
-    @model_validator(mode="after")
-    def _periodic_only(self) -> Params:
-        if self.bc_z != "periodic":
-            raise ValueError("lecoanet2016 is doubly periodic: bc_z must be 'periodic'")
-        return self
-
 
 def build(params: Params) -> Model:
     grid = make_grid(params, z_bottom=0.0)
-    model = Model(
-        grid,
-        Re=params.Re,
-        Sc=params.Sc,
-        advection=params.advection,
-        bc_z="periodic",
-        tracers=("c",),
-    )
+    model = make_model(params, grid, tracers=("c",))
     z1, z2 = (z * params.Lz / 2 for z in INTERFACES)
     a = params.a
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))

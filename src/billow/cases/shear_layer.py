@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from ..config import StratifiedParams
 from ..forcing import hold_base_state
 from ..model import Model
-from .common import fastest_growing_wavenumber, make_grid, seed_perturbation
+from .common import fastest_growing_wavenumber, make_grid, make_model, seed_perturbation
 
 
 class Params(StratifiedParams):
@@ -69,16 +69,7 @@ def resolve(params: Params) -> Params:
 
 def build(params: Params, spanwise_velocity: bool = False) -> Model:
     grid = make_grid(params)
-    model = Model(
-        grid,
-        Re=params.Re,
-        Pr=params.Pr,
-        Sc=params.Sc,
-        advection=params.advection,
-        bc_z=params.bc_z,
-        tracers=("c",),
-        spanwise_velocity=spanwise_velocity,
-    )
+    model = make_model(params, grid, tracers=("c",), spanwise_velocity=spanwise_velocity)
     U, B = base_profiles(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     base = {"u": U(z), "b": B(z)}
