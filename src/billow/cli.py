@@ -135,6 +135,10 @@ def run_command(
         bool, typer.Option("--overwrite", help="replace a previous run in --out")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    max_wall_time: Annotated[
+        float | None,
+        typer.Option("--max-wall-time", help="seconds; stop with a checkpoint before this"),
+    ] = None,
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
     try:
@@ -161,7 +165,9 @@ def run_command(
             case,
             params.t_end,
             quiet,
-            lambda progress: run_case(case, params, out, overwrite=True, progress=progress),
+            lambda progress: run_case(
+                case, params, out, overwrite=True, progress=progress, max_wall_time=max_wall_time
+            ),
         )
         if not quiet:
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
@@ -174,6 +180,10 @@ def restart_command(
     run_dir: Annotated[Path, typer.Argument(help="run directory with checkpoints/")],
     t_end: Annotated[float | None, typer.Option("--t-end", help="new end time")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    max_wall_time: Annotated[
+        float | None,
+        typer.Option("--max-wall-time", help="seconds; stop with a checkpoint before this"),
+    ] = None,
 ) -> None:
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:
@@ -182,7 +192,7 @@ def restart_command(
             "restart",
             restart.params.t_end,
             quiet,
-            lambda progress: restart_run(restart, progress=progress),
+            lambda progress: restart_run(restart, progress=progress, max_wall_time=max_wall_time),
         )
     except BillowError as error:
         fail(str(error))

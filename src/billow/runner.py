@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +16,7 @@ import numpy as np
 
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
-from .errors import ConfigError
+from .errors import BillowError, ConfigError
 from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
 from .io.netcdf import TimeSeriesFile, fields_file, timeseries_file
 from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
@@ -50,12 +53,16 @@ def run_case(
     *,
     overwrite: bool = False,
     progress: Callable[[Simulation], None] | None = None,
+    max_wall_time: float | None = None,
 ) -> Path:
-    """Build the case, run it to ``t_end`` and write the run directory; returns its path."""
+    """Build the case, run it to ``t_end`` and write the run directory; returns its path.
+
+    SIGTERM/SIGINT or ``max_wall_time`` (seconds) stop it after a checkpoint (RunStopped).
+    """
     out = prepare_run_directory(out, overwrite)
     model = get_case(case).build(params)
     write_text_atomically(out / "config.toml", config_toml(case, params))
-    return _execute(out, case, params, model, progress=progress)
+    return _execute(out, case, params, model, progress=progress, max_wall_time=max_wall_time)
 
 
 @dataclass
@@ -88,6 +95,7 @@ def restart_run(
     *,
     t_end: float | None = None,
     progress: Callable[[Simulation], None] | None = None,
+    max_wall_time: float | None = None,
 ) -> Path:
     """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
     files; records written after that checkpoint are replaced, so nothing is duplicated."""
@@ -103,7 +111,36 @@ def restart_run(
         model,
         progress=progress,
         resume=restart.checkpoint,
+        max_wall_time=max_wall_time,
     )
+
+
+class RunStopped(BillowError):
+    """The run stopped early (signal or wall-time limit) after writing a checkpoint."""
+
+
+@contextmanager
+def _stop_requests():
+    """Turn SIGTERM and SIGINT into a stop request (a list holding the signal's name) that
+    the time loop honours after the current step; a second SIGINT interrupts at once.
+    Only in the main thread, where Python delivers signals."""
+    requested: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def request(number, frame) -> None:
+        name = signal.Signals(number).name
+        if name == "SIGINT" and requested:
+            raise KeyboardInterrupt
+        requested.append(name)
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _execute(
@@ -114,6 +151,7 @@ def _execute(
     *,
     progress: Callable[[Simulation], None] | None,
     resume: Checkpoint | None = None,
+    max_wall_time: float | None = None,
 ) -> Path:
     """The time loop with its writers: snapshots, diagnostics, checkpoints and the log."""
     logger = run_logger(out / "log.txt")
@@ -172,23 +210,42 @@ def _execute(
         )
         due = sim.model.time >= next_checkpoint[0] * (1 - TIME_EPSILON)
         if sim.model.iteration > 0 and (due or sim.model.time >= sim.t_end):
-            flush_diagnostics()
-            fields.flush()
-            series.flush()
-            path = write_checkpoint(out, sim.model, sim.snapshots_written + 1)
+            checkpoint(sim.snapshots_written + 1)
             next_checkpoint[0] = checkpoint_every * (
                 np.floor(sim.model.time / checkpoint_every * (1 + TIME_EPSILON)) + 1
             )
-            logger.info("checkpoint %s", path.name)
+
+    def checkpoint(snapshots_written: int) -> None:
+        """Everything recorded so far on disk, then the state to continue from."""
+        flush_diagnostics()
+        fields.flush()
+        series.flush()
+        path = write_checkpoint(out, model, snapshots_written)
+        logger.info("checkpoint %s", path.name)
+
+    def honour_stop_requests(sim: Simulation) -> None:
+        elapsed = time.perf_counter() - start
+        steps = sim.model.iteration - steps_before
+        # stop when one more step (at the mean cost so far) could overrun the limit
+        overrun = max_wall_time is not None and elapsed * (steps + 1) / steps > max_wall_time
+        if stop_requests or overrun:
+            reason = f"{stop_requests[0]} received" if stop_requests else "--max-wall-time reached"
+            checkpoint(sim.snapshots_written)
+            raise RunStopped(
+                f"{reason}: stopped at t = {sim.model.time:.6g} (step {sim.model.iteration}) "
+                f"after writing a checkpoint; continue with `billow restart {out}`"
+            )
 
     simulation.on_snapshot = write_snapshot
     simulation.on_diagnostics = record_diagnostics
+    simulation.callbacks.append(honour_stop_requests)
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     start = time.perf_counter()
     steps_before = model.iteration
     try:
-        simulation.run()
+        with _stop_requests() as stop_requests:
+            simulation.run()
     except Exception as error:
         logger.error("stopped: %s", error)
         raise
