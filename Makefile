@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,viz]"
+	$(BIN)/python -m pip install --quiet -e ".[test,viz,sweep]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,7 @@ validate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) runs

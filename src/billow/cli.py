@@ -198,6 +198,38 @@ def restart_command(
         fail(str(error))
 
 
+@app.command("sweep")
+def sweep_command(
+    spec: Annotated[Path, typer.Argument(help="sweep specification (TOML)")],
+    out: Annotated[Path, typer.Option("--out", help="sweep directory")],
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="address of a running Dask scheduler")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="local workers (default: one per core)")
+    ] = None,
+) -> None:
+    """Run a parameter sweep on Dask (resumable); writes sweep.csv, sweep.nc, sweep.png."""
+    from .sweep import load_spec, run_sweep
+
+    try:
+        parsed = load_spec(spec)
+        with Progress(
+            TextColumn("[bold]sweep"), BarColumn(), TaskProgressColumn(), console=console
+        ) as bar:
+            task = bar.add_task("sweep", total=len(parsed.members))
+            run_sweep(
+                parsed,
+                out,
+                scheduler=scheduler,
+                n_workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"sweep of {len(parsed.members)} members -> {out}/sweep.csv")
+
+
 @app.command("stability")
 def stability_command(
     assignments: Annotated[

@@ -1,0 +1,608 @@
+"""Parameter sweeps on Dask distributed (design.md section 8): ``billow sweep``.
+
+A sweep spec is a TOML file::
+
+    case = "shear_layer"
+    seeds = [0, 1]                 # optional: a product axis, the ``seed`` parameter
+
+    [parameters]                   # fixed values (top-level keys are accepted too)
+    nx = 64
+    t_end = 40
+
+    [vary]                         # the Cartesian product of these axes
+    Ri = [0.05, 0.1, 0.15]
+    Re = {start = 500, stop = 2000, num = 4}   # np.linspace(start, stop, num)
+
+Every member's parameters are validated (and resolved, e.g. the default Lx) by
+:func:`load_spec`, before anything is written. :func:`run_sweep` runs each member
+into a normal run directory ``out/members/<name>`` (``name`` like
+``Ri=0.1_Re=1000_seed=0``), one Dask task per member, on a ``LocalCluster`` of
+single-threaded worker *processes* (numba kernels and HDF5 are not safe across
+concurrent runs in one process) or on the scheduler at a given address (its
+workers must have billow installed and see the same file system).
+
+A sweep is resumable: ``out/sweep.toml`` records the spec, and rerunning the same
+spec into the same ``out`` skips members that finished (their ``DONE`` marker,
+written last, holds the member's summary as JSON), continues interrupted ones
+from their newest checkpoint (:func:`billow.runner.restart_run`) and starts the
+others afresh. At the end it writes ``out/sweep.csv``, ``out/sweep.nc`` (one row
+per member: the varied parameters and key diagnostics) and ``out/sweep.png``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import math
+import os
+import re
+import tomllib
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from .cases import get_case
+from .config import RunParams, attribute_value
+from .errors import BillowError, ConfigError
+
+SPEC_FILE = "sweep.toml"
+MEMBERS = "members"
+DONE = "DONE"
+SPEC_KEYS = ("case", "parameters", "vary", "seeds")
+TIME_TOLERANCE = 1e-9  # relative: a checkpoint this close to t_end is the end of the run
+
+# summary columns besides the member name and the varied parameters
+SUMMARY_COLUMNS = {
+    "status": "ok, or failed: message",
+    "growth_rate": "exponential growth rate of mode_amplitude over its linear phase",
+    "final_time": "time reached",
+    "final_ke": "kinetic energy at the end",
+    "max_ke": "maximum kinetic energy",
+    "final_dye_entropy": "dye entropy sum(-c ln c dA) at the end",
+    "cumulative_mixing_efficiency": "int M dt / (int M dt + int epsilon dt) over the snapshots",
+    "wall_time": "wall-clock seconds of the run (all restarts together)",
+}
+FINISHED = re.compile(r"finished \d+ steps to t = \S+ in ([0-9.eE+-]+) s")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One run of a sweep: its directory name, varied values and resolved parameters."""
+
+    name: str
+    values: dict[str, Any]
+    params: RunParams
+
+
+@dataclass
+class SweepSpec:
+    case: str
+    fixed: dict[str, Any]
+    axes: dict[str, list[Any]]  # varied parameter -> its values (seeds last, as ``seed``)
+    members: list[Member]
+    source: dict[str, Any] = field(repr=False)  # the spec as written to out/sweep.toml
+
+    @property
+    def varied(self) -> list[str]:
+        return list(self.axes)
+
+
+# ---------------------------------------------------------------------------- the spec
+
+
+def _format_value(value: Any, precise: bool = False) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.15g}" if precise else f"{value:g}"
+    return str(value)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9=._+-]", "-", text)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones (for TOML, pydantic and JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _axis_values(key: str, value: Any, where: str) -> list[Any]:
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{where}: [vary] '{key}' is an empty list")
+        if any(isinstance(v, (list, dict)) for v in value):
+            raise ConfigError(f"{where}: [vary] '{key}' must be a list of values")
+        if len(set(map(repr, value))) != len(value):
+            raise ConfigError(f"{where}: [vary] '{key}' repeats a value")
+        return list(value)
+    if isinstance(value, dict):
+        if set(value) != {"start", "stop", "num"}:
+            raise ConfigError(
+                f"{where}: [vary] '{key}' range needs exactly start, stop, num "
+                f"(got {', '.join(sorted(value)) or 'nothing'})"
+            )
+        start, stop, num = value["start"], value["stop"], value["num"]
+        numbers = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, stop)
+        )
+        if not numbers or not isinstance(num, int) or isinstance(num, bool) or num < 1:
+            raise ConfigError(
+                f"{where}: [vary] '{key}' range needs numeric start, stop and an integer num >= 1"
+            )
+        values = [float(v) for v in np.linspace(start, stop, num)]
+        if all(isinstance(v, int) for v in (start, stop)) and all(v.is_integer() for v in values):
+            values = [int(v) for v in values]
+        return values
+    raise ConfigError(f"{where}: [vary] '{key}' must be a list or a {{start, stop, num}} range")
+
+
+def _member_names(combinations: list[dict[str, Any]]) -> list[str]:
+    if not combinations or not combinations[0]:
+        return ["run"] * len(combinations)
+    for precise in (False, True):
+        names = [
+            "_".join(_safe_name(f"{k}={_format_value(v, precise)}") for k, v in combo.items())
+            for combo in combinations
+        ]
+        if len(set(names)) == len(names):
+            return names
+    raise ConfigError("the sweep's members do not have distinct names (repeated values?)")
+
+
+def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
+    """Build and validate a :class:`SweepSpec` from a parsed TOML table."""
+    data = dict(data)
+    case = data.pop("case", None)
+    if not isinstance(case, str):
+        raise ConfigError(f"{where}: 'case' (a string) is required")
+    case_info = get_case(case)
+    fixed = data.pop("parameters", {})
+    if not isinstance(fixed, dict):
+        raise ConfigError(f"{where}: [parameters] must be a table")
+    vary = data.pop("vary", {})
+    if not isinstance(vary, dict):
+        raise ConfigError(f"{where}: [vary] must be a table")
+    seeds = data.pop("seeds", None)
+    for key, value in data.items():  # other top-level keys: fixed parameters, as in configs
+        if isinstance(value, dict):
+            hint = difflib.get_close_matches(key, SPEC_KEYS, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(f"{where}: unknown table [{key}]{suggestion}")
+        if key in fixed:
+            raise ConfigError(f"{where}: '{key}' is given twice (top level and [parameters])")
+        fixed = {**fixed, key: value}
+
+    axes: dict[str, list[Any]] = {}
+    for key, value in vary.items():
+        if key in fixed:
+            raise ConfigError(f"{where}: '{key}' is both fixed in [parameters] and in [vary]")
+        axes[key] = _axis_values(key, value, where)
+    if seeds is not None:
+        if "seed" in axes or "seed" in fixed:
+            raise ConfigError(f"{where}: give 'seeds' or a 'seed' parameter, not both")
+        if not isinstance(seeds, list) or not seeds:
+            raise ConfigError(f"{where}: 'seeds' must be a non-empty list of integers")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+            raise ConfigError(f"{where}: 'seeds' must be a list of integers >= 0")
+        axes["seed"] = _axis_values("seed", seeds, where)
+
+    combinations = [
+        dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())
+    ]
+    names = _member_names(combinations)
+    members = []
+    for name, combo in zip(names, combinations, strict=True):
+        try:
+            params = case_info.make_params(**{**fixed, **combo})
+        except BillowError as error:
+            raise ConfigError(f"{where}: member '{name}': {error}") from None
+        members.append(Member(name, combo, params))
+    source = {"case": case, "parameters": fixed, "vary": vary}
+    if seeds is not None:
+        source["seeds"] = seeds
+    return SweepSpec(case, fixed, axes, members, source)
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read a sweep spec (TOML); every member is validated, one-line ConfigError if not."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep spec '{path}' does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"sweep spec '{path}' is not valid TOML: {error}") from None
+    return parse_spec(data, f"sweep spec '{path}'")
+
+
+# ---------------------------------------------------------------------------- one member
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def wall_time(run_dir: Path) -> float:
+    """Seconds of all "finished ... in X s" lines of log.txt (a restarted run has several)."""
+    try:
+        text = (Path(run_dir) / "log.txt").read_text()
+    except OSError:
+        return math.nan
+    times = [float(m.group(1)) for m in FINISHED.finditer(text)]
+    return float(sum(times)) if times else math.nan
+
+
+def member_summary(run_dir: str | Path) -> dict[str, float]:
+    """Key diagnostics of a finished run directory (nan where unavailable)."""
+    from .analysis import energetics, fit_growth_rate
+    from .analysis.report import background_n2
+    from .runner import open_run
+
+    run_dir = Path(run_dir)
+    out = {name: math.nan for name in SUMMARY_COLUMNS if name != "status"}
+    with open_run(run_dir, "diagnostics") as diagnostics:
+        t = diagnostics["time"].values.astype(float)
+        series = {
+            name: diagnostics[name].values.astype(float)
+            for name in ("ke", "mode_amplitude", "dye_entropy", "epsilon", "phi_i")
+            if name in diagnostics
+        }
+    if t.size:
+        out["final_time"] = float(t[-1])
+        if "ke" in series:
+            out["final_ke"] = float(series["ke"][-1])
+            out["max_ke"] = float(np.nanmax(series["ke"]))
+        if "dye_entropy" in series:
+            out["final_dye_entropy"] = float(series["dye_entropy"][-1])
+    if "mode_amplitude" in series:
+        try:
+            with np.errstate(all="ignore"):
+                out["growth_rate"] = fit_growth_rate(t, series["mode_amplitude"]).rate
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+    try:  # cumulative mixing efficiency from the BPE of the snapshots (walls only)
+        with open_run(run_dir) as fields:
+            attrs = dict(fields.attrs)
+            if str(attrs.get("bc_z", "")) != "periodic" and "epsilon" in series:
+                ts = fields["time"].values.astype(float)
+                z = fields["z"].values.astype(float)
+                x = fields["x"].values.astype(float)
+                dA = float(np.mean(np.diff(x))) * float(np.mean(np.diff(z)))
+                n2, _ = background_n2(attrs)
+                bpe = np.array(
+                    [
+                        energetics.background_potential_energy(
+                            fields["b"].isel(time=i).values + n2 * z[:, None], z, dA
+                        )
+                        for i in range(ts.size)
+                    ]
+                )
+                if ts.size >= 3:
+                    epsilon = np.interp(ts, t, series["epsilon"])
+                    phi_i = np.interp(ts, t, series["phi_i"]) if "phi_i" in series else 0.0
+                    with np.errstate(all="ignore"):
+                        mixing = energetics.mixing_from_series(ts, bpe, epsilon, phi_i)
+                    out["cumulative_mixing_efficiency"] = mixing.cumulative_efficiency
+    except (OSError, KeyError, ValueError):
+        pass
+    out["wall_time"] = wall_time(run_dir)
+    return out
+
+
+def _finished_checkpoint_time(member_dir: Path) -> float | None:
+    from .io.checkpoint import latest_checkpoint, read_checkpoint
+
+    try:
+        return read_checkpoint(latest_checkpoint(member_dir)).time
+    except BillowError:
+        return None
+
+
+def run_member(
+    member_dir: str, case: str, params: dict[str, Any], threads: int | None = None
+) -> dict[str, Any]:
+    """Run (or continue) one member into ``member_dir``; write its DONE marker; return its
+    summary with ``status`` and ``action`` (``started``, ``continued``, ``finished``).
+
+    The Dask task of :func:`run_sweep`: a plain function of its arguments, so it runs in
+    any worker process. Errors are returned as ``status = "failed: ..."``, not raised.
+    """
+    from .runner import prepare_restart, restart_run, run_case
+
+    if threads:
+        try:
+            import numba
+
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        except (ImportError, ValueError):
+            pass
+    member_dir_path = Path(member_dir)
+    action = "started"
+    try:
+        resolved = get_case(case).make_params(**params)
+        done = member_dir_path / DONE
+        done.unlink(missing_ok=True)
+        checkpoint_time = None
+        if (member_dir_path / "config.toml").is_file():
+            checkpoint_time = _finished_checkpoint_time(member_dir_path)
+        end = resolved.t_end * (1 - TIME_TOLERANCE)
+        if checkpoint_time is not None and checkpoint_time >= end:
+            action = "finished"  # stopped after its last checkpoint, before the marker
+        elif checkpoint_time is not None:
+            action = "continued"
+            restart_run(prepare_restart(member_dir_path, t_end=resolved.t_end))
+        else:
+            run_case(case, resolved, member_dir_path, overwrite=True)
+        summary: dict[str, Any] = member_summary(member_dir_path)
+        summary["status"] = "ok"
+        _write_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
+    except Exception as error:  # noqa: BLE001 - one failed member must not stop the sweep
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if not isinstance(error, BillowError):
+            message = f"{type(error).__name__}: {message}"
+            if member_dir_path.is_dir():
+                (member_dir_path / "error.txt").write_text(traceback.format_exc())
+        summary = {name: math.nan for name in SUMMARY_COLUMNS}
+        summary["status"] = f"failed: {message}"
+        summary["wall_time"] = wall_time(member_dir_path)
+    summary["action"] = action
+    return summary
+
+
+def read_done(member_dir: Path) -> dict[str, Any] | None:
+    """The summary in a member's DONE marker, or None when the member has not finished."""
+    try:
+        summary = json.loads((member_dir / DONE).read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) and summary.get("status") == "ok" else None
+
+
+# ---------------------------------------------------------------------------- the sweep
+
+
+def _prepare_out(spec: SweepSpec, out: Path) -> None:
+    """Create ``out`` with sweep.toml, or accept it when it holds a run of the same spec."""
+    text = tomli_w.dumps(spec.source)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"sweep output '{out}' exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            previous = tomllib.loads((out / SPEC_FILE).read_text())
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            raise ConfigError(
+                f"sweep output '{out}' is not empty and holds no {SPEC_FILE}: not a sweep"
+            ) from None
+        if previous != tomllib.loads(text):
+            raise ConfigError(
+                f"sweep output '{out}' holds a different sweep ({out / SPEC_FILE}); "
+                "choose another directory"
+            )
+        return
+    try:
+        (out / MEMBERS).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create sweep output '{out}': {error.strerror}") from None
+    _write_atomically(out / SPEC_FILE, text)
+
+
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run every member of ``spec`` into ``out/members/<name>`` on Dask; returns ``out``.
+
+    ``scheduler``: a Dask scheduler address; default a LocalCluster of ``n_workers``
+    (default: the CPU count) single-threaded worker processes. ``progress(done, total)``
+    is called at the start and as members finish. Finished members are skipped and
+    interrupted ones continued. Writes sweep.csv, sweep.nc and sweep.png; raises a
+    BillowError after writing them if any member failed.
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    out = Path(out)
+    _prepare_out(spec, out)
+    (out / MEMBERS).mkdir(exist_ok=True)
+    total = len(spec.members)
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[Member] = []
+    for member in spec.members:
+        summary = read_done(out / MEMBERS / member.name)
+        if summary is not None:
+            results[member.name] = {**summary, "action": "skipped"}
+        else:
+            todo.append(member)
+    if progress:
+        progress(len(results), total)
+    if todo:
+        done = total - len(todo)
+        results.update(
+            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
+        )
+    write_summary(spec, out, results)
+    failed = [(name, r["status"]) for name, r in results.items() if r["status"] != "ok"]
+    if failed:
+        name, status = failed[0]
+        raise BillowError(
+            f"{len(failed)} of {total} sweep members failed (first: {name}: "
+            f"{status.removeprefix('failed: ')}); rerun to retry them"
+        )
+    return out
+
+
+def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total):
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise BillowError("sweeps need dask.distributed: pip install 'dask[distributed]'") from None
+    cluster = client = None
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        threads = None
+        if scheduler is None:
+            workers = n_workers or os.cpu_count() or 1
+            workers = max(1, min(workers, len(todo)))
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(scheduler)
+        tag = uuid.uuid4().hex[:8]
+        futures = {}
+        for member in todo:
+            future = client.submit(
+                run_member,
+                str((out / MEMBERS / member.name).resolve()),
+                case,
+                member.params.model_dump(),
+                threads,
+                key=f"billow-{member.name}-{tag}",
+                pure=False,
+            )
+            futures[future] = member.name
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                results[name] = future.result()
+            except Exception as error:  # noqa: BLE001 - e.g. a worker killed mid-run
+                summary = {key: math.nan for key in SUMMARY_COLUMNS}
+                summary["status"] = f"failed: {type(error).__name__}: {error}".splitlines()[0]
+                summary["action"] = "lost"
+                results[name] = summary
+            done += 1
+            if progress:
+                progress(done, total)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
+
+
+# ---------------------------------------------------------------------------- the summary
+
+
+def summary_dataset(spec: SweepSpec, results: dict[str, dict[str, Any]]):
+    """One row per member (dimension ``member``): varied parameters and diagnostics."""
+    import xarray as xr
+
+    names = [m.name for m in spec.members]
+    coords: dict[str, Any] = {"member": ("member", names)}
+    for key in spec.varied:
+        values = [_plain(m.values[key]) for m in spec.members]
+        coords[key] = ("member", np.array(values))
+    data = {}
+    for column, long_name in SUMMARY_COLUMNS.items():
+        values = [results.get(n, {}).get(column, math.nan) for n in names]
+        if column == "status":
+            values = [v if isinstance(v, str) else "not run" for v in values]
+            array = np.array(values, dtype=str)
+        else:
+            array = np.array([math.nan if v is None else v for v in values], dtype=float)
+        data[column] = xr.Variable("member", array, {"long_name": long_name})
+    attrs = {
+        "title": f"billow {spec.case} sweep",
+        "case": spec.case,
+        "varied": " ".join(spec.varied),
+        "spec": tomli_w.dumps(spec.source),
+    }
+    for key, value in spec.members[0].params.model_dump().items():
+        if key not in spec.axes:  # the fixed (resolved) parameters
+            attrs[key] = attribute_value(value)
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def write_summary(spec: SweepSpec, out: Path, results: dict[str, dict[str, Any]]) -> None:
+    """out/sweep.nc, out/sweep.csv and out/sweep.png (each written atomically)."""
+    dataset = summary_dataset(spec, results)
+    temporary = out / f".sweep.nc.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        dataset.to_netcdf(temporary, engine="h5netcdf")
+        os.replace(temporary, out / "sweep.nc")
+    finally:
+        temporary.unlink(missing_ok=True)
+    frame = dataset.to_dataframe()
+    columns = [*spec.varied, *SUMMARY_COLUMNS]
+    _write_atomically(out / "sweep.csv", frame[columns].to_csv())
+    plot_summary(dataset, spec.varied, out / "sweep.png")
+
+
+def plot_summary(dataset, varied: list[str], path: Path) -> Path:
+    """Growth rate (and final dye entropy) over the first two varied parameters: a
+    heatmap for two, lines for one (other axes, e.g. seeds, averaged)."""
+    from .viz.stability_plots import pyplot
+
+    plt = pyplot()
+    quantities = [
+        q for q in ("growth_rate", "final_dye_entropy") if np.isfinite(dataset[q].values).any()
+    ]
+    quantities = quantities or ["growth_rate"]
+    axes_params = [p for p in varied if len(np.unique(dataset[p].values)) > 1][:2]
+    fig, axes = plt.subplots(
+        1,
+        len(quantities),
+        figsize=(5.5 * len(quantities), 4.2),
+        layout="constrained",
+        squeeze=False,
+    )
+    frame = dataset.to_dataframe()
+    for ax, quantity in zip(axes[0], quantities, strict=True):
+        label = SUMMARY_COLUMNS[quantity]
+        if len(axes_params) == 2:
+            p, q = axes_params
+            table = frame.groupby([q, p])[quantity].mean().unstack(p)
+            image = ax.imshow(table.values, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(table.shape[1]), [_format_value(_plain(v)) for v in table.columns])
+            ax.set_yticks(range(table.shape[0]), [_format_value(_plain(v)) for v in table.index])
+            ax.set_xlabel(p)
+            ax.set_ylabel(q)
+            for (i, j), value in np.ndenumerate(table.values):
+                if np.isfinite(value):
+                    ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="w", fontsize=8)
+            fig.colorbar(image, ax=ax, label=quantity)
+        elif len(axes_params) == 1:
+            (p,) = axes_params
+            mean = frame.groupby(p)[quantity].mean()
+            numeric = np.issubdtype(np.asarray(mean.index).dtype, np.number)
+            xs = np.asarray(mean.index, dtype=float) if numeric else np.arange(mean.size)
+            ax.plot(xs, mean.values, "o-")
+            if not numeric:
+                ax.set_xticks(xs, [str(v) for v in mean.index])
+            ax.set_xlabel(p)
+            ax.set_ylabel(quantity)
+        else:
+            ax.bar(np.arange(frame.shape[0]), frame[quantity].values)
+            ax.set_xticks(np.arange(frame.shape[0]), list(frame.index), rotation=45, ha="right")
+            ax.set_ylabel(quantity)
+        ax.set_title(label, fontsize=9)
+    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.png")
+    try:
+        fig.savefig(temporary, dpi=110)
+        os.replace(temporary, path)
+    finally:
+        plt.close(fig)
+        temporary.unlink(missing_ok=True)
+    return path
