@@ -1,6 +1,17 @@
-"""Analysis of runs: growth rates, energetics and mixing, the kh2d study's statistics."""
+"""Analysis of runs: growth rates, energetics and mixing, the kh2d study's statistics.
 
-from . import energetics, kh2d
+The submodules ``energetics``, ``kh2d`` and ``report`` are imported on first use
+(``billow.analysis.kh2d`` pulls in scipy.stats, which a simulation does not need).
+"""
+
+import importlib
+
 from .growth import GrowthFit, fit_growth_rate, simulate_growth
 
-__all__ = ["GrowthFit", "energetics", "fit_growth_rate", "kh2d", "simulate_growth"]
+__all__ = ["GrowthFit", "energetics", "fit_growth_rate", "kh2d", "report", "simulate_growth"]
+
+
+def __getattr__(name: str):
+    if name in ("energetics", "kh2d", "report"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
