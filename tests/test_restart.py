@@ -136,3 +136,25 @@ def test_sigterm_writes_checkpoint_and_exits_nonzero(tmp_path):
     assert list((out / "checkpoints").glob("checkpoint_*.h5"))
     with billow.open_run(out) as fields, billow.open_run(out, "diagnostics") as diagnostics:
         assert fields.sizes["time"] >= 3 and diagnostics.sizes["time"] > 1
+
+
+def test_blow_up_stops_with_message_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    # Inject a blow-up: after t = 3 (past the t = 2 checkpoint) the buoyancy becomes NaN.
+    from billow.simulation import BlowUpError, Simulation
+
+    original_step = Simulation.step
+
+    def step_then_poison(sim):
+        original_step(sim)
+        if sim.model.time > 3.0:
+            sim.model.interior("b")[5, 5] = np.nan
+
+    monkeypatch.setattr(Simulation, "step", step_then_poison)
+    # by the next diagnostics the NaN has spread from b through w to u
+    with pytest.raises(BlowUpError, match=r"blow-up at step \d+, t = 3\.\d+: field '[uwb]'"):
+        billow.run("shear_layer", t_end=10.0, out=tmp_path / "run", **SMALL, **CASES["shear_layer"])
+    checkpoints = sorted((tmp_path / "run" / "checkpoints").glob("checkpoint_*.h5"))
+    assert checkpoints, "the last good checkpoint must be kept"
+    monkeypatch.setattr(Simulation, "step", original_step)
+    assert billow.runner.read_checkpoint(checkpoints[-1]).time == 2.0
+    restart_run(tmp_path / "run")  # continues from the last good state

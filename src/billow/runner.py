@@ -26,6 +26,7 @@ from .simulation import TIME_EPSILON, Simulation
 if TYPE_CHECKING:
     import xarray as xr
 
+CHECKPOINT_WALL_INTERVAL = 600.0  # seconds of wall clock between checkpoints, at the latest
 DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
 
 FIELD_LONG_NAMES = {
@@ -221,10 +222,15 @@ def _execute(
         fields.flush()
         series.flush()
         path = write_checkpoint(out, model, snapshots_written)
+        last_checkpoint_wall[0] = time.perf_counter()
         logger.info("checkpoint %s", path.name)
 
-    def honour_stop_requests(sim: Simulation) -> None:
-        elapsed = time.perf_counter() - start
+    def after_step(sim: Simulation) -> None:
+        """Wall-clock checkpoints; stop (after a checkpoint) on a signal or the time limit."""
+        now = time.perf_counter()
+        if now - last_checkpoint_wall[0] > CHECKPOINT_WALL_INTERVAL:
+            checkpoint(sim.snapshots_written)
+        elapsed = now - start
         steps = sim.model.iteration - steps_before
         # stop when one more step (at the mean cost so far) could overrun the limit
         overrun = max_wall_time is not None and elapsed * (steps + 1) / steps > max_wall_time
@@ -238,10 +244,11 @@ def _execute(
 
     simulation.on_snapshot = write_snapshot
     simulation.on_diagnostics = record_diagnostics
-    simulation.callbacks.append(honour_stop_requests)
+    simulation.callbacks.append(after_step)
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     start = time.perf_counter()
+    last_checkpoint_wall = [start]
     steps_before = model.iteration
     try:
         with _stop_requests() as stop_requests:

@@ -103,7 +103,7 @@ class Simulation:
         values = {d.name: d.function(self.model) for d in self.diagnostics}
         values["dt"] = self.dt
         values["cfl"] = self._advective_rate * self.dt  # Courant number of the step taken
-        if not np.isfinite(values["ke"]):
+        if not np.all(np.isfinite(list(values.values()))):  # energies and every integral
             bad = next(
                 f.name
                 for f in self.model.fields
