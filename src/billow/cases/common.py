@@ -45,7 +45,7 @@ def corner_coordinates(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(grid.x_face, grid.z_face)
 
 
-def smooth_noise(grid: Grid, seed: int, shape: tuple[int, int]) -> np.ndarray:
+def smooth_noise(seed: int, shape: tuple[int, int]) -> np.ndarray:
     """Seeded random field with a Gaussian spectral cut-off at 1/8 of the grid wavenumber,
     normalised to unit maximum."""
     rng = np.random.default_rng(seed)
@@ -64,7 +64,7 @@ def noise_velocity(grid: Grid, params: RunParams, envelope) -> tuple[np.ndarray,
     on walls (no normal flow through them).
     """
     x, z = corner_coordinates(grid)
-    noise = smooth_noise(grid, params.seed, (grid.nz, grid.nx))
+    noise = smooth_noise(params.seed, (grid.nz, grid.nx))
     psi = envelope(z) * np.vstack([noise, noise[:1]])
     if not grid.periodic_z:
         psi[[0, -1]] = 0.0
