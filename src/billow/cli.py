@@ -40,6 +40,13 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
+# options shared by `run` and `restart`
+QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
+MaxWallTimeOption = Annotated[
+    float | None,
+    typer.Option("--max-wall-time", help="seconds; stop with a checkpoint before this"),
+]
+
 
 def fail(message: str) -> None:
     """Print one line naming the problem and exit non-zero."""
@@ -134,11 +141,8 @@ def run_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace a previous run in --out")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
-    max_wall_time: Annotated[
-        float | None,
-        typer.Option("--max-wall-time", help="seconds; stop with a checkpoint before this"),
-    ] = None,
+    quiet: QuietOption = False,
+    max_wall_time: MaxWallTimeOption = None,
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
     try:
@@ -179,11 +183,8 @@ def run_command(
 def restart_command(
     run_dir: Annotated[Path, typer.Argument(help="run directory with checkpoints/")],
     t_end: Annotated[float | None, typer.Option("--t-end", help="new end time")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
-    max_wall_time: Annotated[
-        float | None,
-        typer.Option("--max-wall-time", help="seconds; stop with a checkpoint before this"),
-    ] = None,
+    quiet: QuietOption = False,
+    max_wall_time: MaxWallTimeOption = None,
 ) -> None:
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:

@@ -134,15 +134,20 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def read_config(path: str | Path) -> tuple[str | None, dict[str, Any]]:
-    """Read a TOML config: optional top-level ``case`` plus parameters."""
+def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file's table, or a one-line ConfigError naming ``what`` is missing or broken."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist")
+        raise ConfigError(f"{what} '{path}' does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"config file '{path}' is not valid TOML: {error}") from None
+        raise ConfigError(f"{what} '{path}' is not valid TOML: {error}") from None
+
+
+def read_config(path: str | Path) -> tuple[str | None, dict[str, Any]]:
+    """Read a TOML config: optional top-level ``case`` plus parameters."""
+    data = read_toml(path)
     case = data.pop("case", None)
     if case is not None and not isinstance(case, str):
         raise ConfigError(f"config file '{path}': 'case' must be a string")

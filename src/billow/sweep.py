@@ -49,7 +49,7 @@ import numpy as np
 import tomli_w
 
 from .cases import get_case
-from .config import RunParams, attribute_value
+from .config import RunParams, attribute_value, read_toml
 from .errors import BillowError, ConfigError
 
 SPEC_FILE = "sweep.toml"
@@ -213,14 +213,7 @@ def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read a sweep spec (TOML); every member is validated, one-line ConfigError if not."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep spec '{path}' does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"sweep spec '{path}' is not valid TOML: {error}") from None
-    return parse_spec(data, f"sweep spec '{path}'")
+    return parse_spec(read_toml(path, "sweep spec"), f"sweep spec '{path}'")
 
 
 # ---------------------------------------------------------------------------- one member
