@@ -189,6 +189,8 @@ def restart_command(
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:
         restart = prepare_restart(run_dir, t_end)
+        if restart.checkpoint is None:
+            console.print(f"{run_dir} has no checkpoint yet: running it again from t = 0")
         _with_progress(
             "restart",
             restart.params.t_end,

@@ -18,7 +18,7 @@ from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .errors import BillowError, ConfigError
 from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
-from .io.netcdf import TimeSeriesFile, fields_file, timeseries_file
+from .io.netcdf import diagnostics_series, fields_series
 from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
 from .model import Model
 from .simulation import TIME_EPSILON, Simulation
@@ -26,7 +26,7 @@ from .simulation import TIME_EPSILON, Simulation
 if TYPE_CHECKING:
     import xarray as xr
 
-CHECKPOINT_WALL_INTERVAL = 600.0  # seconds of wall clock between checkpoints, at the latest
+CHECKPOINT_WALL_INTERVAL = 120.0  # seconds of wall clock between checkpoints, at the latest
 DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
 
 FIELD_LONG_NAMES = {
@@ -73,7 +73,7 @@ class Restart:
     run_dir: Path
     case: str
     params: RunParams
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | None  # None: killed before its first one; starts again
 
 
 def prepare_restart(run_dir: str | Path, t_end: float | None = None) -> Restart:
@@ -85,7 +85,10 @@ def prepare_restart(run_dir: str | Path, t_end: float | None = None) -> Restart:
     if t_end is not None:
         values["t_end"] = t_end
     params = get_case(case).make_params(**values)
-    checkpoint = read_checkpoint(latest_checkpoint(run_dir))
+    newest = latest_checkpoint(run_dir)
+    if newest is None:
+        return Restart(run_dir, case, params, None)
+    checkpoint = read_checkpoint(newest)
     if params.t_end <= checkpoint.time:
         raise ConfigError(f"the run is already at t = {checkpoint.time:g}; pass --t-end beyond it")
     return Restart(run_dir, case, params, checkpoint)
@@ -99,10 +102,12 @@ def restart_run(
     max_wall_time: float | None = None,
 ) -> Path:
     """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
-    files; records written after that checkpoint are replaced, so nothing is duplicated."""
+    files; records written after that checkpoint are replaced, so nothing is duplicated.
+    A run stopped before its first checkpoint starts again from t = 0."""
     restart = run_dir if isinstance(run_dir, Restart) else prepare_restart(run_dir, t_end)
     model = get_case(restart.case).build(restart.params)
-    restore(model, restart.checkpoint)
+    if restart.checkpoint is not None:
+        restore(model, restart.checkpoint)
     config = config_toml(restart.case, restart.params)
     write_text_atomically(restart.run_dir / "config.toml", config)
     return _execute(
@@ -176,12 +181,12 @@ def _execute(
         "cfl": "advective Courant number",
     }
     if resume is None:
-        fields = fields_file(out / "fields.nc", model.grid, field_names, attrs)
-        series = timeseries_file(out / "diagnostics.nc", diagnostic_names, attrs)
-    else:
+        fields = fields_series(out, model.grid, field_names, attrs)
+        series = diagnostics_series(out, diagnostic_names, attrs)
+    else:  # records written after the checkpoint are dropped
         simulation.snapshots_written = resume.snapshots_written
-        fields = TimeSeriesFile.reopen(out / "fields.nc", resume.snapshots_written, attrs)
-        series = TimeSeriesFile.reopen(out / "diagnostics.nc", resume.iteration + 1, attrs)
+        fields = fields_series(out, model.grid, field_names, attrs, resume.snapshots_written)
+        series = diagnostics_series(out, diagnostic_names, attrs, resume.iteration + 1)
     checkpoint_every = params.checkpoint_every
     next_checkpoint = [checkpoint_every * (np.floor(model.time / checkpoint_every) + 1)]
     buffer: list[tuple[float, dict[str, float]]] = []  # diagnostics not yet written
@@ -217,10 +222,10 @@ def _execute(
             )
 
     def checkpoint(snapshots_written: int) -> None:
-        """Everything recorded so far on disk, then the state to continue from."""
+        """Everything recorded so far published on disk, then the state to continue from."""
         flush_diagnostics()
-        fields.flush()
-        series.flush()
+        fields.commit()
+        series.commit()
         path = write_checkpoint(out, model, snapshots_written)
         last_checkpoint_wall[0] = time.perf_counter()
         logger.info("checkpoint %s", path.name)

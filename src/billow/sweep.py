@@ -298,8 +298,9 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
 def _finished_checkpoint_time(member_dir: Path) -> float | None:
     from .io.checkpoint import latest_checkpoint, read_checkpoint
 
+    newest = latest_checkpoint(member_dir)
     try:
-        return read_checkpoint(latest_checkpoint(member_dir)).time
+        return None if newest is None else read_checkpoint(newest).time
     except BillowError:
         return None
 

@@ -60,12 +60,10 @@ def write_checkpoint(run_dir: Path, model: Model, snapshots_written: int, keep: 
     return path
 
 
-def latest_checkpoint(run_dir: Path) -> Path:
-    """The newest checkpoint of a run directory."""
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint of a run directory (None if it has none)."""
     candidates = sorted((Path(run_dir) / DIRECTORY).glob("checkpoint_*.h5"))
-    if not candidates:
-        raise BillowError(f"no checkpoint in '{run_dir}' to restart from")
-    return candidates[-1]
+    return candidates[-1] if candidates else None
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

@@ -1,117 +1,291 @@
-"""Streaming netCDF-4 (HDF5) writers: one record appended per call, flushed to disk,
-so memory does not grow with the number of snapshots (CF-1.8 conventions)."""
+"""Crash-proof streaming netCDF-4 output (CF-1.8): ``fields.nc`` and ``diagnostics.nc``.
+
+An HDF5 file that is being written when the process is killed (kill -9, a node
+failure) can be left unreadable. So records never go into the file users open.
+They are appended to an open *segment*, ``segments/<name>.<first record>.nc.partial``;
+:meth:`SegmentedTimeSeries.commit` closes it, fsyncs it and renames it to
+``segments/<name>.<first record>.nc``, then atomically replaces the *index*
+``<name>.nc``: a small netCDF-4 file with the coordinates, the time of every
+record, the global attributes, and each variable as an HDF5 virtual dataset
+over the finished segments. At any moment the index and every finished
+segment are complete files; an interrupted segment is a ``.partial`` file,
+never referenced, deleted on restart. Memory does not grow with the number of
+records (each record goes to disk as it is appended).
+
+Readers (xarray, netCDF-C, h5py) see the index as one ordinary file. It refers
+to its segments by relative path, so a run directory can be moved or copied
+whole, but ``fields.nc`` alone holds no data.
+"""
 
 from __future__ import annotations
 
-import time
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5netcdf
+import h5py
 import numpy as np
 
 from ..errors import BillowError
 from ..grid import Grid
 
 CONVENTIONS = "CF-1.8"
+SEGMENTS = "segments"
+PARTIAL = ".partial"
+TIME_ATTRIBUTES = {"units": "1", "long_name": "time (units of d/U0)", "axis": "T"}
 
 
-def _global_attributes(attrs: dict) -> dict:
-    return {"Conventions": CONVENTIONS, **attrs}
+@dataclass
+class Segment:
+    path: Path
+    first: int  # index of its first record in the whole series
+    times: np.ndarray  # of the records the series uses (the first ``len(times)``)
+    stored: int  # records in the file
 
 
-class TimeSeriesFile:
-    """A netCDF file with an unlimited ``time`` dimension and variables appended per record.
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
 
-    Appended records reach the disk at most ``flush_interval`` seconds (wall
-    clock) later, and at :meth:`close`.
+
+def remove_series(run_dir: Path, name: str) -> None:
+    """Delete a series' index and all its segments (finished or not)."""
+    for index in (f"{name}.nc", f"{name}.nc.tmp"):
+        (run_dir / index).unlink(missing_ok=True)
+    for path in (run_dir / SEGMENTS).glob(f"{name}.*.nc*"):
+        path.unlink()
+
+
+class SegmentedTimeSeries:
+    """A netCDF time series (unlimited ``time``) appended record by record, crash-proof.
+
+    ``dimensions`` are the sizes of the non-time dimensions, ``coordinates``
+    maps a dimension to (values, attributes), ``variables`` maps a name to
+    (dimensions, attributes). With ``resume_records`` the series continues an
+    existing one after its first ``resume_records`` records (later records,
+    written after the checkpoint being resumed, are dropped); otherwise any
+    previous series of that name is replaced.
     """
 
     def __init__(
-        self, path: Path, dimensions: dict[str, int], attrs: dict, flush_interval: float = 2.0
+        self,
+        run_dir: Path,
+        name: str,
+        dimensions: dict[str, int],
+        coordinates: dict[str, tuple[np.ndarray, dict]],
+        variables: dict[str, tuple[tuple[str, ...], dict]],
+        attrs: dict,
+        resume_records: int | None = None,
     ):
-        self.path = Path(path)
-        self.flush_interval = flush_interval
-        self._last_flush = time.monotonic()
-        self.file = h5netcdf.File(self.path, "w")
-        self.file.dimensions = {"time": None, **dimensions}
-        self.file.attrs.update(_global_attributes(attrs))
-        time_coordinate = self.file.create_variable("time", ("time",), "f8")
-        time_coordinate.attrs.update(
-            {"units": "1", "long_name": "time (units of d/U0)", "axis": "T"}
-        )
+        self.run_dir = Path(run_dir)
+        self.name = name
+        self.path = self.run_dir / f"{name}.nc"
+        self.dimensions = dimensions
+        self.coordinates = coordinates
+        self.variables = variables
+        self.attrs = {"Conventions": CONVENTIONS, **attrs}
+        self.segments: list[Segment] = []
+        self.open_segment: h5netcdf.File | None = None
         self.records = 0
+        (self.run_dir / SEGMENTS).mkdir(exist_ok=True)
+        for path in (self.run_dir / SEGMENTS).glob(f"{name}.*.nc{PARTIAL}"):
+            path.unlink()
+        if resume_records is None:
+            remove_series(self.run_dir, name)
+            self._write_index()
+        else:
+            self._resume(resume_records)
 
-    @classmethod
-    def reopen(cls, path: Path, records: int, attrs: dict, flush_interval: float = 2.0):
-        """Open an existing file to append after its first ``records`` records (later ones,
-        written after the checkpoint being resumed, are dropped)."""
-        self = cls.__new__(cls)
-        self.path = Path(path)
-        self.flush_interval = flush_interval
-        self._last_flush = time.monotonic()
-        try:
-            self.file = h5netcdf.File(self.path, "a")
-        except OSError as error:
-            raise BillowError(f"cannot reopen '{path}': {error}") from None
-        available = self.file.dimensions["time"].size
+    # ------------------------------------------------------------------ resuming
+    def _finished_segments(self) -> list[Segment]:
+        pattern = re.compile(rf"{re.escape(self.name)}\.(\d+)\.nc")
+        segments = []
+        for path in (self.run_dir / SEGMENTS).iterdir():
+            match = pattern.fullmatch(path.name)
+            if match:
+                try:
+                    with h5py.File(path, "r") as source:
+                        times = source["time"][...]
+                except (OSError, KeyError) as error:
+                    raise BillowError(f"output segment '{path}' is unreadable: {error}") from None
+                segments.append(Segment(path, int(match.group(1)), times, len(times)))
+        return sorted(segments, key=lambda segment: segment.first)
+
+    def _resume(self, records: int) -> None:
+        """Keep the first ``records`` records: rewrite the index first, then drop the rest, so
+        that the index never refers to a missing record."""
+        found = self._finished_segments()
+        kept, dropped, expected_first = [], [], 0
+        for segment in found:
+            if segment.first != expected_first or segment.first >= records:
+                dropped.append(segment)
+                continue
+            kept.append(segment)
+            expected_first = segment.first + len(segment.times)
+        available = sum(len(segment.times) for segment in kept)
         if available < records:
-            self.file.close()
-            raise BillowError(f"'{path}' has {available} records, the checkpoint needs {records}")
-        self.file.resize_dimension("time", records)
-        self.file.attrs.update(_global_attributes(attrs))
-        self.records = records
-        return self
+            raise BillowError(
+                f"'{self.path}' has {available} complete records, the checkpoint needs {records}"
+            )
+        self.segments, self.records = kept, records
+        last = kept[-1] if kept else None
+        if last is not None and last.first + last.stored > records:
+            last.times = last.times[: records - last.first]
+            self._write_index()
+            self._truncate(last)
+        self._write_index()
+        for segment in dropped:
+            segment.path.unlink()
 
-    def add_coordinate(self, name: str, values: np.ndarray, attrs: dict) -> None:
-        variable = self.file.create_variable(name, (name,), "f8", data=values)
-        variable.attrs.update(attrs)
+    def _truncate(self, segment: Segment) -> None:
+        """Replace a finished segment's file by a copy of the records the series uses."""
+        count = len(segment.times)
+        with h5netcdf.File(segment.path, "r") as source:
+            values = {name: source.variables[name][:count] for name in self.variables}
+        self._open(segment.first)
+        self._append_to_open(segment.times, values)
+        self._close_open(segment.path)
+        segment.stored = count
 
-    def add_variable(self, name: str, dims: tuple[str, ...], attrs: dict) -> None:
-        chunks = (
-            (1,) + tuple(self.file.dimensions[d].size for d in dims[1:]) if len(dims) > 1 else None
-        )
-        variable = self.file.create_variable(name, dims, "f8", chunks=chunks)
-        variable.attrs.update(attrs)
+    # ------------------------------------------------------------------ writing
+    def _segment_path(self, first: int) -> Path:
+        return self.run_dir / SEGMENTS / f"{self.name}.{first:09d}.nc"
+
+    def _open(self, first: int) -> None:
+        path = self._segment_path(first)
+        segment = h5netcdf.File(path.with_name(path.name + PARTIAL), "w")
+        segment.dimensions = {"time": None, **self.dimensions}
+        segment.attrs.update(self.attrs)
+        segment.create_variable("time", ("time",), "f8").attrs.update(TIME_ATTRIBUTES)
+        for name, (values, attrs) in self.coordinates.items():
+            segment.create_variable(name, (name,), "f8", data=values).attrs.update(attrs)
+        for name, (dims, attrs) in self.variables.items():
+            chunks = (1, *(self.dimensions[d] for d in dims[1:])) if len(dims) > 1 else None
+            segment.create_variable(name, dims, "f8", chunks=chunks).attrs.update(attrs)
+        self.open_segment = segment
+        self.open_first = first
+
+    def _append_to_open(self, times: np.ndarray, values: dict) -> None:
+        segment = self.open_segment
+        start = segment.dimensions["time"].size
+        stop = start + times.size
+        segment.resize_dimension("time", stop)
+        segment.variables["time"][start:stop] = times
+        for name, value in values.items():
+            segment.variables[name][start:stop, ...] = value
+
+    def _close_open(self, path: Path) -> None:
+        partial = path.with_name(path.name + PARTIAL)
+        self.open_segment.close()
+        self.open_segment = None
+        _fsync_file(partial)
+        os.replace(partial, path)
 
     def append(self, times: float | np.ndarray, values: dict[str, np.ndarray | float]) -> None:
-        """Append one record (or several: pass arrays whose first axis is time)."""
-        times = np.atleast_1d(times)
-        start = self.records
+        """Append one record (or several: arrays whose first axis is time) to the open segment."""
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        if self.open_segment is None:
+            self._open(self.records)
+        self._append_to_open(times, values)
         self.records += times.size
-        self.file.resize_dimension("time", self.records)
-        self.file.variables["time"][start : self.records] = times
-        for name, value in values.items():
-            self.file.variables[name][start : self.records, ...] = value
-        if time.monotonic() - self._last_flush >= self.flush_interval:
-            self.file.flush()
-            self._last_flush = time.monotonic()
 
-    def flush(self) -> None:
-        self.file.flush()
-        self._last_flush = time.monotonic()
+    def commit(self) -> None:
+        """Finish the open segment and publish it in the index (both atomic)."""
+        if self.open_segment is None:
+            return
+        first = self.open_first
+        times = self.open_segment.variables["time"][...]
+        path = self._segment_path(first)
+        self._close_open(path)
+        self.segments.append(Segment(path, first, times, len(times)))
+        self._write_index()
 
     def close(self) -> None:
-        self.file.close()
+        self.commit()
+
+    def _write_index(self) -> None:
+        """Write the index (coordinates, times, virtual variables) to a temporary name,
+        fsync it and rename it over ``<name>.nc``."""
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        sizes = dict(self.dimensions)
+        times = np.concatenate([s.times for s in self.segments]) if self.segments else []
+        with h5py.File(temporary, "w") as index:
+            index.attrs.update(self.attrs)
+            scales = {
+                "time": index.create_dataset(
+                    "time", data=np.asarray(times, float), maxshape=(None,), chunks=(1024,)
+                )
+            }
+            scales["time"].attrs.update(TIME_ATTRIBUTES)
+            for name, (values, attrs) in self.coordinates.items():
+                scales[name] = index.create_dataset(name, data=values)
+                scales[name].attrs.update(attrs)
+            for name, scale in scales.items():
+                scale.make_scale(name)
+            for name, (dims, attrs) in self.variables.items():
+                variable = self._virtual_variable(index, name, [sizes[d] for d in dims[1:]])
+                for axis, dim in enumerate(dims):
+                    variable.dims[axis].attach_scale(scales[dim])
+                variable.attrs.update(attrs)
+        _fsync_file(temporary)
+        os.replace(temporary, self.path)
+
+    def _virtual_variable(self, index: h5py.File, name: str, shape: list[int]) -> h5py.Dataset:
+        """``name`` over all finished segments, as an HDF5 virtual dataset (relative paths)."""
+        total = sum(len(s.times) for s in self.segments)
+        if total == 0:
+            return index.create_dataset(name, (0, *shape), "f8", maxshape=(None, *shape))
+        layout = h5py.VirtualLayout((total, *shape), "f8")
+        for segment in self.segments:
+            count = len(segment.times)
+            relative = f"{SEGMENTS}/{segment.path.name}"
+            source = h5py.VirtualSource(relative, name, shape=(segment.stored, *shape))
+            layout[segment.first : segment.first + count] = source[:count]
+        return index.create_virtual_dataset(name, layout, fillvalue=np.nan)
 
 
-def fields_file(path: Path, grid: Grid, variables: dict[str, str], attrs: dict) -> TimeSeriesFile:
+def fields_series(
+    run_dir: Path,
+    grid: Grid,
+    variables: dict[str, str],
+    attrs: dict,
+    resume_records: int | None = None,
+) -> SegmentedTimeSeries:
     """fields.nc: (time, z, x) snapshots at cell centres; ``variables`` maps name -> long name."""
-    out = TimeSeriesFile(path, {"z": grid.nz, "x": grid.nx}, attrs)
-    out.file.attrs["staggering"] = "u and w interpolated from their C-grid faces to cell centres"
-    out.add_coordinate(
-        "x", grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"}
+    attrs = {**attrs, "staggering": "u and w interpolated from their C-grid faces to cell centres"}
+    coordinates = {
+        "z": (grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"}),
+        "x": (grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"}),
+    }
+    return SegmentedTimeSeries(
+        run_dir,
+        "fields",
+        {"z": grid.nz, "x": grid.nx},
+        coordinates,
+        {
+            name: (("time", "z", "x"), {"units": "1", "long_name": long_name})
+            for name, long_name in variables.items()
+        },
+        attrs,
+        resume_records,
     )
-    out.add_coordinate(
-        "z", grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"}
-    )
-    for name, long_name in variables.items():
-        out.add_variable(name, ("time", "z", "x"), {"units": "1", "long_name": long_name})
-    return out
 
 
-def timeseries_file(path: Path, variables: dict[str, str], attrs: dict) -> TimeSeriesFile:
+def diagnostics_series(
+    run_dir: Path, variables: dict[str, str], attrs: dict, resume_records: int | None = None
+) -> SegmentedTimeSeries:
     """diagnostics.nc: scalar series; ``variables`` maps name -> long name."""
-    out = TimeSeriesFile(path, {}, attrs)
-    for name, long_name in variables.items():
-        out.add_variable(name, ("time",), {"units": "1", "long_name": long_name})
-    return out
+    return SegmentedTimeSeries(
+        run_dir,
+        "diagnostics",
+        {},
+        {},
+        {
+            name: (("time",), {"units": "1", "long_name": long_name})
+            for name, long_name in variables.items()
+        },
+        attrs,
+        resume_records,
+    )

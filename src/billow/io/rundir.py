@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError
+from .netcdf import remove_series
 
-OUTPUT_FILES = ("config.toml", "fields.nc", "diagnostics.nc", "log.txt")
+OUTPUT_FILES = ("config.toml", "log.txt")
+SERIES = ("fields", "diagnostics")  # index <name>.nc over segments/<name>.*.nc
 
 
 def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
@@ -39,6 +41,8 @@ def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
         raise ConfigError(f"output directory '{out}' is not writable: {error.strerror}") from None
     for name in OUTPUT_FILES:
         (out / name).unlink(missing_ok=True)
+    for name in SERIES:
+        remove_series(out, name)
     for checkpoint in (out / "checkpoints").glob("checkpoint_*.h5*"):
         checkpoint.unlink()
     return out
