@@ -159,3 +159,36 @@ def test_blow_up_stops_with_message_and_keeps_last_checkpoint(tmp_path, monkeypa
     monkeypatch.setattr(Simulation, "step", original_step)
     assert billow.runner.read_checkpoint(checkpoints[-1]).time == 2.0
     restart_run(tmp_path / "run")  # continues from the last good state
+
+
+def test_courant_number_above_hard_limit_stops_the_run(tmp_path, monkeypatch):
+    # Inject a velocity jump: after t = 3 one step multiplies u by 10, so the Courant number
+    # of that step, measured with the velocity it produced, is about 10 x cfl > 2.
+    from billow.simulation import BlowUpError
+
+    original_step = billow.Model.step
+
+    def step_then_kick(model, dt):
+        original_step(model, dt)
+        if 3.0 < model.time and not getattr(model, "kicked", False):
+            model.state["u"] *= 10.0
+            model.kicked = True
+
+    monkeypatch.setattr(billow.Model, "step", step_then_kick)
+    with pytest.raises(BlowUpError, match=r"step \d+, t = 3\.\d+: field 'u' reached a Courant"):
+        billow.run("shear_layer", t_end=10.0, out=tmp_path / "run", **SMALL, **CASES["shear_layer"])
+    checkpoints = sorted((tmp_path / "run" / "checkpoints").glob("checkpoint_*.h5"))
+    assert billow.runner.read_checkpoint(checkpoints[-1]).time == 2.0
+
+
+def test_flow_from_rest_takes_steps_at_the_velocity_scale(tmp_path):
+    # At rest the advective limit vanishes; without a floor the first step of a forced
+    # flow from rest would span a whole snapshot interval (dt = 2) and trip the hard limit.
+    params = dict(nx=32, nz=32, Lx=14.0, t_end=4.0, save_every=2.0, base="rest")
+    billow.run("forced", out=tmp_path / "rest", **params)
+    with billow.open_run(tmp_path / "rest", "diagnostics") as diagnostics:
+        dt = diagnostics["dt"].values[1:]
+        cfl = diagnostics["cfl"].values[1:]
+    dx = 14.0 / 32
+    assert np.all(dt <= 0.8 * dx * (1 + 1e-12))  # cfl x min(dx, dz) / U0
+    assert np.all(cfl <= 0.8 * (1 + 1e-12))
