@@ -392,6 +392,49 @@ def _prepare_out(spec: SweepSpec, out: Path) -> None:
     _write_atomically(out / SPEC_FILE, text)
 
 
+def run_members(
+    spec: SweepSpec,
+    out: Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run every member of ``spec`` not yet finished into ``out/members/<name>`` on Dask
+    (see :func:`run_sweep` for the options); returns each member's summary by name, with
+    ``status`` and ``action`` (``skipped`` for members finished before)."""
+    _prepare_out(spec, out)
+    (out / MEMBERS).mkdir(exist_ok=True)
+    total = len(spec.members)
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[Member] = []
+    for member in spec.members:
+        summary = read_done(out / MEMBERS / member.name)
+        if summary is not None:
+            results[member.name] = {**summary, "action": "skipped"}
+        else:
+            todo.append(member)
+    if progress:
+        progress(len(results), total)
+    if todo:
+        done = total - len(todo)
+        results.update(
+            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
+        )
+    return results
+
+
+def raise_failures(results: dict[str, dict[str, Any]], what: str = "sweep members") -> None:
+    """A one-line BillowError naming the first failed member, if any failed."""
+    failed = [(name, r["status"]) for name, r in results.items() if r["status"] != "ok"]
+    if failed:
+        name, status = failed[0]
+        raise BillowError(
+            f"{len(failed)} of {len(results)} {what} failed (first: {name}: "
+            f"{status.removeprefix('failed: ')}); rerun to retry them"
+        )
+
+
 def run_sweep(
     spec: SweepSpec | str | Path,
     out: str | Path,
@@ -411,32 +454,9 @@ def run_sweep(
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     out = Path(out)
-    _prepare_out(spec, out)
-    (out / MEMBERS).mkdir(exist_ok=True)
-    total = len(spec.members)
-    results: dict[str, dict[str, Any]] = {}
-    todo: list[Member] = []
-    for member in spec.members:
-        summary = read_done(out / MEMBERS / member.name)
-        if summary is not None:
-            results[member.name] = {**summary, "action": "skipped"}
-        else:
-            todo.append(member)
-    if progress:
-        progress(len(results), total)
-    if todo:
-        done = total - len(todo)
-        results.update(
-            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
-        )
+    results = run_members(spec, out, scheduler=scheduler, n_workers=n_workers, progress=progress)
     write_summary(spec, out, results)
-    failed = [(name, r["status"]) for name, r in results.items() if r["status"] != "ok"]
-    if failed:
-        name, status = failed[0]
-        raise BillowError(
-            f"{len(failed)} of {total} sweep members failed (first: {name}: "
-            f"{status.removeprefix('failed: ')}); rerun to retry them"
-        )
+    raise_failures(results)
     return out
 
 
