@@ -360,6 +360,34 @@ def movie_command(
     console.print(f"wrote {', '.join(map(str, paths))} in {elapsed:.1f} s")
 
 
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
+    format: Annotated[str, typer.Option("--format", help="well | pdebench")],
+    out: Annotated[Path, typer.Option("--out", help="output HDF5 file")],
+    dt_out: Annotated[
+        float | None,
+        typer.Option("--dt-out", help="output interval, a multiple of the run's save_every"),
+    ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="comma-separated billow fields (default: all but vorticity)"),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out")
+    ] = False,
+) -> None:
+    """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
+    from .io.export import export_run
+
+    try:
+        names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
+        path = export_run(run_dir, format, out, dt_out=dt_out, fields=names, overwrite=overwrite)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"wrote {path}")
+
+
 def main() -> None:
     """Console entry point: usage errors, like user errors, become one line and exit code 2."""
     try:
