@@ -144,7 +144,8 @@ def _axis_values(key: str, value: Any, where: str) -> list[Any]:
     raise ConfigError(f"{where}: [vary] '{key}' must be a list or a {{start, stop, num}} range")
 
 
-def _member_names(combinations: list[dict[str, Any]]) -> list[str]:
+def member_names(combinations: list[dict[str, Any]]) -> list[str]:
+    """Distinct directory names like ``Ri=0.1_Re=1000`` for parameter combinations."""
     if not combinations or not combinations[0]:
         return ["run"] * len(combinations)
     for precise in (False, True):
@@ -197,7 +198,7 @@ def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
     combinations = [
         dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())
     ]
-    names = _member_names(combinations)
+    names = member_names(combinations)
     members = []
     for name, combo in zip(names, combinations, strict=True):
         try:

@@ -48,14 +48,8 @@ class RunSamples:
                 }
 
 
-def uniform_indices(
-    times: np.ndarray, save_every: float, dt_out: float, spin_up: float = 0.0
-) -> np.ndarray:
-    """Positions of the snapshot times that are multiples of ``dt_out`` at or after
-    ``spin_up`` (a trailing snapshot at a t_end off that grid is left out).
-
-    ``dt_out`` must be a whole multiple of the run's ``save_every``.
-    """
+def check_interval(dt_out: float, save_every: float) -> None:
+    """Refuse an output interval that is not a positive whole multiple of ``save_every``."""
     if not dt_out > 0:
         raise ConfigError(f"the output interval must be > 0 (got {dt_out:g})")
     ratio = dt_out / save_every
@@ -64,6 +58,17 @@ def uniform_indices(
             f"output interval {dt_out:g} is not a whole multiple of the run's "
             f"save interval save_every = {save_every:g}"
         )
+
+
+def uniform_indices(
+    times: np.ndarray, save_every: float, dt_out: float, spin_up: float = 0.0
+) -> np.ndarray:
+    """Positions of the snapshot times that are multiples of ``dt_out`` at or after
+    ``spin_up`` (a trailing snapshot at a t_end off that grid is left out).
+
+    ``dt_out`` must be a whole multiple of the run's ``save_every``.
+    """
+    check_interval(dt_out, save_every)
     steps = np.asarray(times, dtype=float) / dt_out
     on_grid = np.abs(steps - np.round(steps)) <= TIME_TOLERANCE * np.maximum(1.0, steps)
     after_spin_up = times >= spin_up - TIME_TOLERANCE * max(1.0, dt_out)
