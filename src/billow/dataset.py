@@ -31,14 +31,12 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomli_w
 
 from .config import RunParams, read_toml
 from .errors import ConfigError
@@ -50,6 +48,7 @@ from .sweep import (
     MEMBERS,
     Member,
     SweepSpec,
+    claim_output,
     member_names,
     parse_spec,
     raise_failures,
@@ -247,31 +246,6 @@ def load_dataset_spec(path: str | Path) -> DatasetSpec:
 # ---------------------------------------------------------------------------- the dataset
 
 
-def _prepare_out(spec: DatasetSpec, out: Path) -> None:
-    """Create ``out`` with dataset.toml, or accept it when it holds the same dataset."""
-    text = tomli_w.dumps(spec.source)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"dataset output '{out}' exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        try:
-            previous = tomllib.loads((out / SPEC_FILE).read_text())
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-            raise ConfigError(
-                f"dataset output '{out}' is not empty and holds no {SPEC_FILE}: not a dataset"
-            ) from None
-        if previous != tomllib.loads(text):
-            raise ConfigError(
-                f"dataset output '{out}' holds a different dataset ({out / SPEC_FILE}); "
-                "choose another directory"
-            )
-        return
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"cannot create dataset output '{out}': {error.strerror}") from None
-    write_text_atomically(out / SPEC_FILE, text)
-
-
 def data_files(spec: DatasetSpec, out: Path) -> dict[str, list[tuple[Path, list[Member]]]]:
     """Per split: each data file with the members (trajectories, by seed) it holds."""
     splits = spec.splits()
@@ -304,7 +278,7 @@ def make_dataset(
     if not isinstance(spec, DatasetSpec):
         spec = load_dataset_spec(spec)
     out = Path(out)
-    _prepare_out(spec, out)
+    claim_output(out, spec.source, SPEC_FILE, "dataset")
     runs = out / RUNS
     results = run_members(
         spec.sweep, runs, scheduler=scheduler, n_workers=n_workers, progress=progress

@@ -368,29 +368,31 @@ def read_done(member_dir: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------- the sweep
 
 
-def _prepare_out(spec: SweepSpec, out: Path) -> None:
-    """Create ``out`` with sweep.toml, or accept it when it holds a run of the same spec."""
-    text = tomli_w.dumps(spec.source)
+def claim_output(out: Path, source: dict[str, Any], spec_file: str, what: str) -> None:
+    """Create ``out`` holding ``spec_file`` (``source`` as TOML), or accept an ``out`` that
+    holds the same spec (a rerun, which resumes); refuse anything else, touching nothing.
+    ``what`` ("sweep", "dataset") names the kind of output in the messages."""
+    text = tomli_w.dumps(source)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"sweep output '{out}' exists and is not a directory")
+        raise ConfigError(f"{what} output '{out}' exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
         try:
-            previous = tomllib.loads((out / SPEC_FILE).read_text())
+            previous = tomllib.loads((out / spec_file).read_text())
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             raise ConfigError(
-                f"sweep output '{out}' is not empty and holds no {SPEC_FILE}: not a sweep"
+                f"{what} output '{out}' is not empty and holds no {spec_file}: not a {what}"
             ) from None
         if previous != tomllib.loads(text):
             raise ConfigError(
-                f"sweep output '{out}' holds a different sweep ({out / SPEC_FILE}); "
+                f"{what} output '{out}' holds a different {what} ({out / spec_file}); "
                 "choose another directory"
             )
         return
     try:
-        (out / MEMBERS).mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"cannot create sweep output '{out}': {error.strerror}") from None
-    _write_atomically(out / SPEC_FILE, text)
+        raise ConfigError(f"cannot create {what} output '{out}': {error.strerror}") from None
+    _write_atomically(out / spec_file, text)
 
 
 def run_members(
@@ -404,7 +406,7 @@ def run_members(
     """Run every member of ``spec`` not yet finished into ``out/members/<name>`` on Dask
     (see :func:`run_sweep` for the options); returns each member's summary by name, with
     ``status`` and ``action`` (``skipped`` for members finished before)."""
-    _prepare_out(spec, out)
+    claim_output(out, spec.source, SPEC_FILE, "sweep")
     (out / MEMBERS).mkdir(exist_ok=True)
     total = len(spec.members)
     results: dict[str, dict[str, Any]] = {}
