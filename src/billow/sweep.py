@@ -200,9 +200,13 @@ def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
     ]
     names = member_names(combinations)
     members = []
+    resolved: dict[str, RunParams] = {}  # members differing only in their seed share e.g. Lx
     for name, combo in zip(names, combinations, strict=True):
+        key = repr({k: v for k, v in combo.items() if k != "seed"})
         try:
-            params = case_info.make_params(**{**fixed, **combo})
+            if key not in resolved:
+                resolved[key] = case_info.make_params(**{**fixed, **combo})
+            params = case_info.make_params(**{**resolved[key].model_dump(), **combo})
         except BillowError as error:
             raise ConfigError(f"{where}: member '{name}': {error}") from None
         members.append(Member(name, combo, params))
