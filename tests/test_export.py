@@ -12,6 +12,7 @@ from test_cli import assert_cli_result_is_one_line_error, invoke, snapshot_tree
 from well_schema import check_well_file
 
 import billow
+from billow.io import samples
 from billow.io.export import export_run
 
 
@@ -86,6 +87,15 @@ def test_well_values_are_the_run_fields_at_the_output_times(run_dir, tmp_path, d
         velocity = f["t1_fields/velocity"][0]
         assert np.array_equal(velocity[..., 0], as_stored(run["u"][::stride]))
         assert np.array_equal(velocity[..., 1], as_stored(run["w"][::stride]))
+
+
+def test_snapshots_are_read_in_blocks_of_bounded_size(run_dir, monkeypatch):
+    monkeypatch.setattr(samples, "BLOCK_BYTES", 2 * 8 * 32 * 16 * 4)  # 2 snapshots of 4 fields
+    run = samples.sample_run(run_dir)
+    blocks = list(run.blocks())
+    assert [start for start, _ in blocks] == [0, 2, 4]
+    b = np.concatenate([block["b"] for _, block in blocks])
+    assert np.array_equal(b, run_fields(run_dir)["b"])
 
 
 def test_pdebench_values_names_and_config(run_dir, tmp_path):

@@ -45,9 +45,10 @@ def write_pdebench(path: str | Path, run: RunSamples) -> Path:
             )
             for name in run.fields
         }
-        for j, snapshot in enumerate(run.snapshots()):
+        for start, block in run.blocks():
             for name, array in arrays.items():
-                array[0, j] = SIGNS.get(name, 1.0) * snapshot[name].T
+                values = SIGNS.get(name, 1.0) * block[name].transpose(0, 2, 1)
+                array[0, start : start + values.shape[0]] = values
         out.create_dataset("x-coordinate", data=run.x.astype(np.float32))
         out.create_dataset("y-coordinate", data=run.z.astype(np.float32))
         out.create_dataset("t-coordinate", data=run.times.astype(np.float32))

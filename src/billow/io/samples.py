@@ -1,7 +1,7 @@
 """A run directory's snapshots at a uniform output interval: what the ML exporters write.
 
-Runs are read only through :func:`billow.open_run` and their ``config.toml``, one
-snapshot at a time, so memory does not grow with the length of a run. Fields keep
+Runs are read only through :func:`billow.open_run` and their ``config.toml``, in
+blocks of snapshots of bounded size, so memory does not grow with the length of a run. Fields keep
 billow's names (``u``, ``w``, ``b``, ``c``, ...), arrays their (z, x) layout; the
 writers of each format rename and transpose.
 """
@@ -20,6 +20,7 @@ from ..errors import ConfigError
 
 DERIVED = ("vorticity",)  # computed from u and w: exported only when asked for
 TIME_TOLERANCE = 1e-6  # relative: a snapshot time this close to k * dt_out is on the grid
+BLOCK_BYTES = 64 * 2**20  # snapshots read at once: few reads, bounded memory
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,24 @@ class RunSamples:
     x: np.ndarray  # cell centres
     z: np.ndarray
 
-    def snapshots(self) -> Iterator[dict[str, np.ndarray]]:
-        """The selected snapshots in time order, each a dict name -> (nz, nx) array."""
+    def blocks(self) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """The selected snapshots in time order, a block of consecutive ones at a time:
+        (position of the block's first snapshot, dict name -> (time, z, x) array), each
+        block at most ``BLOCK_BYTES`` in float64."""
         from ..runner import open_run
 
+        per_snapshot = 8 * self.x.size * self.z.size * len(self.fields)
+        size = max(1, BLOCK_BYTES // per_snapshot)
         with open_run(self.run_dir) as dataset:
-            for index in self.indices:
-                yield {
-                    name: dataset[name].isel(time=int(index)).transpose("z", "x").values
-                    for name in self.fields
-                }
+            for start in range(0, self.indices.size, size):
+                chunk = self.indices[start : start + size]
+                yield (
+                    start,
+                    {
+                        name: dataset[name].isel(time=chunk).transpose("time", "z", "x").values
+                        for name in self.fields
+                    },
+                )
 
 
 def check_interval(dt_out: float, save_every: float) -> None:

@@ -164,11 +164,13 @@ def write_well(path: str | Path, runs: Sequence[RunSamples], dataset_name: str) 
             array.attrs["dim_varying"] = np.array([True, True])
             _flags(array, True, True)
         for i, run in enumerate(runs):
-            for j, snapshot in enumerate(run.snapshots()):
+            for start, block in run.blocks():
+                times = slice(start, start + next(iter(block.values())).shape[0])
                 for name, source in t0_fields:
-                    arrays[name][i, j] = snapshot[source].T
+                    arrays[name][i, times] = block[source].transpose(0, 2, 1)
                 if has_velocity:
-                    arrays["velocity"][i, j] = np.stack([snapshot["u"].T, snapshot["w"].T], axis=-1)
+                    velocity = np.stack([block["u"], block["w"]], axis=-1)
+                    arrays["velocity"][i, times] = velocity.transpose(0, 2, 1, 3)
     return Path(path)
 
 
