@@ -1,9 +1,9 @@
 """A run directory's snapshots at a uniform output interval: what the ML exporters write.
 
 Runs are read only through :func:`billow.open_run` and their ``config.toml``, in
-blocks of snapshots of bounded size, so memory does not grow with the length of a run. Fields keep
-billow's names (``u``, ``w``, ``b``, ``c``, ...), arrays their (z, x) layout; the
-writers of each format rename and transpose.
+blocks of snapshots of bounded size, so memory does not grow with the length of a
+run. Fields keep billow's names (``u``, ``w``, ``b``, ``c``, ...), arrays their
+(time, z, x) layout; the writers of each format rename and transpose.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class RunSamples:
     case: str
     params: RunParams
     fields: tuple[str, ...]  # billow names, in the run's order
-    dt_out: float
     times: np.ndarray
     indices: np.ndarray  # positions of ``times`` on the run's time axis
     x: np.ndarray  # cell centres
@@ -135,4 +134,4 @@ def sample_run(
             f"'{run_dir}' has no snapshot every {interval:g} from t = {spin_up:g} on "
             f"(it ends at t = {times[-1] if times.size else 0:g})"
         )
-    return RunSamples(run_dir, case, params, selected, interval, times[indices], indices, x, z)
+    return RunSamples(run_dir, case, params, selected, times[indices], indices, x, z)

@@ -106,78 +106,87 @@ def write_well(path: str | Path, runs: Sequence[RunSamples], dataset_name: str) 
     if not runs:
         raise BillowError("no trajectories to write")
     _check_same_point(runs)
-    first = runs[0]
-    t0_fields, has_velocity = field_layout(first.fields)
-    nx, nz, n_times = first.x.size, first.z.size, first.times.size
-    params = first.params.model_dump()
-    scalars = physical_parameters(params)
+    t0_fields, has_velocity = field_layout(runs[0].fields)
     with h5py.File(path, "w") as out:
-        out.attrs["dataset_name"] = dataset_name
-        out.attrs["grid_type"] = "cartesian"
-        out.attrs["n_spatial_dims"] = len(SPATIAL_DIMS)
-        out.attrs["n_trajectories"] = len(runs)
-        out.attrs["simulation_parameters"] = _strings(scalars)
-        for key, value in params.items():
-            if key != "seed" and value is not None:
-                out.attrs[key] = attribute_value(value)
-        out.attrs["seeds"] = np.array([run.params.seed for run in runs], dtype=np.int64)
-        out.attrs["case"] = first.case
-        out.attrs["source"] = f"billow {_version()}"
-
-        dimensions = out.create_group("dimensions")
-        dimensions.attrs["spatial_dims"] = _strings(SPATIAL_DIMS)
-        for name, values, time_varying in (
-            ("time", first.times, True),
-            ("x", first.x, False),
-            ("z", first.z, False),
-        ):
-            _flags(
-                dimensions.create_dataset(name, data=values.astype(np.float32)), False, time_varying
-            )
-
-        boundaries = out.create_group("boundary_conditions")
-        _boundary(boundaries, "x_periodic", "PERIODIC", "x", nx)
-        if first.params.bc_z == "periodic":
-            _boundary(boundaries, "z_periodic", "PERIODIC", "z", nz)
-        else:
-            _boundary(boundaries, "z_wall", "WALL", "z", nz)
-
-        scalar_group = out.create_group("scalars")
-        scalar_group.attrs["field_names"] = _strings(scalars)
-        for key, value in scalars.items():
-            _flags(scalar_group.create_dataset(key, data=np.float32(value)), False, False)
-
-        groups = {order: out.create_group(f"t{order}_fields") for order in range(3)}
-        groups[0].attrs["field_names"] = _strings(name for name, _ in t0_fields)
-        groups[1].attrs["field_names"] = _strings(["velocity"] if has_velocity else [])
-        groups[2].attrs["field_names"] = _strings([])
-        arrays = {}
-        for name, _ in t0_fields:
-            arrays[name] = groups[0].create_dataset(
-                name, (len(runs), n_times, nx, nz), np.float32, chunks=(1, 1, nx, nz)
-            )
-        if has_velocity:
-            arrays["velocity"] = groups[1].create_dataset(
-                "velocity", (len(runs), n_times, nx, nz, 2), np.float32, chunks=(1, 1, nx, nz, 2)
-            )
-        for array in arrays.values():
-            array.attrs["dim_varying"] = np.array([True, True])
-            _flags(array, True, True)
-        for i, run in enumerate(runs):
-            for start, block in run.blocks():
-                times = slice(start, start + next(iter(block.values())).shape[0])
-                for name, source in t0_fields:
-                    arrays[name][i, times] = block[source].transpose(0, 2, 1)
-                if has_velocity:
-                    velocity = np.stack([block["u"], block["w"]], axis=-1)
-                    arrays["velocity"][i, times] = velocity.transpose(0, 2, 1, 3)
+        _write_metadata(out, runs, dataset_name)
+        _write_fields(out, runs, t0_fields, has_velocity)
     return Path(path)
 
 
-def _version() -> str:
+def _write_metadata(out: h5py.File, runs: Sequence[RunSamples], dataset_name: str) -> None:
+    """Root attributes, dimensions, boundary conditions and scalars."""
     from .. import __version__
 
-    return __version__
+    first = runs[0]
+    params = first.params.model_dump()
+    scalars = physical_parameters(params)
+    out.attrs["dataset_name"] = dataset_name
+    out.attrs["grid_type"] = "cartesian"
+    out.attrs["n_spatial_dims"] = len(SPATIAL_DIMS)
+    out.attrs["n_trajectories"] = len(runs)
+    out.attrs["simulation_parameters"] = _strings(scalars)
+    for key, value in params.items():
+        if key != "seed" and value is not None:
+            out.attrs[key] = attribute_value(value)
+    out.attrs["seeds"] = np.array([run.params.seed for run in runs], dtype=np.int64)
+    out.attrs["case"] = first.case
+    out.attrs["source"] = f"billow {__version__}"
+
+    dimensions = out.create_group("dimensions")
+    dimensions.attrs["spatial_dims"] = _strings(SPATIAL_DIMS)
+    for name, values, time_varying in (
+        ("time", first.times, True),
+        ("x", first.x, False),
+        ("z", first.z, False),
+    ):
+        coordinate = dimensions.create_dataset(name, data=values.astype(np.float32))
+        _flags(coordinate, False, time_varying)
+
+    boundaries = out.create_group("boundary_conditions")
+    _boundary(boundaries, "x_periodic", "PERIODIC", "x", first.x.size)
+    if first.params.bc_z == "periodic":
+        _boundary(boundaries, "z_periodic", "PERIODIC", "z", first.z.size)
+    else:
+        _boundary(boundaries, "z_wall", "WALL", "z", first.z.size)
+
+    group = out.create_group("scalars")
+    group.attrs["field_names"] = _strings(scalars)
+    for key, value in scalars.items():
+        _flags(group.create_dataset(key, data=np.float32(value)), False, False)
+
+
+def _write_fields(
+    out: h5py.File,
+    runs: Sequence[RunSamples],
+    t0_fields: list[tuple[str, str]],
+    has_velocity: bool,
+) -> None:
+    """t0, t1 and t2 field groups, filled trajectory by trajectory, block by block."""
+    first = runs[0]
+    shape = (len(runs), first.times.size, first.x.size, first.z.size)
+    groups = {order: out.create_group(f"t{order}_fields") for order in range(3)}
+    groups[0].attrs["field_names"] = _strings(name for name, _ in t0_fields)
+    groups[1].attrs["field_names"] = _strings(["velocity"] if has_velocity else [])
+    groups[2].attrs["field_names"] = _strings([])
+    arrays = {
+        name: groups[0].create_dataset(name, shape, np.float32, chunks=(1, 1, *shape[2:]))
+        for name, _ in t0_fields
+    }
+    if has_velocity:
+        arrays["velocity"] = groups[1].create_dataset(
+            "velocity", (*shape, 2), np.float32, chunks=(1, 1, *shape[2:], 2)
+        )
+    for array in arrays.values():
+        array.attrs["dim_varying"] = np.array([True, True])
+        _flags(array, True, True)
+    for i, run in enumerate(runs):
+        for start, block in run.blocks():
+            times = slice(start, start + next(iter(block.values())).shape[0])
+            for name, source in t0_fields:
+                arrays[name][i, times] = block[source].transpose(0, 2, 1)
+            if has_velocity:
+                velocity = np.stack([block["u"], block["w"]], axis=-1)
+                arrays["velocity"][i, times] = velocity.transpose(0, 2, 1, 3)
 
 
 class _Moments:
