@@ -42,7 +42,7 @@ from .config import RunParams, read_toml
 from .errors import ConfigError
 from .io.export import atomic_file
 from .io.rundir import write_text_atomically
-from .io.samples import TIME_TOLERANCE, check_interval, sample_run
+from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
 from .io.well import field_layout, field_statistics, stats_yaml, write_well
 from .sweep import (
     MEMBERS,
@@ -59,7 +59,6 @@ SPEC_FILE = "dataset.toml"
 RUNS = "runs"
 DATA = "data"
 SPLITS = ("train", "valid", "test")
-DATASET_KEYS = ("name", "trajectories", "output", "split")
 OUTPUT_KEYS = ("dt", "spin_up", "fields")
 SPLIT_KEYS = ("valid", "test", "seed")
 
@@ -159,6 +158,55 @@ def _seeds_matter(params: RunParams) -> bool:
     return params.noise > 0 or hasattr(params, "forcing_rate")
 
 
+def _check_members(sweep: SweepSpec, where: str) -> None:
+    """One grid for all trajectories, and seeds that make different trajectories."""
+    first = sweep.members[0].params
+    for member in sweep.members:
+        grid = (member.params.nx, member.params.nz)
+        if grid != (first.nx, first.nz):
+            raise ConfigError(
+                f"{where}: every trajectory needs the same grid; member '{member.name}' has "
+                f"nx, nz = {grid}, not {(first.nx, first.nz)}"
+            )
+    if len(sweep.axes.get("seed", [])) > 1 and not all(
+        _seeds_matter(m.params) for m in sweep.members
+    ):
+        raise ConfigError(
+            f"{where}: the seeds only change a {sweep.case} run through its noise: "
+            "set noise > 0 in [parameters]"
+        )
+
+
+def _selected_fields(requested: Any, sweep: SweepSpec, where: str) -> tuple[str, ...]:
+    """[output] fields (billow names) in the order a run writes them; default all but the
+    derived ones. Velocity must be whole (u and w) for The Well."""
+    available = _snapshot_fields(sweep.members[0], sweep.case)
+    if requested is None:
+        fields = tuple(f for f in available if f not in DERIVED)
+    elif not isinstance(requested, list) or not requested:
+        raise ConfigError(f"{where}: [output] fields must be a non-empty list of names")
+    else:
+        unknown = [f for f in requested if f not in available]
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown field '{unknown[0]}' in [output] fields "
+                f"(a {sweep.case} run has {', '.join(available)})"
+            )
+        fields = tuple(f for f in available if f in requested)
+    field_layout(fields)
+    return fields
+
+
+def _split_options(split: dict, where: str) -> tuple[dict[str, float], int]:
+    fractions = {s: _number(split.get(s, 0.1), f"[split] {s}", where) for s in ("valid", "test")}
+    if any(not 0 <= f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
+        raise ConfigError(f"{where}: [split] valid and test must be >= 0 and add up to < 1")
+    seed = split.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{where}: [split] seed must be an integer >= 0")
+    return fractions, seed
+
+
 def parse_dataset_spec(data: dict[str, Any], where: str = "dataset spec") -> DatasetSpec:
     """Build and validate a :class:`DatasetSpec` from a parsed TOML table (one-line
     ConfigError naming the problem; nothing is written)."""
@@ -179,49 +227,14 @@ def parse_dataset_spec(data: dict[str, Any], where: str = "dataset spec") -> Dat
         name = f"billow_{sweep.case}"
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise ConfigError(f"{where}: 'name' must be letters, digits, '_', '.' or '-'")
+    _check_members(sweep, where)
 
-    first = sweep.members[0].params
-    for member in sweep.members:
-        grid = (member.params.nx, member.params.nz)
-        if grid != (first.nx, first.nz):
-            raise ConfigError(
-                f"{where}: every trajectory needs the same grid; member '{member.name}' has "
-                f"nx, nz = {grid}, not {(first.nx, first.nz)}"
-            )
-    seeds = len(sweep.axes.get("seed", [None]))
-    if seeds > 1 and not all(_seeds_matter(m.params) for m in sweep.members):
-        raise ConfigError(
-            f"{where}: the seeds only change a {sweep.case} run through its noise: "
-            "set noise > 0 in [parameters]"
-        )
-
-    dt = _number(output.get("dt", first.save_every), "[output] dt", where)
+    dt = _number(output.get("dt", sweep.members[0].params.save_every), "[output] dt", where)
     spin_up = _number(output.get("spin_up", 0.0), "[output] spin_up", where)
     if spin_up < 0:
         raise ConfigError(f"{where}: [output] spin_up must be >= 0")
-    fractions = {s: _number(split.get(s, 0.1), f"[split] {s}", where) for s in ("valid", "test")}
-    if any(not 0 <= f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
-        raise ConfigError(f"{where}: [split] valid and test must be >= 0 and add up to < 1")
-    split_seed = split.get("seed", 0)
-    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
-        raise ConfigError(f"{where}: [split] seed must be an integer >= 0")
-
-    available = _snapshot_fields(sweep.members[0], sweep.case)
-    requested = output.get("fields")
-    if requested is None:
-        fields = tuple(f for f in available if f != "vorticity")
-    elif not isinstance(requested, list) or not requested:
-        raise ConfigError(f"{where}: [output] fields must be a non-empty list of names")
-    else:
-        unknown = [f for f in requested if f not in available]
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown field '{unknown[0]}' in [output] fields "
-                f"(a {sweep.case} run has {', '.join(available)})"
-            )
-        fields = tuple(f for f in available if f in requested)
-    field_layout(fields)
-
+    fractions, split_seed = _split_options(split, where)
+    fields = _selected_fields(output.get("fields"), sweep, where)
     spec = DatasetSpec(name, sweep, dt, spin_up, fields, fractions, split_seed, source)
     for member in sweep.members:
         try:
