@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -201,33 +203,38 @@ def restart_command(
         fail(str(error))
 
 
+@contextmanager
+def _count_progress(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of finished runs; yields its update(done, total)."""
+    with Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), console=console
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+SchedulerOption = Annotated[
+    str | None, typer.Option("--scheduler", help="address of a running Dask scheduler")
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", help="local workers (default: one per core)")
+]
+
+
 @app.command("sweep")
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="sweep specification (TOML)")],
     out: Annotated[Path, typer.Option("--out", help="sweep directory")],
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="address of a running Dask scheduler")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="local workers (default: one per core)")
-    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Run a parameter sweep on Dask (resumable); writes sweep.csv, sweep.nc, sweep.png."""
     from .sweep import load_spec, run_sweep
 
     try:
         parsed = load_spec(spec)
-        with Progress(
-            TextColumn("[bold]sweep"), BarColumn(), TaskProgressColumn(), console=console
-        ) as bar:
-            task = bar.add_task("sweep", total=len(parsed.members))
-            run_sweep(
-                parsed,
-                out,
-                scheduler=scheduler,
-                n_workers=workers,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        with _count_progress("sweep", len(parsed.members)) as progress:
+            run_sweep(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
     except BillowError as error:
         fail(str(error))
     console.print(f"sweep of {len(parsed.members)} members -> {out}/sweep.csv")
@@ -360,6 +367,54 @@ def movie_command(
         fail(str(error))
     elapsed = time.perf_counter() - start
     console.print(f"wrote {', '.join(map(str, paths))} in {elapsed:.1f} s")
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
+    format: Annotated[str, typer.Option("--format", help="well | pdebench")],
+    out: Annotated[Path, typer.Option("--out", help="output HDF5 file")],
+    dt_out: Annotated[
+        float | None,
+        typer.Option("--dt-out", help="output interval, a multiple of the run's save_every"),
+    ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="comma-separated billow fields (default: all but vorticity)"),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out")
+    ] = False,
+) -> None:
+    """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
+    from .io.export import export_run
+
+    try:
+        names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
+        path = export_run(run_dir, format, out, dt_out=dt_out, fields=names, overwrite=overwrite)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"wrote {path}")
+
+
+@app.command("dataset")
+def dataset_command(
+    spec: Annotated[Path, typer.Argument(help="dataset specification (TOML)")],
+    out: Annotated[Path, typer.Option("--out", help="dataset directory")],
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+) -> None:
+    """Generate an ML dataset in The Well's layout from a sweep-like spec (Dask, resumable):
+    data/{train,valid,test}/*.hdf5, stats.yaml, README.md."""
+    from .dataset import load_dataset_spec, make_dataset
+
+    try:
+        parsed = load_dataset_spec(spec)
+        with _count_progress("dataset", len(parsed.sweep.members)) as progress:
+            make_dataset(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"dataset of {len(parsed.sweep.members)} trajectories -> {out}/data")
 
 
 def main() -> None:

@@ -144,7 +144,8 @@ def _axis_values(key: str, value: Any, where: str) -> list[Any]:
     raise ConfigError(f"{where}: [vary] '{key}' must be a list or a {{start, stop, num}} range")
 
 
-def _member_names(combinations: list[dict[str, Any]]) -> list[str]:
+def member_names(combinations: list[dict[str, Any]]) -> list[str]:
+    """Distinct directory names like ``Ri=0.1_Re=1000`` for parameter combinations."""
     if not combinations or not combinations[0]:
         return ["run"] * len(combinations)
     for precise in (False, True):
@@ -197,11 +198,15 @@ def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
     combinations = [
         dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())
     ]
-    names = _member_names(combinations)
+    names = member_names(combinations)
     members = []
+    resolved: dict[str, RunParams] = {}  # members differing only in their seed share e.g. Lx
     for name, combo in zip(names, combinations, strict=True):
+        key = repr({k: v for k, v in combo.items() if k != "seed"})
         try:
-            params = case_info.make_params(**{**fixed, **combo})
+            if key not in resolved:
+                resolved[key] = case_info.make_params(**{**fixed, **combo})
+            params = case_info.make_params(**{**resolved[key].model_dump(), **combo})
         except BillowError as error:
             raise ConfigError(f"{where}: member '{name}': {error}") from None
         members.append(Member(name, combo, params))
@@ -368,29 +373,74 @@ def read_done(member_dir: Path) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------- the sweep
 
 
-def _prepare_out(spec: SweepSpec, out: Path) -> None:
-    """Create ``out`` with sweep.toml, or accept it when it holds a run of the same spec."""
-    text = tomli_w.dumps(spec.source)
+def claim_output(out: Path, source: dict[str, Any], spec_file: str, what: str) -> None:
+    """Create ``out`` holding ``spec_file`` (``source`` as TOML), or accept an ``out`` that
+    holds the same spec (a rerun, which resumes); refuse anything else, touching nothing.
+    ``what`` ("sweep", "dataset") names the kind of output in the messages."""
+    text = tomli_w.dumps(source)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"sweep output '{out}' exists and is not a directory")
+        raise ConfigError(f"{what} output '{out}' exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
         try:
-            previous = tomllib.loads((out / SPEC_FILE).read_text())
+            previous = tomllib.loads((out / spec_file).read_text())
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             raise ConfigError(
-                f"sweep output '{out}' is not empty and holds no {SPEC_FILE}: not a sweep"
+                f"{what} output '{out}' is not empty and holds no {spec_file}: not a {what}"
             ) from None
         if previous != tomllib.loads(text):
             raise ConfigError(
-                f"sweep output '{out}' holds a different sweep ({out / SPEC_FILE}); "
+                f"{what} output '{out}' holds a different {what} ({out / spec_file}); "
                 "choose another directory"
             )
         return
     try:
-        (out / MEMBERS).mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"cannot create sweep output '{out}': {error.strerror}") from None
-    _write_atomically(out / SPEC_FILE, text)
+        raise ConfigError(f"cannot create {what} output '{out}': {error.strerror}") from None
+    _write_atomically(out / spec_file, text)
+
+
+def run_members(
+    spec: SweepSpec,
+    out: Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run every member of ``spec`` not yet finished into ``out/members/<name>`` on Dask
+    (see :func:`run_sweep` for the options); returns each member's summary by name, with
+    ``status`` and ``action`` (``skipped`` for members finished before)."""
+    claim_output(out, spec.source, SPEC_FILE, "sweep")
+    (out / MEMBERS).mkdir(exist_ok=True)
+    total = len(spec.members)
+    results: dict[str, dict[str, Any]] = {}
+    todo: list[Member] = []
+    for member in spec.members:
+        summary = read_done(out / MEMBERS / member.name)
+        if summary is not None:
+            results[member.name] = {**summary, "action": "skipped"}
+        else:
+            todo.append(member)
+    if progress:
+        progress(len(results), total)
+    if todo:
+        done = total - len(todo)
+        results.update(
+            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
+        )
+    return results
+
+
+def raise_failures(results: dict[str, dict[str, Any]], what: str = "sweep members") -> None:
+    """A one-line BillowError naming the first failed member, if any failed."""
+    failed = [(name, r["status"]) for name, r in results.items() if r["status"] != "ok"]
+    if failed:
+        name, status = failed[0]
+        raise BillowError(
+            f"{len(failed)} of {len(results)} {what} failed (first: {name}: "
+            f"{status.removeprefix('failed: ')}); rerun to retry them"
+        )
 
 
 def run_sweep(
@@ -412,32 +462,9 @@ def run_sweep(
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     out = Path(out)
-    _prepare_out(spec, out)
-    (out / MEMBERS).mkdir(exist_ok=True)
-    total = len(spec.members)
-    results: dict[str, dict[str, Any]] = {}
-    todo: list[Member] = []
-    for member in spec.members:
-        summary = read_done(out / MEMBERS / member.name)
-        if summary is not None:
-            results[member.name] = {**summary, "action": "skipped"}
-        else:
-            todo.append(member)
-    if progress:
-        progress(len(results), total)
-    if todo:
-        done = total - len(todo)
-        results.update(
-            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
-        )
+    results = run_members(spec, out, scheduler=scheduler, n_workers=n_workers, progress=progress)
     write_summary(spec, out, results)
-    failed = [(name, r["status"]) for name, r in results.items() if r["status"] != "ok"]
-    if failed:
-        name, status = failed[0]
-        raise BillowError(
-            f"{len(failed)} of {total} sweep members failed (first: {name}: "
-            f"{status.removeprefix('failed: ')}); rerun to retry them"
-        )
+    raise_failures(results)
     return out
 
 

@@ -1,0 +1,320 @@
+"""``billow dataset``: an ML-ready dataset in The Well's layout from a sweep-like spec.
+
+The spec is a sweep spec (:mod:`billow.sweep`: ``case``, ``[parameters]``, ``[vary]``,
+``seeds``) plus::
+
+    name = "kh_small"               # The Well's dataset_name (default "billow_<case>")
+    trajectories = 4                # seeds 0..3 at every parameter point (or: seeds = [...])
+
+    [output]
+    dt = 1.0                        # uniform output interval, a multiple of save_every
+    spin_up = 10.0                  # snapshots before this time are left out
+    fields = ["u", "w", "b", "c"]   # billow names (default: all but the vorticity)
+
+    [split]                         # fractions of all trajectories; the rest is train
+    valid = 0.1
+    test = 0.1
+    seed = 0                        # the split is a random permutation with this seed
+
+Every trajectory (parameter point x seed) is one member of a sweep run in
+``DIR/runs`` by :func:`billow.sweep.run_members` (Dask; finished members are skipped,
+interrupted ones continued). Then, following The Well's conventions (a file per
+parameter set whose trajectories differ in their initial conditions), each split
+gets one file per parameter point holding that point's trajectories of the split:
+``DIR/data/{train,valid,test}/<name>[_<point>].hdf5``. ``DIR/stats.yaml`` holds the
+statistics of the training split, ``DIR/README.md`` the dataset card, and
+``DIR/dataset.toml`` the spec (a rerun must use the same one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RunParams, read_toml
+from .errors import ConfigError
+from .io.export import atomic_file
+from .io.rundir import write_text_atomically
+from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
+from .io.well import field_layout, field_statistics, stats_yaml, write_well
+from .sweep import (
+    MEMBERS,
+    Member,
+    SweepSpec,
+    claim_output,
+    member_names,
+    parse_spec,
+    raise_failures,
+    run_members,
+)
+
+SPEC_FILE = "dataset.toml"
+RUNS = "runs"
+DATA = "data"
+SPLITS = ("train", "valid", "test")
+OUTPUT_KEYS = ("dt", "spin_up", "fields")
+SPLIT_KEYS = ("valid", "test", "seed")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One parameter point: its file stem and its trajectories (members), by seed."""
+
+    stem: str
+    members: list[Member]
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    sweep: SweepSpec
+    dt: float
+    spin_up: float
+    fields: tuple[str, ...]  # billow names
+    fractions: dict[str, float]  # valid, test
+    split_seed: int
+    source: dict[str, Any] = field(repr=False)  # the spec as written to DIR/dataset.toml
+
+    @property
+    def points(self) -> list[Point]:
+        """Parameter points (combinations of the varied parameters other than the seed)."""
+        keys: dict[tuple, list[Member]] = {}
+        for member in self.sweep.members:
+            key = tuple((k, repr(v)) for k, v in member.values.items() if k != "seed")
+            keys.setdefault(key, []).append(member)
+        combos = [
+            {k: v for k, v in group[0].values.items() if k != "seed"} for group in keys.values()
+        ]
+        names = member_names(combos) if combos[0] else [""]
+        return [
+            Point(f"{self.name}_{name}" if name else self.name, group)
+            for name, group in zip(names, keys.values(), strict=True)
+        ]
+
+    def splits(self) -> dict[str, set[str]]:
+        """Member names in each split: a seeded permutation of all trajectories, the first
+        ones to test, then valid, the rest to train (a positive fraction gets at least one)."""
+        names = [m.name for m in self.sweep.members]
+        order = np.random.default_rng(self.split_seed).permutation(len(names))
+        counts = {
+            split: max(1, round(fraction * len(names))) if fraction > 0 else 0
+            for split, fraction in self.fractions.items()
+        }
+        test = order[: counts["test"]]
+        valid = order[counts["test"] : counts["test"] + counts["valid"]]
+        train = order[counts["test"] + counts["valid"] :]
+        return {
+            split: {names[i] for i in indices}
+            for split, indices in (("train", train), ("valid", valid), ("test", test))
+        }
+
+    def output_times(self, params: RunParams) -> np.ndarray:
+        """The stored times of a trajectory: multiples of dt from spin_up to t_end."""
+        first = math.ceil(self.spin_up / self.dt - TIME_TOLERANCE)
+        last = math.floor(params.t_end / self.dt + TIME_TOLERANCE)
+        return self.dt * np.arange(first, last + 1)
+
+
+# ---------------------------------------------------------------------------- the spec
+
+
+def _table(data: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
+    table = data.pop(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    for name in table:
+        if name not in allowed:
+            hint = difflib.get_close_matches(name, allowed, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(f"{where}: unknown key '{name}' in [{key}]{suggestion}")
+    return table
+
+
+def _number(value: Any, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: {what} must be a finite number")
+    return float(value)
+
+
+def _snapshot_fields(member: Member, case: str) -> list[str]:
+    """The fields a run of this case writes (building its model once)."""
+    from .cases import get_case
+    from .simulation import Simulation
+
+    model = get_case(case).build(member.params)
+    simulation = Simulation(model, t_end=member.params.t_end, save_every=member.params.save_every)
+    return list(simulation.snapshot())
+
+
+def _seeds_matter(params: RunParams) -> bool:
+    """Whether the seed changes a run: through its noise, or its random forcing."""
+    return params.noise > 0 or hasattr(params, "forcing_rate")
+
+
+def _check_members(sweep: SweepSpec, where: str) -> None:
+    """One grid for all trajectories, and seeds that make different trajectories."""
+    first = sweep.members[0].params
+    for member in sweep.members:
+        grid = (member.params.nx, member.params.nz)
+        if grid != (first.nx, first.nz):
+            raise ConfigError(
+                f"{where}: every trajectory needs the same grid; member '{member.name}' has "
+                f"nx, nz = {grid}, not {(first.nx, first.nz)}"
+            )
+    if len(sweep.axes.get("seed", [])) > 1 and not all(
+        _seeds_matter(m.params) for m in sweep.members
+    ):
+        raise ConfigError(
+            f"{where}: the seeds only change a {sweep.case} run through its noise: "
+            "set noise > 0 in [parameters]"
+        )
+
+
+def _selected_fields(requested: Any, sweep: SweepSpec, where: str) -> tuple[str, ...]:
+    """[output] fields (billow names) in the order a run writes them; default all but the
+    derived ones. Velocity must be whole (u and w) for The Well."""
+    available = _snapshot_fields(sweep.members[0], sweep.case)
+    if requested is None:
+        fields = tuple(f for f in available if f not in DERIVED)
+    elif not isinstance(requested, list) or not requested:
+        raise ConfigError(f"{where}: [output] fields must be a non-empty list of names")
+    else:
+        unknown = [f for f in requested if f not in available]
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown field '{unknown[0]}' in [output] fields "
+                f"(a {sweep.case} run has {', '.join(available)})"
+            )
+        fields = tuple(f for f in available if f in requested)
+    field_layout(fields)
+    return fields
+
+
+def _split_options(split: dict, where: str) -> tuple[dict[str, float], int]:
+    fractions = {s: _number(split.get(s, 0.1), f"[split] {s}", where) for s in ("valid", "test")}
+    if any(not 0 <= f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
+        raise ConfigError(f"{where}: [split] valid and test must be >= 0 and add up to < 1")
+    seed = split.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{where}: [split] seed must be an integer >= 0")
+    return fractions, seed
+
+
+def parse_dataset_spec(data: dict[str, Any], where: str = "dataset spec") -> DatasetSpec:
+    """Build and validate a :class:`DatasetSpec` from a parsed TOML table (one-line
+    ConfigError naming the problem; nothing is written)."""
+    source = dict(data)
+    data = dict(data)
+    name = data.pop("name", None)
+    trajectories = data.pop("trajectories", None)
+    output = _table(data, "output", OUTPUT_KEYS, where)
+    split = _table(data, "split", SPLIT_KEYS, where)
+    if trajectories is not None:
+        if "seeds" in data:
+            raise ConfigError(f"{where}: give 'trajectories' or 'seeds', not both")
+        if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
+            raise ConfigError(f"{where}: 'trajectories' must be an integer >= 1")
+        data["seeds"] = list(range(trajectories))
+    sweep = parse_spec(data, where)
+    if name is None:
+        name = f"billow_{sweep.case}"
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ConfigError(f"{where}: 'name' must be letters, digits, '_', '.' or '-'")
+    _check_members(sweep, where)
+
+    dt = _number(output.get("dt", sweep.members[0].params.save_every), "[output] dt", where)
+    spin_up = _number(output.get("spin_up", 0.0), "[output] spin_up", where)
+    if spin_up < 0:
+        raise ConfigError(f"{where}: [output] spin_up must be >= 0")
+    fractions, split_seed = _split_options(split, where)
+    fields = _selected_fields(output.get("fields"), sweep, where)
+    spec = DatasetSpec(name, sweep, dt, spin_up, fields, fractions, split_seed, source)
+    for member in sweep.members:
+        try:
+            check_interval(dt, member.params.save_every)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: [output] dt: {error}") from None
+        if spec.output_times(member.params).size < 2:
+            raise ConfigError(
+                f"{where}: member '{member.name}' stores fewer than 2 snapshots every {dt:g} "
+                f"between spin_up = {spin_up:g} and t_end = {member.params.t_end:g}"
+            )
+    if not spec.splits()["train"]:
+        raise ConfigError(f"{where}: [split] leaves no trajectory for training")
+    return spec
+
+
+def load_dataset_spec(path: str | Path) -> DatasetSpec:
+    """Read and validate a dataset spec (TOML)."""
+    return parse_dataset_spec(read_toml(path, "dataset spec"), f"dataset spec '{path}'")
+
+
+# ---------------------------------------------------------------------------- the dataset
+
+
+def data_files(spec: DatasetSpec, out: Path) -> dict[str, list[tuple[Path, list[Member]]]]:
+    """Per split: each data file with the members (trajectories, by seed) it holds."""
+    splits = spec.splits()
+    files: dict[str, list[tuple[Path, list[Member]]]] = {split: [] for split in SPLITS}
+    for split, names in splits.items():
+        for point in spec.points:
+            members = [m for m in point.members if m.name in names]
+            if members:
+                files[split].append((out / DATA / split / f"{point.stem}.hdf5", members))
+    return files
+
+
+def make_dataset(
+    spec: DatasetSpec | str | Path,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Simulate every trajectory of ``spec`` (resumable) and write the dataset to ``out``:
+    data/{train,valid,test}/*.hdf5, stats.yaml and README.md. Returns ``out``.
+
+    ``scheduler``, ``n_workers`` and ``progress`` are those of :func:`billow.sweep.run_sweep`.
+    Data files already written are kept; a failed trajectory raises a BillowError before
+    any data file is written.
+    """
+    from .dataset_card import dataset_card
+
+    if not isinstance(spec, DatasetSpec):
+        spec = load_dataset_spec(spec)
+    out = Path(out)
+    claim_output(out, spec.source, SPEC_FILE, "dataset")
+    runs = out / RUNS
+    results = run_members(
+        spec.sweep, runs, scheduler=scheduler, n_workers=n_workers, progress=progress
+    )
+    raise_failures(results, "trajectories")
+    files = data_files(spec, out)
+    for split, entries in files.items():
+        (out / DATA / split).mkdir(parents=True, exist_ok=True)
+        for path, members in entries:
+            if path.exists():
+                continue
+            samples = [
+                sample_run(
+                    runs / MEMBERS / m.name,
+                    dt_out=spec.dt,
+                    fields=spec.fields,
+                    spin_up=spec.spin_up,
+                )
+                for m in sorted(members, key=lambda m: m.params.seed)
+            ]
+            with atomic_file(path) as temporary:
+                write_well(temporary, samples, spec.name)
+    stats = field_statistics(path for path, _ in files["train"])
+    write_text_atomically(out / "stats.yaml", stats_yaml(stats))
+    write_text_atomically(out / "README.md", dataset_card(spec, files, out))
+    return out

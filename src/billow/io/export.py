@@ -1,0 +1,69 @@
+"""``billow export``: one run directory as an ML-ready HDF5 file (The Well or PDEBench).
+
+The file is written under a temporary name beside ``out`` and renamed over it only
+when complete, so an interrupted or failed export leaves nothing half written.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import ConfigError
+from .pdebench import write_pdebench
+from .samples import RunSamples, sample_run
+from .well import write_well
+
+FORMATS: dict[str, Callable[[Path, RunSamples], Path]] = {
+    "well": lambda path, run: write_well(path, [run], f"billow_{run.case}"),
+    "pdebench": write_pdebench,
+}
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` (after an
+    fsync) when the block succeeds, removed when it fails."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def export_run(
+    run_dir: str | Path,
+    format: str,
+    out: str | Path,
+    *,
+    dt_out: float | None = None,
+    fields: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the run ``run_dir`` as ``format`` ("well" or "pdebench") to the file ``out``.
+
+    Snapshots every ``dt_out`` (a multiple of the run's ``save_every``; default every
+    snapshot on that interval) and the billow fields ``fields`` (default: all but the
+    derived vorticity). An existing ``out`` is replaced only with ``overwrite``.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"unknown format '{format}' (choose {' or '.join(FORMATS)})")
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"output '{out}' is a directory: give a file name")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output '{out}' exists (use --overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output directory '{out.parent}' does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output directory '{out.parent}' is not writable")
+    run = sample_run(run_dir, dt_out=dt_out, fields=fields)
+    with atomic_file(out) as temporary:
+        FORMATS[format](temporary, run)
+    return out
