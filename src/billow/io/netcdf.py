@@ -24,7 +24,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5netcdf
 import h5py
 import numpy as np
 
@@ -87,7 +86,7 @@ class SegmentedTimeSeries:
         self.variables = variables
         self.attrs = {"Conventions": CONVENTIONS, **attrs}
         self.segments: list[Segment] = []
-        self.open_segment: h5netcdf.File | None = None
+        self.open_segment: h5py.File | None = None
         self.records = 0
         (self.run_dir / SEGMENTS).mkdir(exist_ok=True)
         for path in (self.run_dir / SEGMENTS).glob(f"{name}.*.nc{PARTIAL}"):
@@ -142,8 +141,8 @@ class SegmentedTimeSeries:
     def _truncate(self, segment: Segment) -> None:
         """Replace a finished segment's file by a copy of the records the series uses."""
         count = len(segment.times)
-        with h5netcdf.File(segment.path, "r") as source:
-            values = {name: source.variables[name][:count] for name in self.variables}
+        with h5py.File(segment.path, "r") as source:
+            values = {name: source[name][:count] for name in self.variables}
         self._open(segment.first)
         self._append_to_open(segment.times, values)
         self._close_open(segment.path)
@@ -153,28 +152,54 @@ class SegmentedTimeSeries:
     def _segment_path(self, first: int) -> Path:
         return self.run_dir / SEGMENTS / f"{self.name}.{first:09d}.nc"
 
-    def _open(self, first: int) -> None:
-        path = self._segment_path(first)
-        segment = h5netcdf.File(path.with_name(path.name + PARTIAL), "w")
-        segment.dimensions = {"time": None, **self.dimensions}
-        segment.attrs.update(self.attrs)
-        segment.create_variable("time", ("time",), "f8").attrs.update(TIME_ATTRIBUTES)
+    def _shape(self, dims: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(self.dimensions[d] for d in dims[1:])
+
+    def _write_header(self, out: h5py.File, times: np.ndarray) -> dict[str, h5py.Dataset]:
+        """Global attributes, ``time`` (unlimited) and the coordinates, as netCDF-4 dimension
+        scales; returns the scales by dimension name."""
+        out.attrs.update(self.attrs)
+        time = out.create_dataset("time", data=times, maxshape=(None,), chunks=(1024,))
+        time.attrs.update(TIME_ATTRIBUTES)
+        scales = {"time": time}
         for name, (values, attrs) in self.coordinates.items():
-            segment.create_variable(name, (name,), "f8", data=values).attrs.update(attrs)
-        for name, (dims, attrs) in self.variables.items():
-            chunks = (1, *(self.dimensions[d] for d in dims[1:])) if len(dims) > 1 else None
-            segment.create_variable(name, dims, "f8", chunks=chunks).attrs.update(attrs)
+            scales[name] = out.create_dataset(name, data=values)
+            scales[name].attrs.update(attrs)
+        for name, scale in scales.items():
+            scale.make_scale(name)
+        return scales
+
+    def _describe(self, variable: h5py.Dataset, name: str, scales: dict) -> None:
+        dims, attrs = self.variables[name]
+        for axis, dim in enumerate(dims):
+            variable.dims[axis].attach_scale(scales[dim])
+        variable.attrs.update(attrs)
+
+    def _open(self, first: int) -> None:
+        """Start the segment whose first record is ``first``, as a ``.partial`` file."""
+        path = self._segment_path(first)
+        segment = h5py.File(path.with_name(path.name + PARTIAL), "w")
+        scales = self._write_header(segment, np.zeros(0))
+        self.open_datasets = {"time": scales["time"]}
+        for name, (dims, _) in self.variables.items():
+            shape = self._shape(dims)
+            chunks = (1, *shape) if shape else (1024,)  # one snapshot, or many scalars
+            variable = segment.create_dataset(
+                name, (0, *shape), "f8", maxshape=(None, *shape), chunks=chunks
+            )
+            self._describe(variable, name, scales)
+            self.open_datasets[name] = variable
         self.open_segment = segment
         self.open_first = first
+        self.open_times: list[np.ndarray] = []
 
     def _append_to_open(self, times: np.ndarray, values: dict) -> None:
-        segment = self.open_segment
-        start = segment.dimensions["time"].size
+        start = sum(len(t) for t in self.open_times)
         stop = start + times.size
-        segment.resize_dimension("time", stop)
-        segment.variables["time"][start:stop] = times
-        for name, value in values.items():
-            segment.variables[name][start:stop, ...] = value
+        for name, dataset in self.open_datasets.items():
+            dataset.resize(stop, axis=0)
+            dataset[start:stop] = times if name == "time" else values[name]
+        self.open_times.append(times)
 
     def _close_open(self, path: Path) -> None:
         partial = path.with_name(path.name + PARTIAL)
@@ -196,7 +221,7 @@ class SegmentedTimeSeries:
         if self.open_segment is None:
             return
         first = self.open_first
-        times = self.open_segment.variables["time"][...]
+        times = np.concatenate(self.open_times)
         path = self._segment_path(first)
         self._close_open(path)
         self.segments.append(Segment(path, first, times, len(times)))
@@ -209,30 +234,16 @@ class SegmentedTimeSeries:
         """Write the index (coordinates, times, virtual variables) to a temporary name,
         fsync it and rename it over ``<name>.nc``."""
         temporary = self.path.with_name(self.path.name + ".tmp")
-        sizes = dict(self.dimensions)
-        times = np.concatenate([s.times for s in self.segments]) if self.segments else []
+        times = np.concatenate([s.times for s in self.segments] or [np.zeros(0)])
         with h5py.File(temporary, "w") as index:
-            index.attrs.update(self.attrs)
-            scales = {
-                "time": index.create_dataset(
-                    "time", data=np.asarray(times, float), maxshape=(None,), chunks=(1024,)
-                )
-            }
-            scales["time"].attrs.update(TIME_ATTRIBUTES)
-            for name, (values, attrs) in self.coordinates.items():
-                scales[name] = index.create_dataset(name, data=values)
-                scales[name].attrs.update(attrs)
-            for name, scale in scales.items():
-                scale.make_scale(name)
-            for name, (dims, attrs) in self.variables.items():
-                variable = self._virtual_variable(index, name, [sizes[d] for d in dims[1:]])
-                for axis, dim in enumerate(dims):
-                    variable.dims[axis].attach_scale(scales[dim])
-                variable.attrs.update(attrs)
+            scales = self._write_header(index, times)
+            for name, (dims, _) in self.variables.items():
+                variable = self._virtual_variable(index, name, self._shape(dims))
+                self._describe(variable, name, scales)
         _fsync_file(temporary)
         os.replace(temporary, self.path)
 
-    def _virtual_variable(self, index: h5py.File, name: str, shape: list[int]) -> h5py.Dataset:
+    def _virtual_variable(self, index: h5py.File, name: str, shape: tuple) -> h5py.Dataset:
         """``name`` over all finished segments, as an HDF5 virtual dataset (relative paths)."""
         total = sum(len(s.times) for s in self.segments)
         if total == 0:
