@@ -29,6 +29,7 @@ from .config import (
 )
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
+from .kh2d_config import load_kh2d
 from .runner import prepare_restart, restart_run, run_case
 from .simulation import Simulation
 
@@ -143,10 +144,22 @@ def run_command(
     ] = False,
     quiet: QuietOption = False,
     max_wall_time: MaxWallTimeOption = None,
+    from_kh2d: Annotated[
+        Path | None,
+        typer.Option("--from-kh2d", help="kh2d-solver config file (key = value) to map and run"),
+    ] = None,
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
     try:
         values: dict = {}
+        if from_kh2d is not None:
+            if config is not None:
+                fail("give either --config or --from-kh2d, not both")
+            mapping = load_kh2d(from_kh2d)
+            if case is not None and case != mapping.case:
+                fail(f"case '{case}' differs from case '{mapping.case}' of {from_kh2d}")
+            case, values = mapping.case, dict(mapping.params)
+            _print_kh2d_mapping(from_kh2d, mapping)
         if config is not None:
             config_case, values = read_config(config)
             if case is None:
@@ -177,6 +190,15 @@ def run_command(
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
     except BillowError as error:
         fail(str(error))
+
+
+def _print_kh2d_mapping(path: Path, mapping) -> None:
+    table = Table(title=f"{path} -> billow {mapping.case}", title_justify="left")
+    for column in ("kh2d key", "kh2d value", "billow", "note"):
+        table.add_column(column, overflow="fold")
+    for row in mapping.rows:
+        table.add_row(row.key, row.value, row.billow, row.note)
+    Console().print(table)
 
 
 @app.command("restart")
