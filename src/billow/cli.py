@@ -382,6 +382,25 @@ def movie_command(
     console.print(f"wrote {', '.join(map(str, paths))} in {elapsed:.1f} s")
 
 
+@app.command("compare")
+def compare_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path("compare"),
+    samples: Annotated[
+        int, typer.Option("--samples", help="space-time points per run for the tests")
+    ] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the sampling")] = 0,
+) -> None:
+    """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
+    from .analysis.compare import compare_runs
+
+    try:
+        comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"wrote {', '.join(map(str, comparison.paths))}")
+
+
 def main() -> None:
     """Console entry point: usage errors, like user errors, become one line and exit code 2."""
     try:

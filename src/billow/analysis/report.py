@@ -315,7 +315,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     dataset.attrs.update(global_attrs)
 
     analysis_path = out / "analysis.nc"
-    _write_netcdf_atomically(dataset, analysis_path)
+    write_netcdf_atomically(dataset, analysis_path)
     summary_path = out / "summary.md"
     _write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
@@ -326,7 +326,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
 
 
-def _write_netcdf_atomically(dataset, path: Path) -> None:
+def write_netcdf_atomically(dataset, path: Path) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
