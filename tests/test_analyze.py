@@ -144,3 +144,20 @@ def test_cumulative_mixing_efficiency_is_grid_converged(tmp_path):
     assert all(0 < value < 1 for value in efficiency.values()), efficiency
     # 6.6 % apart measured; 10 % allowed
     assert abs(efficiency[64] - efficiency[128]) <= 0.1 * efficiency[128], efficiency
+
+
+@pytest.mark.parametrize(
+    "case, settings, source",
+    [
+        ("rotating", {"Ro": 5.0}, "thermal-wind"),
+        ("shear_layer", {"hold_base": True}, "hold_base"),
+    ],
+)
+def test_no_mixing_efficiency_when_buoyancy_has_a_source(case, settings, source, tmp_path):
+    # a buoyancy source changes BPE reversibly: dBPE/dt - Phi_i is then not mixing
+    # (it made E_c negative in the kh2d study's rotating run before it was excluded)
+    billow.run(case, nx=32, nz=32, Lx=14.0, t_end=4, save_every=1, out=tmp_path, **settings)
+    result = analyze_run(tmp_path)
+    assert np.isnan(result.scalars["cumulative_mixing_efficiency"])
+    assert np.all(np.isnan(result.dataset["mixing_rate"].values))
+    assert any(source in note for note in result.notes)
