@@ -135,3 +135,10 @@ def test_cli_compare_bad_input_is_one_line_error(which, keywords, run_dirs, tmp_
     }[which]
     result = invoke("compare", *arguments, "--out", tmp_path / "out")
     assert_cli_result_is_one_line_error(result, *keywords)
+
+
+def test_run_with_too_few_snapshots_is_named(run_dirs, tmp_path):
+    short = tmp_path / "short"
+    billow.run("shear_layer", **{**TINY, "t_end": 2}, out=short)
+    with pytest.raises(BillowError, match="short: need at least 4 snapshots"):
+        compare_runs([run_dirs[0], short], out=tmp_path / "out", samples=100)

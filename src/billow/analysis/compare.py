@@ -40,6 +40,13 @@ from . import kh2d
 from .report import GRAVITY, RHO0, analyze_run, background_n2, write_netcdf_atomically
 
 QUARTILES = (0.0, 0.25, 0.5, 0.75)
+SERIES = (  # analysis.nc series behind the study's metrics, in study_metrics' order
+    "shannon_entropy_rho",
+    "shannon_entropy_vorticity",
+    "complexity_rho",
+    "complexity_vorticity",
+    "gamma",
+)
 STAGES = ("early", "growth", "mature", "late")
 FIELDS = ("rho", "vorticity")
 WALL_MARGIN = 0.1  # max |omega| "away from walls": at least this fraction of Lz from them
@@ -220,19 +227,10 @@ def compare_runs(
     runs = []
     for label, run_dir in zip(_labels(run_dirs), run_dirs):
         analysis = load_analysis(run_dir)
-        metrics = study_metrics(
-            analysis["time"].values,
-            *(
-                analysis[name].values
-                for name in (
-                    "shannon_entropy_rho",
-                    "shannon_entropy_vorticity",
-                    "complexity_rho",
-                    "complexity_vorticity",
-                    "gamma",
-                )
-            ),
-        )
+        try:
+            metrics = study_metrics(analysis["time"].values, *(analysis[n].values for n in SERIES))
+        except BillowError as error:
+            raise BillowError(f"{run_dir}: {error}") from None
         runs.append(
             RunRecord(label, run_dir, analysis, metrics, scan_fields(run_dir, samples, rng))
         )
@@ -408,7 +406,9 @@ def comparison_markdown(ds) -> str:
         *header,
         *(row(label, per_run(name)) for name, label in PHYSICAL.items()),
         row("max \\|ω\\|", per_run("max_vorticity")),
-        row(f"max \\|ω\\| at least {WALL_MARGIN:g} Lz from walls", per_run("max_vorticity_interior")),
+        row(
+            f"max \\|ω\\| at least {WALL_MARGIN:g} Lz from walls", per_run("max_vorticity_interior")
+        ),
         "",
         "## Statistical tests",
         f"{ds.attrs['samples']} space-time points of ρ and ω per run, drawn without "

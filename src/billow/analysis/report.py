@@ -19,8 +19,9 @@ uniform background (periodic ``double_shear``: N0^2 from its profile parameters;
 From the series and ``diagnostics.nc`` it derives the irreversible mixing rate
 M = dBPE/dt - Phi_i (epsilon and Phi_i interpolated linearly from the per-step
 diagnostics onto the snapshot times), the instantaneous and cumulative mixing
-efficiency (nan where b has a source besides diffusion: ``hold_base``, rotation), the exponential growth rate of ``mode_amplitude``, entropy growth
-rates and the stage complexity. It writes ``analysis.nc`` (atomically),
+efficiency (nan where b has a source besides diffusion: ``hold_base``, rotation),
+the exponential growth rate of ``mode_amplitude``, entropy growth rates and the
+stage complexity. It writes ``analysis.nc`` (atomically),
 ``summary.md`` and ``figures/*.png`` into ``out`` (default: the run directory).
 """
 
