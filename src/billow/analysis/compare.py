@@ -17,8 +17,8 @@ One pass over each run's snapshots (:func:`scan_fields`) draws ``samples`` space
 points of rho and omega with one generator seeded with ``seed`` (runs in the order
 given) and records max |omega| everywhere and away from walls. Kruskal-Wallis and
 pairwise two-sided Mann-Whitney U with Holm correction
-(:func:`billow.analysis.kh2d.compare_groups`) compare the runs' samples; being rank
-tests they do not depend on the density mapping or on the sign of omega.
+(:func:`billow.analysis.kh2d.compare_groups`) compare the runs' samples (rank tests:
+unchanged by one increasing map of all runs' values, but not by per-run changes of units).
 
 Everything is in billow's units (lengths d, velocities U0) with the density of
 :mod:`billow.analysis.report`; Gamma and the published CI's gradient term depend on
@@ -28,7 +28,7 @@ those units (see :mod:`billow.analysis.kh2d`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +111,11 @@ def normalised_complexity(metrics: Sequence[StudyMetrics]) -> np.ndarray:
     return np.array([m.stages.overall / largest for m in metrics])
 
 
+def report_density(b: np.ndarray) -> np.ndarray:
+    """rho of :mod:`billow.analysis.report`: rho0 (1 - b/g), rho0 = RHO0, g = GRAVITY."""
+    return kh2d.density_from_buoyancy(b, RHO0, GRAVITY)
+
+
 @dataclass(frozen=True)
 class FieldScan:
     samples: dict[str, np.ndarray]  # FIELDS -> seeded space-time sample
@@ -118,9 +123,16 @@ class FieldScan:
     max_vorticity_interior: float  # at least WALL_MARGIN Lz from walls (everywhere if periodic)
 
 
-def scan_fields(run_dir: Path, samples: int, rng: np.random.Generator) -> FieldScan:
-    """One pass over the snapshots: ``samples`` points of rho and omega drawn without
-    replacement from all (time, z, x), and max |omega|."""
+def scan_fields(
+    run_dir: Path,
+    samples: int,
+    rng: np.random.Generator,
+    density: Callable[[np.ndarray], np.ndarray] = report_density,
+    vorticity: Callable[[np.ndarray], np.ndarray] = np.asarray,
+) -> FieldScan:
+    """One pass over the snapshots: ``samples`` points of rho = density(b) (b the total
+    buoyancy) and of vorticity(omega), drawn without replacement from all (time, z, x),
+    and max |omega| (billow's omega)."""
     from ..runner import open_run
 
     with open_run(run_dir) as fields:
@@ -142,8 +154,8 @@ def scan_fields(run_dir: Path, samples: int, rng: np.random.Generator) -> FieldS
             if interior.any():
                 largest_interior = max(largest_interior, float(np.max(np.abs(omega[interior]))))
             cells = picks[bounds[i] : bounds[i + 1]] - i * nz * nx
-            drawn["rho"].append(kh2d.density_from_buoyancy(b.ravel()[cells], RHO0, GRAVITY))
-            drawn["vorticity"].append(omega.ravel()[cells])
+            drawn["rho"].append(density(b.ravel()[cells]))
+            drawn["vorticity"].append(vorticity(omega.ravel()[cells]))
     return FieldScan(
         {name: np.concatenate(parts) for name, parts in drawn.items()}, largest, largest_interior
     )
