@@ -26,6 +26,7 @@ test: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 	$(BIN)/python examples/validation_report.py --out docs
+	$(BIN)/python examples/kh2d_study.py --out docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py

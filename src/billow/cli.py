@@ -31,6 +31,7 @@ from .config import (
 )
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
+from .kh2d_config import load_kh2d
 from .runner import prepare_restart, restart_run, run_case
 from .simulation import Simulation
 
@@ -145,10 +146,22 @@ def run_command(
     ] = False,
     quiet: QuietOption = False,
     max_wall_time: MaxWallTimeOption = None,
+    from_kh2d: Annotated[
+        Path | None,
+        typer.Option("--from-kh2d", help="kh2d-solver config file (key = value) to map and run"),
+    ] = None,
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
     try:
         values: dict = {}
+        if from_kh2d is not None:
+            if config is not None:
+                fail("give either --config or --from-kh2d, not both")
+            mapping = load_kh2d(from_kh2d)
+            if case is not None and case != mapping.case:
+                fail(f"case '{case}' differs from case '{mapping.case}' of {from_kh2d}")
+            case, values = mapping.case, dict(mapping.params)
+            _print_kh2d_mapping(from_kh2d, mapping)
         if config is not None:
             config_case, values = read_config(config)
             if case is None:
@@ -179,6 +192,15 @@ def run_command(
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
     except BillowError as error:
         fail(str(error))
+
+
+def _print_kh2d_mapping(path: Path, mapping) -> None:
+    table = Table(title=f"{path} -> billow {mapping.case}", title_justify="left")
+    for column in ("kh2d key", "kh2d value", "billow", "note"):
+        table.add_column(column, overflow="fold")
+    for row in mapping.rows:
+        table.add_row(row.key, row.value, row.billow, row.note)
+    Console().print(table)
 
 
 @app.command("restart")
@@ -415,6 +437,25 @@ def dataset_command(
     except BillowError as error:
         fail(str(error))
     console.print(f"dataset of {len(parsed.sweep.members)} trajectories -> {out}/data")
+
+
+@app.command("compare")
+def compare_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path("compare"),
+    samples: Annotated[
+        int, typer.Option("--samples", help="space-time points per run for the tests")
+    ] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the sampling")] = 0,
+) -> None:
+    """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
+    from .analysis.compare import compare_runs
+
+    try:
+        comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"wrote {', '.join(map(str, comparison.paths))}")
 
 
 def main() -> None:

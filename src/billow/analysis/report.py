@@ -19,8 +19,9 @@ uniform background (periodic ``double_shear``: N0^2 from its profile parameters;
 From the series and ``diagnostics.nc`` it derives the irreversible mixing rate
 M = dBPE/dt - Phi_i (epsilon and Phi_i interpolated linearly from the per-step
 diagnostics onto the snapshot times), the instantaneous and cumulative mixing
-efficiency, the exponential growth rate of ``mode_amplitude``, entropy growth
-rates and the stage complexity. It writes ``analysis.nc`` (atomically),
+efficiency (nan where b has a source besides diffusion: ``hold_base``, rotation),
+the exponential growth rate of ``mode_amplitude``, entropy growth rates and the
+stage complexity. It writes ``analysis.nc`` (atomically),
 ``summary.md`` and ``figures/*.png`` into ``out`` (default: the run directory).
 """
 
@@ -117,6 +118,20 @@ def background_n2(attrs: dict) -> tuple[float, str]:
         n2 = float(profile(top) - profile(bottom)) / lz
         return n2, "background N0^2 from the double_shear profile"
     return 0.0, "no background stratification"
+
+
+def buoyancy_source(attrs: dict) -> str | None:
+    """What adds buoyancy inside the domain besides diffusion, if anything.
+
+    M = dBPE/dt - Phi_i is the irreversible mixing rate only when b is conserved
+    up to diffusion; ``hold_base`` and the rotating case's thermal-wind term
+    db/dt += -M^2 v supply buoyancy.
+    """
+    if int(attrs.get("hold_base", 0)):
+        return "hold_base adds a buoyancy source"
+    if str(attrs.get("case", "")) == "rotating" and math.isfinite(float(attrs.get("Ro", math.inf))):
+        return "the thermal-wind term -M^2 v of the rotating case is a buoyancy source"
+    return None
 
 
 def _safe(function, *args, **kwargs) -> float:
@@ -228,7 +243,8 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     series["epsilon"] = epsilon if epsilon is not None else np.full(t.size, math.nan)
     series["phi_i"] = phi_i if phi_i is not None else np.full(t.size, math.nan)
     cumulative = math.nan
-    if walls and epsilon is not None and t.size >= 3:
+    source = buoyancy_source(attrs)
+    if walls and epsilon is not None and t.size >= 3 and source is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             mixing = energetics.mixing_from_series(t, series["bpe"], epsilon, phi_i)
         series["mixing_rate"], series["mixing_efficiency"] = mixing.rate, mixing.efficiency
@@ -237,6 +253,11 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
         series["mixing_rate"] = series["mixing_efficiency"] = np.full(t.size, math.nan)
         if t.size < 3:
             notes.append("fewer than 3 snapshots: no mixing rate")
+        if source is not None:
+            notes.append(
+                f"{source}: BPE also changes reversibly, so the mixing rate and efficiency "
+                "are not computed (nan)"
+            )
 
     # growth of the fundamental mode
     fit: GrowthFit | None = None
@@ -315,7 +336,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     dataset.attrs.update(global_attrs)
 
     analysis_path = out / "analysis.nc"
-    _write_netcdf_atomically(dataset, analysis_path)
+    write_netcdf_atomically(dataset, analysis_path)
     summary_path = out / "summary.md"
     _write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
@@ -326,7 +347,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
 
 
-def _write_netcdf_atomically(dataset, path: Path) -> None:
+def write_netcdf_atomically(dataset, path: Path) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:

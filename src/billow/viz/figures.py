@@ -14,7 +14,7 @@ SNAPSHOT_PANELS = 4
 RICHARDSON_RANGE = (-1.0, 1.0)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     """Save as PNG under a temporary name, then rename (atomic), and close the figure."""
     plt = pyplot()
     temporary = path.with_name(f".{path.name}.tmp")
@@ -71,7 +71,7 @@ def plot_snapshots(fields, path: Path) -> Path:
             if row == len(names) - 1:
                 ax.set_xlabel("x")
         fig.colorbar(mesh, ax=axes[row, :], label=labels[name], shrink=0.9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_energetics(diagnostics, analysis, path: Path) -> Path:
@@ -108,7 +108,7 @@ def plot_energetics(diagnostics, analysis, path: Path) -> Path:
     finite = analysis["mixing_efficiency"].values[np.isfinite(analysis["mixing_efficiency"].values)]
     if finite.size:
         bottom.set_ylim(max(finite.min(), -1.0) - 0.05, min(finite.max(), 2.0) + 0.05)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_richardson(analysis, path: Path) -> Path:
@@ -132,7 +132,7 @@ def plot_richardson(analysis, path: Path) -> Path:
         ax.contour(t, z, np.nan_to_num(ri, nan=1.0), levels=[0.25], colors="k", linewidths=1)
     fig.colorbar(mesh, ax=ax, label="Ri_g (clipped to [−1, 1]); contour: 1/4")
     ax.set(xlabel="time t", ylabel="z", title="gradient Richardson number of the mean profiles")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_growth_fit(diagnostics, fit, path: Path) -> Path:
@@ -161,7 +161,7 @@ def plot_growth_fit(diagnostics, fit, path: Path) -> Path:
     else:
         ax.text(0.5, 0.5, "no mode_amplitude in diagnostics", ha="center", transform=ax.transAxes)
     ax.set(xlabel="time t", ylabel="max_z |ŵ(2π/Lx)|", title="growth of the fundamental mode")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_figures(fields, diagnostics, analysis, fit, directory: Path) -> list[Path]:
