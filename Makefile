@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_DIR ?= runs/shear_layer
-# small dense eigenproblems (linear stability) run fastest on one BLAS thread
-export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: run test validate bench install clean
 

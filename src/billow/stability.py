@@ -29,6 +29,7 @@ import scipy.linalg as sla
 from numpy.typing import ArrayLike, NDArray
 from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
+from threadpoolctl import threadpool_limits
 
 from .errors import ConfigError
 
@@ -360,7 +361,11 @@ class _Solver:
         self.fine = _Discretisation(U, B, Re, Pr, Lz, bc_z, n, CLUSTER_WIDTH)
         self.check = _Discretisation(U, B, Re, Pr, Lz, bc_z, check, CHECK_CLUSTER_WIDTH)
 
+    @threadpool_limits.wrap(limits=1, user_api="blas")
     def mode(self, k: float) -> Mode:
+        """The most unstable converged mode at wavenumber k. The dense solves (n ~ 100-300)
+        run on one BLAS thread: faster than several, and a multithreaded BLAS pool would
+        keep competing with the solver's own threads for the rest of the process."""
         if not k > 0:
             raise ConfigError(f"wavenumber k must be positive, got {k}")
         A, B = self.fine.matrices(k)

@@ -246,7 +246,7 @@ def wall_time(run_dir: Path) -> float:
 def member_summary(run_dir: str | Path) -> dict[str, float]:
     """Key diagnostics of a finished run directory (nan where unavailable)."""
     from .analysis import energetics, fit_growth_rate
-    from .analysis.report import background_n2
+    from .analysis.report import background_n2, buoyancy_source
     from .runner import open_run
 
     run_dir = Path(run_dir)
@@ -271,10 +271,11 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
                 out["growth_rate"] = fit_growth_rate(t, series["mode_amplitude"]).rate
         except (ValueError, np.linalg.LinAlgError):
             pass
-    try:  # cumulative mixing efficiency from the BPE of the snapshots (walls only)
+    try:  # cumulative mixing efficiency from the BPE of the snapshots (walls, b conserved)
         with open_run(run_dir) as fields:
             attrs = dict(fields.attrs)
-            if str(attrs.get("bc_z", "")) != "periodic" and "epsilon" in series:
+            walls = str(attrs.get("bc_z", "")) != "periodic"
+            if walls and "epsilon" in series and buoyancy_source(attrs) is None:
                 ts = fields["time"].values.astype(float)
                 z = fields["z"].values.astype(float)
                 x = fields["x"].values.astype(float)
