@@ -40,8 +40,7 @@ import numpy as np
 
 from .config import RunParams, read_toml
 from .errors import ConfigError
-from .io.export import atomic_file
-from .io.rundir import write_text_atomically
+from .io.atomic import atomic_path, write_text_atomically
 from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
 from .io.well import field_layout, field_statistics, stats_yaml, write_well
 from .sweep import (
@@ -312,7 +311,7 @@ def make_dataset(
                 )
                 for m in sorted(members, key=lambda m: m.params.seed)
             ]
-            with atomic_file(path) as temporary:
+            with atomic_path(path) as temporary:
                 write_well(temporary, samples, spec.name)
     stats = field_statistics(path for path, _ in files["train"])
     write_text_atomically(out / "stats.yaml", stats_yaml(stats))

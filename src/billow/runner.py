@@ -17,9 +17,10 @@ import numpy as np
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .errors import BillowError, ConfigError
+from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
 from .io.netcdf import diagnostics_series, fields_series
-from .io.rundir import close_logger, prepare_run_directory, run_logger, write_text_atomically
+from .io.rundir import close_logger, prepare_run_directory, run_logger
 from .model import Model
 from .simulation import TIME_EPSILON, Simulation
 

@@ -51,6 +51,7 @@ import tomli_w
 from .cases import get_case
 from .config import RunParams, attribute_value, read_toml
 from .errors import BillowError, ConfigError
+from .io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
 
 SPEC_FILE = "sweep.toml"
 MEMBERS = "members"
@@ -224,15 +225,6 @@ def load_spec(path: str | Path) -> SweepSpec:
 # ---------------------------------------------------------------------------- one member
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def wall_time(run_dir: Path) -> float:
     """Seconds of all "finished ... in X s" lines of log.txt (a restarted run has several)."""
     try:
@@ -348,7 +340,7 @@ def run_member(
             run_case(case, resolved, member_dir_path, overwrite=True)
         summary: dict[str, Any] = member_summary(member_dir_path)
         summary["status"] = "ok"
-        _write_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
+        write_text_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
     except Exception as error:  # noqa: BLE001 - one failed member must not stop the sweep
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not isinstance(error, BillowError):
@@ -398,7 +390,7 @@ def claim_output(out: Path, source: dict[str, Any], spec_file: str, what: str) -
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cannot create {what} output '{out}': {error.strerror}") from None
-    _write_atomically(out / spec_file, text)
+    write_text_atomically(out / spec_file, text)
 
 
 def run_members(
@@ -560,15 +552,10 @@ def summary_dataset(spec: SweepSpec, results: dict[str, dict[str, Any]]):
 def write_summary(spec: SweepSpec, out: Path, results: dict[str, dict[str, Any]]) -> None:
     """out/sweep.nc, out/sweep.csv and out/sweep.png (each written atomically)."""
     dataset = summary_dataset(spec, results)
-    temporary = out / f".sweep.nc.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        dataset.to_netcdf(temporary, engine="h5netcdf")
-        os.replace(temporary, out / "sweep.nc")
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_netcdf_atomically(dataset, out / "sweep.nc")
     frame = dataset.to_dataframe()
     columns = [*spec.varied, *SUMMARY_COLUMNS]
-    _write_atomically(out / "sweep.csv", frame[columns].to_csv())
+    write_text_atomically(out / "sweep.csv", frame[columns].to_csv())
     plot_summary(dataset, spec.varied, out / "sweep.png")
 
 
@@ -620,11 +607,8 @@ def plot_summary(dataset, varied: list[str], path: Path) -> Path:
             ax.set_xticks(np.arange(frame.shape[0]), list(frame.index), rotation=45, ha="right")
             ax.set_ylabel(quantity)
         ax.set_title(label, fontsize=9)
-    temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.png")
     try:
-        fig.savefig(temporary, dpi=110)
-        os.replace(temporary, path)
+        save_figure_atomically(fig, path)
     finally:
         plt.close(fig)
-        temporary.unlink(missing_ok=True)
     return path

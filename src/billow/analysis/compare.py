@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BillowError
-from ..io.rundir import write_text_atomically
+from ..io.atomic import write_netcdf_atomically, write_text_atomically
 from . import kh2d
-from .report import GRAVITY, RHO0, analyze_run, background_n2, write_netcdf_atomically
+from .report import GRAVITY, RHO0, analyze_run, background_n2
 
 QUARTILES = (0.0, 0.25, 0.5, 0.75)
 SERIES = (  # analysis.nc series behind the study's metrics, in study_metrics' order

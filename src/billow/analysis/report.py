@@ -28,14 +28,13 @@ stage complexity. It writes ``analysis.nc`` (atomically),
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BillowError
+from ..io.atomic import write_netcdf_atomically, write_text_atomically
 from . import energetics, kh2d
 from .growth import GrowthFit, fit_growth_rate
 
@@ -338,30 +337,13 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     analysis_path = out / "analysis.nc"
     write_netcdf_atomically(dataset, analysis_path)
     summary_path = out / "summary.md"
-    _write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
+    write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
     from ..viz.figures import write_figures
 
     with _open(run_dir, "fields") as fields:
         figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
-
-
-def write_netcdf_atomically(dataset, path: Path) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        dataset.to_netcdf(temporary, engine="h5netcdf")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _fmt(value, digits: int = 4) -> str:

@@ -11,7 +11,6 @@ new checkpoint, never half of one; the newest ``keep`` are kept.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..model import Model
+from .atomic import atomic_path
 
 DIRECTORY = "checkpoints"
 
@@ -40,9 +40,8 @@ def write_checkpoint(run_dir: Path, model: Model, snapshots_written: int, keep: 
     directory = Path(run_dir) / DIRECTORY
     directory.mkdir(exist_ok=True)
     path = directory / f"checkpoint_{model.iteration:09d}.h5"
-    temporary = path.with_name(path.name + ".tmp")
     states = [getattr(f, "get_state", lambda: None)() for f in model.forcings]
-    with h5py.File(temporary, "w") as out:
+    with atomic_path(path) as temporary, h5py.File(temporary, "w") as out:
         for name, values in model.state.items():
             out.create_dataset(name, data=values)
         out.attrs.update(
@@ -52,9 +51,6 @@ def write_checkpoint(run_dir: Path, model: Model, snapshots_written: int, keep: 
             snapshots_written=snapshots_written,
             forcing_states=json.dumps(states),
         )
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
     for old in sorted(directory.glob("checkpoint_*.h5"))[:-keep]:
         old.unlink()
     return path

@@ -7,12 +7,11 @@ when complete, so an interrupted or failed export leaves nothing half written.
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
+from .atomic import atomic_path
 from .pdebench import write_pdebench
 from .samples import RunSamples, sample_run
 from .well import write_well
@@ -21,20 +20,6 @@ FORMATS: dict[str, Callable[[Path, RunSamples], Path]] = {
     "well": lambda path, run: write_well(path, [run], f"billow_{run.case}"),
     "pdebench": write_pdebench,
 }
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed over ``path`` (after an
-    fsync) when the block succeeds, removed when it fails."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield temporary
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def export_run(
@@ -64,6 +49,6 @@ def export_run(
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise ConfigError(f"output directory '{out.parent}' is not writable")
     run = sample_run(run_dir, dt_out=dt_out, fields=fields)
-    with atomic_file(out) as temporary:
+    with atomic_path(out) as temporary:
         FORMATS[format](temporary, run)
     return out

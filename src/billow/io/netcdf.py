@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..grid import Grid
+from .atomic import atomic_path, fsync_file
 
 CONVENTIONS = "CF-1.8"
 SEGMENTS = "segments"
@@ -44,15 +45,9 @@ class Segment:
     stored: int  # records in the file
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
 def remove_series(run_dir: Path, name: str) -> None:
     """Delete a series' index and all its segments (finished or not)."""
-    for index in (f"{name}.nc", f"{name}.nc.tmp"):
-        (run_dir / index).unlink(missing_ok=True)
+    (run_dir / f"{name}.nc").unlink(missing_ok=True)
     for path in (run_dir / SEGMENTS).glob(f"{name}.*.nc*"):
         path.unlink()
 
@@ -205,7 +200,7 @@ class SegmentedTimeSeries:
         partial = path.with_name(path.name + PARTIAL)
         self.open_segment.close()
         self.open_segment = None
-        _fsync_file(partial)
+        fsync_file(partial)
         os.replace(partial, path)
 
     def append(self, times: float | np.ndarray, values: dict[str, np.ndarray | float]) -> None:
@@ -233,15 +228,12 @@ class SegmentedTimeSeries:
     def _write_index(self) -> None:
         """Write the index (coordinates, times, virtual variables) to a temporary name,
         fsync it and rename it over ``<name>.nc``."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
         times = np.concatenate([s.times for s in self.segments] or [np.zeros(0)])
-        with h5py.File(temporary, "w") as index:
+        with atomic_path(self.path) as temporary, h5py.File(temporary, "w") as index:
             scales = self._write_header(index, times)
             for name, (dims, _) in self.variables.items():
                 variable = self._virtual_variable(index, name, self._shape(dims))
                 self._describe(variable, name, scales)
-        _fsync_file(temporary)
-        os.replace(temporary, self.path)
 
     def _virtual_variable(self, index: h5py.File, name: str, shape: tuple) -> h5py.Dataset:
         """``name`` over all finished segments, as an HDF5 virtual dataset (relative paths)."""

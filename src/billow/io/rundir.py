@@ -48,16 +48,6 @@ def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
     return out
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write to a temporary name, fsync, then rename over ``path``."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def run_logger(path: Path) -> logging.Logger:
     """A logger writing timestamped lines to ``path`` (log.txt)."""
     logger = logging.getLogger(f"billow.run.{path.resolve()}")

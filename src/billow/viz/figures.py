@@ -3,11 +3,11 @@ the Ri_g(z, t) Hovmöller diagram and the growth-rate fit (matplotlib, Agg backe
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import save_figure_atomically
 from .stability_plots import pyplot
 
 SNAPSHOT_PANELS = 4
@@ -16,14 +16,10 @@ RICHARDSON_RANGE = (-1.0, 1.0)
 
 def save_figure(fig, path: Path) -> Path:
     """Save as PNG under a temporary name, then rename (atomic), and close the figure."""
-    plt = pyplot()
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(temporary, dpi=110, format="png")
-        os.replace(temporary, path)
+        save_figure_atomically(fig, path)
     finally:
-        plt.close(fig)
-        temporary.unlink(missing_ok=True)
+        pyplot().close(fig)
     return path
 
 

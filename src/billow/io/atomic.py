@@ -1,0 +1,50 @@
+"""Atomic writes: a file appears complete under its name or not at all (design.md §9).
+
+Everything is written to a unique temporary name beside the target, fsynced, and
+renamed over it (``os.replace`` is atomic on POSIX); on failure the temporary
+file is removed and the target is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` (after an
+    fsync) when the block succeeds, removed when it fails."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temporary
+        fsync_file(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_netcdf_atomically(dataset, path: Path) -> None:
+    """An xarray Dataset to netCDF-4 (h5netcdf)."""
+    with atomic_path(path) as temporary:
+        dataset.to_netcdf(temporary, engine="h5netcdf")
+
+
+def save_figure_atomically(fig, path: Path, dpi: int = 110) -> None:
+    """A matplotlib figure to PNG."""
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=dpi, format="png")
