@@ -1,5 +1,6 @@
-"""Command-line interface: ``billow cases | run``. A thin layer over the Python API;
-user errors become one line on stderr and exit code 2."""
+"""Command-line interface: ``billow cases | run | restart | sweep | stability | analyze |
+movie | export | dataset | compare``. A thin layer over the Python API; user errors
+become one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
