@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -281,7 +282,7 @@ def report(mappings, timings, comparison, metrics, series, tests, kinetic) -> st
         "",
         f"Run time of the four simulations: {total:.0f} s ("
         + ", ".join(f"{k} {timings[k]:.0f} s" for k in labels)
-        + ") on 2 cores shared with other jobs (load average about 7); the analysis adds",
+        + f") on {os.cpu_count()} cores; the analysis adds",
         "about a minute.",
         "For scale: kh2d-solver's forced case alone took 477 s on one core here (31 min",
         "reported), with first-order numerics, no divergence control and 4 GB of memory.",
