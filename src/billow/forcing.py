@@ -136,6 +136,7 @@ class StochasticForcing:
         rows = np.flatnonzero(active.any(axis=1))
         self.z_basis, self.active = z_basis[:, rows], active[rows]
         self.force: tuple[np.ndarray, np.ndarray] | None = None
+        self.step_force: tuple[np.ndarray, np.ndarray] | None = None  # F = f / sqrt(dt)
         self.step_start: int | None = None  # iteration whose force is drawn
         self.velocity_before: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -184,10 +185,11 @@ class StochasticForcing:
             self.step_start = model.iteration
             self.velocity_before = (model.interior("u").copy(), model.interior("w").copy())
             self.draw(*self.velocity_before)
-        inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
-        tendencies["u"] += self.force[0] * inverse_sqrt_dt
+            inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
+            self.step_force = (self.force[0] * inverse_sqrt_dt, self.force[1] * inverse_sqrt_dt)
+        tendencies["u"] += self.step_force[0]
         rows = slice(0, None) if self.grid.periodic_z else slice(1, -1)
-        tendencies["w"][rows] += self.force[1][rows] * inverse_sqrt_dt
+        tendencies["w"][rows] += self.step_force[1][rows]
 
     def injected_power(self, model: Model) -> float:
         """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate)."""

@@ -138,3 +138,15 @@ def gradient_statistics(u, w, nx, nz, g, dx, dz, periodic_z):
             total += weight * du_dz * du_dz + dw_dx * dw_dx
             largest_gradient = max(largest_gradient, abs(du_dz), abs(dw_dx))
     return total, largest_gradient, largest_divergence
+
+
+@njit(parallel=True, cache=True)
+def entropy_sum(c):
+    """sum(-c ln c) over a 2-D array, with 0 ln 0 = 0 and c < 0 counted as 0."""
+    total = 0.0
+    for k in prange(c.shape[0]):
+        for i in range(c.shape[1]):
+            value = c[k, i]
+            if value > 0.0:
+                total += -value * np.log(value)
+    return total

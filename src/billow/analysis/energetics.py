@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.integrate import trapezoid
-from scipy.special import entr
+
+from ..operators import entropy_sum
 
 
 def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
@@ -93,7 +94,7 @@ def dye_entropy(c: np.ndarray, dA: float) -> float:
     Overshoots c < 0 (dispersive advection) are clipped to 0 for the logarithm, so
     they contribute nothing; values c > 1 count with their (negative) -c ln c.
     """
-    return float(np.sum(entr(np.clip(c, 0.0, None)))) * dA
+    return float(entropy_sum(np.atleast_2d(c))) * dA
 
 
 def horizontal_mean(q: np.ndarray) -> np.ndarray:
