@@ -167,7 +167,7 @@ def forced_budget(dt: float, bc_z: str, T: float = 5.0) -> dict[str, float]:
     forcing = model.forcings[0]
     grid = model.grid
     sim = Simulation(model, t_end=T, save_every=T, cfl=0.8)
-    sim.max_diffusive_dt = dt
+    sim.controller.max_diffusive_dt = dt
     names = ("ke", "epsilon", "injected_power", "dt", "cfl")
     record: dict[str, list[float]] = {name: [] for name in (*names, "predicted", "overlap")}
 
@@ -484,7 +484,7 @@ def laminar_kolmogorov(nz: int, t_end: float) -> tuple[np.ndarray, np.ndarray, n
     model = case.build(params)
     grid = model.grid
     sim = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)
-    sim.max_diffusive_dt = 2.0 / (4.0 / params.Re * (1 / grid.dx**2 + 1 / grid.dz**2))
+    sim.controller.max_diffusive_dt = 2.0 / (4.0 / params.Re * (1 / grid.dx**2 + 1 / grid.dz**2))
     sim.run()
     return model.interior("u").copy(), model.interior("w").copy(), grid.z_centre, grid.dz
 

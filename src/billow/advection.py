@@ -1,120 +1,193 @@
-"""Flux-form advection schemes and the advection-diffusion tendency kernel.
+"""Flux-form advection schemes and the fused advection-diffusion tendency kernel.
 
-Every prognostic quantity q (b, tracers, u, w) is advanced with the
+Every prognostic quantity q (b, tracers, u, v, w) is advanced with the
 conservative form
 
     dq/dt = -[F(i+1) - F(i)]/dx - [G(k+1) - G(k)]/dz + nu * lap(q),
 
-where F(i) = U * q_face is the flux between q[.., i-1] and q[.., i] and
-G(k) = W * q_face the flux between q[k-1, ..] and q[k, ..]. U and W are the
-advecting velocities interpolated (second order) to the flux positions, and
-q_face is reconstructed by the chosen scheme:
+where F(i) = U q_face is the flux between q[.., i-1] and q[.., i] and
+G(k) = W q_face the flux between q[k-1, ..] and q[k, ..]. U and W are the
+advecting velocities interpolated (second order) to the flux positions.
 
-- ``upwind5``   fifth-order upwind-biased (default; robust and low-dissipation)
-- ``centered2`` second-order centred (non-dissipative)
-- ``upwind1``   first-order upwind (as in kh2d-solver; very diffusive)
+Every scheme is written in the same branch-free form: with q_-3 .. q_2 the six
+values around the face (q_-1 and q_0 on either side of it),
+
+    U q_face = U sum_j a_j (q_-j + q_(j-1)) + |U| sum_j d_j (q_-j - q_(j-1)),  j = 1, 2, 3,
+
+a centred interpolation plus an upwind dissipation proportional to |U|:
+
+- ``upwind5``   a = (37, -8, 1)/60, d = (10, -5, 1)/60: fifth-order upwind-biased
+                (sixth-order centred value plus the fifth difference; default)
+- ``centered2`` a = (1/2, 0, 0),    d = 0: second-order centred (non-dissipative)
+- ``upwind1``   a = (1/2, 0, 0),    d = (1/2, 0, 0): first-order upwind (as in
+                kh2d-solver; very diffusive)
+
+For U >= 0, upwind5 gives (2 q_-3 - 13 q_-2 + 47 q_-1 + 27 q_0 - 3 q_1) / 60.
 """
 
 from __future__ import annotations
 
-from numba import njit, prange
+from dataclasses import dataclass
 
-SCHEMES = {"upwind1": 0, "centered2": 1, "upwind5": 2}
+import numpy as np
+from numba import njit, prange
 
 # kinds of quantity, which fix where the advecting velocities live
 SCALAR, U_MOMENTUM, W_MOMENTUM = 0, 1, 2
 
 
-@njit(inline="always")
-def reconstruct(qm3, qm2, qm1, qp0, qp1, qp2, vel, scheme):
-    """Value at the face between qm1 and qp0, upwinded by the sign of vel."""
-    if scheme == 0:
-        return qm1 if vel >= 0.0 else qp0
-    if scheme == 1:
-        return 0.5 * (qm1 + qp0)
-    if vel >= 0.0:
-        return (2.0 * qm3 - 13.0 * qm2 + 47.0 * qm1 + 27.0 * qp0 - 3.0 * qp1) / 60.0
-    return (2.0 * qp2 - 13.0 * qp1 + 47.0 * qp0 + 27.0 * qm1 - 3.0 * qm2) / 60.0
+@dataclass(frozen=True)
+class Scheme:
+    """Face reconstruction coefficients (centred a_j and upwind d_j, j = 1, 2, 3) and the
+    default Courant number of the dt controller with SSP-RK3 (docs/performance.md)."""
+
+    name: str
+    central: tuple[float, float, float]
+    upwind: tuple[float, float, float]
+    order: int
+    cfl: float
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        return np.array(self.central + self.upwind)
+
+
+SCHEMES = {
+    scheme.name: scheme
+    for scheme in (
+        # cfl 1: each SSP-RK3 stage is then a convex combination (maximum principle)
+        Scheme("upwind1", (0.5, 0.0, 0.0), (0.5, 0.0, 0.0), 1, 1.0),
+        # linearly stable to sqrt(3) with SSP-RK3; no dissipation, so the same margin
+        Scheme("centered2", (0.5, 0.0, 0.0), (0.0, 0.0, 0.0), 2, 1.3),
+        # linearly stable to 1.43; measured stable to 1.5 in 2-D (benchmarks/bench_cfl.py)
+        Scheme("upwind5", (37 / 60, -8 / 60, 1 / 60), (10 / 60, -5 / 60, 1 / 60), 5, 1.3),
+    )
+}
 
 
 @njit(inline="always")
-def _x_velocity(u, K, I, kind):
-    """Advecting u at the x-flux position between q[K, I-1] and q[K, I]."""
-    if kind == SCALAR:
-        return u[K, I]
-    if kind == U_MOMENTUM:
-        return 0.5 * (u[K, I - 1] + u[K, I])
-    return 0.5 * (u[K - 1, I] + u[K, I])
+def face_fluxes(qm3, qm2, qm1, qp0, qp1, qp2, velocity, coefficients, out):
+    """out[i] = velocity[i] * q_face[i], the face between qm1[i] and qp0[i] (branch-free).
 
-
-@njit(inline="always")
-def _z_velocity(w, K, I, kind):
-    """Advecting w at the z-flux position between q[K-1, I] and q[K, I]."""
-    if kind == SCALAR:
-        return w[K, I]
-    if kind == U_MOMENTUM:
-        return 0.5 * (w[K, I - 1] + w[K, I])
-    return 0.5 * (w[K - 1, I] + w[K, I])
-
-
-@njit(parallel=True, cache=True)
-def advection_diffusion(q, u, w, kind, scheme, nu, k_lo, k_hi, nx, g, dx, dz, flux_z, out):
-    """Write the flux-form advection + diffusion tendency of rows k_lo..k_hi-1 into out.
-
-    q, u, w are padded with filled ghosts; out and flux_z are unpadded.
+    Every argument is a 1-D view indexed from 0, so the loop vectorises.
     """
-    for k in prange(k_lo, k_hi + 1):
-        K = k + g
-        for i in range(nx):
-            I = i + g
-            vel = _z_velocity(w, K, I, kind)
-            flux_z[k, i] = vel * reconstruct(
-                q[K - 3, I],
-                q[K - 2, I],
-                q[K - 1, I],
-                q[K, I],
-                q[K + 1, I],
-                q[K + 2, I],
-                vel,
-                scheme,
-            )
-    inv_dx2 = 1.0 / (dx * dx)
-    inv_dz2 = 1.0 / (dz * dz)
-    for k in prange(k_lo, k_hi):
-        K = k + g
-        vel = _x_velocity(u, K, g, kind)
-        flux_left = vel * reconstruct(
-            q[K, g - 3], q[K, g - 2], q[K, g - 1], q[K, g], q[K, g + 1], q[K, g + 2], vel, scheme
-        )
-        for i in range(nx):
-            I = i + g
-            vel = _x_velocity(u, K, I + 1, kind)
-            flux_right = vel * reconstruct(
-                q[K, I - 2],
-                q[K, I - 1],
-                q[K, I],
-                q[K, I + 1],
-                q[K, I + 2],
-                q[K, I + 3],
-                vel,
-                scheme,
-            )
-            centre = q[K, I]
-            laplacian = (q[K, I + 1] + q[K, I - 1] - 2.0 * centre) * inv_dx2 + (
-                q[K + 1, I] + q[K - 1, I] - 2.0 * centre
-            ) * inv_dz2
-            out[k, i] = (
-                -(flux_right - flux_left) / dx
-                - (flux_z[k + 1, i] - flux_z[k, i]) / dz
-                + nu * laplacian
-            )
-            flux_left = flux_right
+    a1, a2, a3, d1, d2, d3 = coefficients
+    for i in range(out.size):
+        central = a1 * (qm1[i] + qp0[i]) + a2 * (qm2[i] + qp1[i]) + a3 * (qm3[i] + qp2[i])
+        upwind = d1 * (qm1[i] - qp0[i]) + d2 * (qm2[i] - qp1[i]) + d3 * (qm3[i] - qp2[i])
+        out[i] = velocity[i] * central + abs(velocity[i]) * upwind
+
+
+@njit(inline="always")
+def _x_fluxes(q, K, velocity, coefficients, nx, g, out):
+    """out[i] = F between q[K, i-1+g] and q[K, i+g], i = 0 .. nx."""
+    row = q[K]
+    face_fluxes(
+        row[g - 3 : g - 2 + nx], row[g - 2 : g - 1 + nx], row[g - 1 : g + nx],
+        row[g : g + 1 + nx], row[g + 1 : g + 2 + nx], row[g + 2 : g + 3 + nx],
+        velocity, coefficients, out,
+    )  # fmt: skip
+
+
+@njit(inline="always")
+def _z_fluxes(q, K, velocity, coefficients, nx, g, out):
+    """out[i] = G between q[K-1, i+g] and q[K, i+g], i = 0 .. nx-1."""
+    columns = slice(g, g + nx)
+    face_fluxes(
+        q[K - 3, columns], q[K - 2, columns], q[K - 1, columns],
+        q[K, columns], q[K + 1, columns], q[K + 2, columns],
+        velocity, coefficients, out,
+    )  # fmt: skip
+
+
+@njit(inline="always")
+def _average(a, b, out):
+    for i in range(out.size):
+        out[i] = 0.5 * (a[i] + b[i])
+
+
+@njit(inline="always")
+def _x_face_velocities(u, K, kind, nx, g, out):
+    """out[i]: advecting u at the x-flux position between q[K, i-1+g] and q[K, i+g]."""
+    if kind == SCALAR:
+        out[:] = u[K, g : g + nx + 1]
+    elif kind == U_MOMENTUM:
+        _average(u[K, g - 1 : g + nx], u[K, g : g + nx + 1], out)
+    else:
+        _average(u[K - 1, g : g + nx + 1], u[K, g : g + nx + 1], out)
+
+
+@njit(inline="always")
+def _z_face_velocities(w, K, kind, nx, g, out):
+    """out[i]: advecting w at the z-flux position between q[K-1, i+g] and q[K, i+g]."""
+    if kind == SCALAR:
+        out[:] = w[K, g : g + nx]
+    elif kind == U_MOMENTUM:
+        _average(w[K, g - 1 : g - 1 + nx], w[K, g : g + nx], out)
+    else:
+        _average(w[K - 1, g : g + nx], w[K, g : g + nx], out)
 
 
 @njit(parallel=True, cache=True)
-def add_buoyancy(b, k_lo, k_hi, nx, g, out_w):
-    """w tendency += b averaged to the z-face: (b[k-1] + b[k]) / 2."""
-    for k in prange(k_lo, k_hi):
-        K = k + g
+def advection_diffusion(
+    fields, diffusivities, u, w, kind, coefficients, rows, constants, blocks, out
+):
+    """Tendencies -div(u q) + nu lap q of every field in ``fields`` (all at one location).
+
+    ``fields`` is a tuple of padded arrays with filled ghosts, ``out`` the matching tuple
+    of unpadded tendency arrays, written on rows ``rows[0] .. rows[1] - 1``. The fields
+    share their advecting velocities, computed once per row. Each of ``blocks`` threads
+    takes a block of rows and carries the z-fluxes from one row to the next, so every
+    flux is computed once per block, and every inner loop runs over contiguous x without
+    branches.
+    """
+    nx, nz, g, dx, dz = constants
+    k_lo, k_hi = rows
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
+    inv_dx2, inv_dz2 = inv_dx * inv_dx, inv_dz * inv_dz
+    count = len(fields)
+    blocks = min(k_hi - k_lo, blocks)
+    for block in prange(blocks):
+        first = k_lo + (k_hi - k_lo) * block // blocks
+        last = k_lo + (k_hi - k_lo) * (block + 1) // blocks
+        x_velocity = np.empty(nx + 1)
+        z_velocity = np.empty(nx)
+        x_flux = np.empty(nx + 1)
+        below = np.empty((count, nx))
+        above = np.empty((count, nx))
+        _z_face_velocities(w, first + g, kind, nx, g, z_velocity)
+        for n in range(count):
+            _z_fluxes(fields[n], first + g, z_velocity, coefficients, nx, g, below[n])
+        for k in range(first, last):
+            K = k + g
+            _x_face_velocities(u, K, kind, nx, g, x_velocity)
+            _z_face_velocities(w, K + 1, kind, nx, g, z_velocity)
+            for n in range(count):
+                q = fields[n]
+                nu = diffusivities[n]
+                _z_fluxes(q, K + 1, z_velocity, coefficients, nx, g, above[n])
+                _x_fluxes(q, K, x_velocity, coefficients, nx, g, x_flux)
+                tendency = out[n][k]
+                centre, left, right = q[K, g : g + nx], q[K, g - 1 : g - 1 + nx], q[K, g + 1 :]
+                down, up = q[K - 1, g : g + nx], q[K + 1, g : g + nx]
+                flux_below, flux_above = below[n], above[n]
+                for i in range(nx):
+                    laplacian = (right[i] + left[i] - 2.0 * centre[i]) * inv_dx2 + (
+                        up[i] + down[i] - 2.0 * centre[i]
+                    ) * inv_dz2
+                    tendency[i] = (
+                        nu * laplacian
+                        - (x_flux[i + 1] - x_flux[i]) * inv_dx
+                        - (flux_above[i] - flux_below[i]) * inv_dz
+                    )
+            below, above = above, below
+
+
+@njit(parallel=True, cache=True)
+def add_buoyancy(b, mean, rows, constants, out_w):
+    """w tendency += (b - mean) averaged to the z-face: (b[k-1] + b[k]) / 2 - mean."""
+    nx, nz, g, dx, dz = constants
+    for k in prange(rows[0], rows[1]):
+        below, above, row = b[k + g - 1, g : g + nx], b[k + g, g : g + nx], out_w[k]
         for i in range(nx):
-            out_w[k, i] += 0.5 * (b[K - 1, i + g] + b[K, i + g])
+            row[i] += 0.5 * (below[i] + above[i]) - mean

@@ -6,11 +6,13 @@ tendency arrays in place (see :class:`billow.model.Model`).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .advection import advection_diffusion
 from .diagnostics import Diagnostic
-from .model import Forcing, Model
+from .grid import Location
+from .model import KIND, Forcing, Model
 from .operators import fill_ghosts, velocity_from_streamfunction
 
 
@@ -21,24 +23,19 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
     padded = grid.zeros(field.location)
     grid.interior(padded, field.location)[...] = values
     fill_ghosts(padded, grid, field.location, field.parity)
-    at_rest_u, at_rest_w = grid.zeros("u"), grid.zeros("w")
+    at_rest_u, at_rest_w = grid.zeros(Location.U), grid.zeros(Location.W)
     out = np.zeros_like(model.tendencies[name])
-    flux_z = np.zeros((grid.nz + 1, grid.nx))
     advection_diffusion(
-        padded,
+        (padded,),
+        np.array([field.diffusivity]),
         at_rest_u,
         at_rest_w,
-        field.kind,
-        model.scheme,
-        field.diffusivity,
-        field.rows[0],
-        field.rows[1],
-        grid.nx,
-        grid.ghost,
-        grid.dx,
-        grid.dz,
-        flux_z,
-        out,
+        KIND[field.location],
+        model.scheme.coefficients,
+        field.rows,
+        grid.constants,
+        numba.get_num_threads(),
+        (out,),
     )
     return out
 

@@ -15,6 +15,7 @@ with periodic z, row nz duplicates row 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -23,6 +24,14 @@ from .errors import ConfigError
 GHOST = 3  # the 5th-order upwind stencil reaches three cells upwind
 MAX_PRIME = 7  # FFT/DCT lengths must factor into primes no larger than this
 MIN_CELLS = 8
+
+
+class Location(StrEnum):
+    """Where a field lives on the C-grid (compares equal to its string value)."""
+
+    CENTRE = "centre"  # cell centres: b, p, tracers
+    U = "u"  # x-faces: u (and v in 2.5-D)
+    W = "w"  # z-faces: w
 
 
 def largest_prime_factor(n: int) -> int:
@@ -83,6 +92,11 @@ class Grid:
         return self.Lz / self.nz
 
     @property
+    def constants(self) -> tuple[int, int, int, float, float]:
+        """(nx, nz, ghost, dx, dz): the grid as the numba kernels take it."""
+        return self.nx, self.nz, self.ghost, self.dx, self.dz
+
+    @property
     def cell_area(self) -> float:
         return self.dx * self.dz
 
@@ -102,16 +116,18 @@ class Grid:
     def z_face(self) -> np.ndarray:
         return self.z_bottom + np.arange(self.nz + 1) * self.dz
 
+    def rows(self, location: str) -> int:
+        """Interior rows of a field at ``location``: nz + 1 for w (both wall faces), else nz."""
+        return self.nz + 1 if location == Location.W else self.nz
+
     def padded_shape(self, location: str) -> tuple[int, int]:
-        """Shape of a padded array at ``location`` ('centre', 'u' or 'w')."""
-        rows = self.nz + 1 if location == "w" else self.nz
-        return rows + 2 * self.ghost, self.nx + 2 * self.ghost
+        """Shape of a padded array at ``location`` (a :class:`Location` or its string)."""
+        return self.rows(location) + 2 * self.ghost, self.nx + 2 * self.ghost
 
     def zeros(self, location: str) -> np.ndarray:
         return np.zeros(self.padded_shape(location))
 
-    def interior(self, padded: np.ndarray, location: str = "centre") -> np.ndarray:
+    def interior(self, padded: np.ndarray, location: str = Location.CENTRE) -> np.ndarray:
         """View of the physical (non-ghost) part of a padded array."""
         g = self.ghost
-        rows = self.nz + 1 if location == "w" else self.nz
-        return padded[g : g + rows, g : g + self.nx]
+        return padded[g : g + self.rows(location), g : g + self.nx]

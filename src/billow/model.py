@@ -3,7 +3,7 @@
 Optionally 2.5-D: a spanwise velocity v(x, z) (no y-dependence) is advected
 and diffused like u; rotation and other couplings enter as forcings.
 
-Non-dimensional equations (design.md section 2):
+Non-dimensional equations (see the README):
 
     du/dt + (u.grad)u = -grad p + b z_hat + (1/Re) lap u + F
     db/dt + (u.grad)b + w N0^2 = (1/(Re Pr)) lap b
@@ -21,34 +21,53 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import operators
 from .advection import SCALAR, SCHEMES, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
-from .grid import Grid
+from .grid import Grid, Location
 from .poisson import PoissonSolver
-from .timestepping import SSPRK3_STAGES, rk_stage_update
+from .timestepping import TimeStepper, rk_stage_update
 
 BOUNDARY_CONDITIONS = ("free-slip", "no-slip", "periodic")
 
 # A forcing adds to the tendencies in place: forcing(model, t, tendencies).
 Forcing = Callable[["Model", float, dict[str, np.ndarray]], None]
 
+# the advecting velocities of a field follow from where it lives
+KIND = {Location.CENTRE: SCALAR, Location.U: U_MOMENTUM, Location.W: W_MOMENTUM}
+
 
 @dataclass(frozen=True)
-class Field:
+class FieldSpec:
     """How one prognostic field lives on the grid and is transported."""
 
     name: str
-    location: str  # "u", "w" or "centre"
-    kind: int  # advection kernel kind
+    location: Location
     diffusivity: float
     parity: float  # mirror sign of the ghost cells at walls
     rows: tuple[int, int]  # interior rows that are updated
 
 
+@dataclass(frozen=True)
+class FieldGroup:
+    """The fields at one location, handed together to the kernels (shared velocities)."""
+
+    location: Location
+    kind: int
+    rows: tuple[int, int]
+    states: tuple[np.ndarray, ...]
+    starts: tuple[np.ndarray, ...]
+    tendencies: tuple[np.ndarray, ...]
+    diffusivities: np.ndarray
+
+
 class Model:
-    """Prognostic state (u, w, b, tracers), tendencies and the SSP-RK3 step."""
+    """Prognostic state (u, w, b, tracers) on the C-grid, its tendencies and projection.
+
+    A :class:`~billow.timestepping.TimeStepper` (SSP-RK3 by default) advances it.
+    """
 
     def __init__(
         self,
@@ -63,6 +82,7 @@ class Model:
         spanwise_velocity: bool = False,
         background_N2: float = 0.0,
         forcings: tuple[Forcing, ...] = (),
+        time_stepper: str = "ssprk3",
     ):
         if (bc_z == "periodic") != grid.periodic_z:
             raise ValueError("grid.periodic_z must match bc_z == 'periodic'")
@@ -70,36 +90,47 @@ class Model:
         self.Re, self.Pr, self.Sc = Re, Pr, Sc
         self.bc_z = bc_z
         self.scheme = SCHEMES[advection]
+        self._coefficients = self.scheme.coefficients
         self.background_N2 = background_N2
         self.forcings = list(forcings)
+        self.stepper = TimeStepper(time_stepper)
         nu = 1.0 / Re
         nz = grid.nz
         w_rows = (0, nz) if grid.periodic_z else (1, nz)
         u_parity = -1.0 if bc_z == "no-slip" else 1.0
         self.fields = [
-            Field("u", "u", U_MOMENTUM, nu, u_parity, (0, nz)),
-            Field("w", "w", W_MOMENTUM, nu, -1.0, w_rows),
-            Field("b", "centre", SCALAR, nu / Pr, 1.0, (0, nz)),
+            FieldSpec("u", Location.U, nu, u_parity, (0, nz)),
+            FieldSpec("w", Location.W, nu, -1.0, w_rows),
+            FieldSpec("b", Location.CENTRE, nu / Pr, 1.0, (0, nz)),
         ]
         if spanwise_velocity:  # 2.5-D: v(x, z) lives with u on the x-faces
-            self.fields.append(Field("v", "u", U_MOMENTUM, nu, u_parity, (0, nz)))
-        self.fields += [Field(name, "centre", SCALAR, nu / Sc, 1.0, (0, nz)) for name in tracers]
+            self.fields.append(FieldSpec("v", Location.U, nu, u_parity, (0, nz)))
+        self.fields += [FieldSpec(name, Location.CENTRE, nu / Sc, 1.0, (0, nz)) for name in tracers]
         self.tracer_names = tuple(tracers)
         self.state = {f.name: grid.zeros(f.location) for f in self.fields}
         self._start = {f.name: grid.zeros(f.location) for f in self.fields}
-        self.tendencies = {
-            f.name: np.zeros((grid.nz + 1 if f.location == "w" else grid.nz, grid.nx))
-            for f in self.fields
-        }
-        self._flux_z = np.zeros((grid.nz + 1, grid.nx))
+        self.tendencies = {f.name: np.zeros((grid.rows(f.location), grid.nx)) for f in self.fields}
+        self.groups = [self._group(location) for location in Location]
         self._divergence = np.zeros((grid.nz, grid.nx))
         self.poisson = PoissonSolver(grid)
         self.time = 0.0
         self.iteration = 0
         self.last_dt = 0.0  # dt of the step in progress (or last taken)
 
+    def _group(self, location: Location) -> FieldGroup:
+        members = [f for f in self.fields if f.location == location]
+        return FieldGroup(
+            location,
+            KIND[location],
+            members[0].rows,
+            tuple(self.state[f.name] for f in members),
+            tuple(self._start[f.name] for f in members),
+            tuple(self.tendencies[f.name] for f in members),
+            np.array([f.diffusivity for f in members]),
+        )
+
     # --- access -----------------------------------------------------------
-    def field(self, name: str) -> Field:
+    def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
 
     def interior(self, name: str) -> np.ndarray:
@@ -121,9 +152,8 @@ class Model:
     # --- numerics ---------------------------------------------------------
     def divergence(self) -> np.ndarray:
         """Discrete div u at cell centres (a work array, overwritten by the next call)."""
-        g = self.grid
         operators.divergence(
-            self.state["u"], self.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, self._divergence
+            self.state["u"], self.state["w"], self.grid.constants, self._divergence
         )
         return self._divergence
 
@@ -131,10 +161,10 @@ class Model:
         """u <- u - grad phi with lap phi = div u: the exact discrete projection."""
         g = self.grid
         if g.periodic_z:  # the divergence of the top cells reads the duplicate w row nz
-            operators.fill_ghosts(self.state["w"], g, "w")
+            operators.fill_ghosts(self.state["w"], g, Location.W)
         phi = self.poisson.solve(self.divergence())
         operators.subtract_gradient(
-            self.state["u"], self.state["w"], phi, g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z
+            self.state["u"], self.state["w"], phi, g.constants, g.periodic_z
         )
 
     def compute_tendencies(self, t: float) -> dict[str, np.ndarray]:
@@ -142,27 +172,23 @@ class Model:
         g = self.grid
         self.fill_all_ghosts()
         u, w = self.state["u"], self.state["w"]
-        for f in self.fields:
+        for group in self.groups:
             advection_diffusion(
-                self.state[f.name],
+                group.states,
+                group.diffusivities,
                 u,
                 w,
-                f.kind,
-                self.scheme,
-                f.diffusivity,
-                f.rows[0],
-                f.rows[1],
-                g.nx,
-                g.ghost,
-                g.dx,
-                g.dz,
-                self._flux_z,
-                self.tendencies[f.name],
+                group.kind,
+                self._coefficients,
+                group.rows,
+                g.constants,
+                numba.get_num_threads(),
+                group.tendencies,
             )
-        b = self.state["b"]
-        if g.periodic_z:
-            b = b - self.interior("b").mean()
-        add_buoyancy(b, *self.field("w").rows, g.nx, g.ghost, self.tendencies["w"])
+        mean_b = self.interior("b").mean() if g.periodic_z else 0.0
+        add_buoyancy(
+            self.state["b"], mean_b, self.field("w").rows, g.constants, self.tendencies["w"]
+        )
         if self.background_N2:
             w_centre = 0.5 * (self.interior("w")[:-1] + self.interior("w")[1:])
             self.tendencies["b"] -= self.background_N2 * w_centre
@@ -170,28 +196,24 @@ class Model:
             forcing(self, t, self.tendencies)
         return self.tendencies
 
-    def step(self, dt: float) -> None:
-        """Advance by dt with SSP-RK3, projecting after every stage."""
-        g = self.grid
+    # --- the time stepper's interface (see billow.timestepping.SteppedSystem) --------
+    def begin_step(self, dt: float) -> None:
+        """Remember the state at the start of the step (q0 of the Runge-Kutta stages)."""
         self.last_dt = dt
         for f in self.fields:
             np.copyto(self._start[f.name], self.state[f.name])
-        for a0, a1, offset in SSPRK3_STAGES:
-            self.compute_tendencies(self.time + offset * dt)
-            for f in self.fields:
-                rk_stage_update(
-                    self.state[f.name],
-                    self._start[f.name],
-                    self.tendencies[f.name],
-                    a0,
-                    a1,
-                    dt,
-                    f.rows[0],
-                    f.rows[1],
-                    g.nx,
-                    g.ghost,
-                )
-            self.project()
+
+    def stage_update(self, a0: float, a1: float, dt: float) -> None:
+        """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies."""
+        for group in self.groups:
+            rk_stage_update(
+                group.states, group.starts, group.tendencies, a0, a1, dt, group.rows,
+                self.grid.constants,
+            )  # fmt: skip
+
+    def end_step(self) -> None:
         self.fill_all_ghosts()
-        self.time += dt
-        self.iteration += 1
+
+    def step(self, dt: float) -> None:
+        """Advance by dt with the model's time stepper (SSP-RK3: a projection per stage)."""
+        self.stepper.step(self, dt)

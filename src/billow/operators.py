@@ -51,102 +51,142 @@ def velocity_from_streamfunction(grid: Grid, psi: np.ndarray) -> tuple[np.ndarra
 
 
 @njit(parallel=True, cache=True)
-def divergence(u, w, nx, nz, g, dx, dz, out):
-    """div u at cell centres: (u[i+1] - u[i])/dx + (w[k+1] - w[k])/dz."""
+def divergence(u, w, constants, out):
+    """div u at cell centres: (u[i+1] - u[i])/dx + (w[k+1] - w[k])/dz.
+
+    Reads no x ghosts (u[nx] is u[0]), so it is valid right after a stage update.
+    """
+    nx, nz, g, dx, dz = constants
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     for k in prange(nz):
         K = k + g
-        for i in range(nx):
-            ip = g if i == nx - 1 else g + i + 1
-            out[k, i] = (u[K, ip] - u[K, i + g]) / dx + (w[K + 1, i + g] - w[K, i + g]) / dz
+        u_left, u_right = u[K, g : g + nx - 1], u[K, g + 1 : g + nx]
+        w_below, w_above = w[K, g : g + nx], w[K + 1, g : g + nx]
+        row = out[k]
+        for i in range(nx - 1):
+            row[i] = (u_right[i] - u_left[i]) * inv_dx + (w_above[i] - w_below[i]) * inv_dz
+        i = nx - 1
+        row[i] = (u[K, g] - u[K, g + i]) * inv_dx + (w_above[i] - w_below[i]) * inv_dz
 
 
 @njit(parallel=True, cache=True)
-def subtract_gradient(u, w, phi, nx, nz, g, dx, dz, periodic_z):
+def subtract_gradient(u, w, phi, constants, periodic_z):
     """u -= d(phi)/dx on x-faces; w -= d(phi)/dz on interior z-faces (walls untouched)."""
+    nx, nz, g, dx, dz = constants
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     for k in prange(nz):
-        K = k + g
-        u[K, g] -= (phi[k, 0] - phi[k, nx - 1]) / dx
-        for i in range(1, nx):
-            u[K, i + g] -= (phi[k, i] - phi[k, i - 1]) / dx
+        row, left, right = u[k + g, g + 1 : g + nx], phi[k, : nx - 1], phi[k, 1:]
+        for i in range(nx - 1):
+            row[i] -= (right[i] - left[i]) * inv_dx
+        u[k + g, g] -= (phi[k, 0] - phi[k, nx - 1]) * inv_dx
     k_first = 0 if periodic_z else 1
     for k in prange(k_first, nz):
-        K = k + g
-        below = nz - 1 if k == 0 else k - 1
+        row, above, below = w[k + g, g : g + nx], phi[k], phi[nz - 1 if k == 0 else k - 1]
         for i in range(nx):
-            w[K, i + g] -= (phi[k, i] - phi[below, i]) / dz
+            row[i] -= (above[i] - below[i]) * inv_dz
 
 
 @njit(parallel=True, cache=True)
-def vorticity_at_centres(u, w, nx, nz, g, dx, dz, out):
+def vorticity_at_centres(u, w, constants, out):
     """omega_y = du/dz - dw/dx, from corner values averaged to cell centres.
 
     Corner (x-face i, z-face k): (u[k] - u[k-1])/dz - (w[i] - w[i-1])/dx.
     Ghost cells of u and w must be filled.
     """
+    nx, nz, g, dx, dz = constants
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     for k in prange(nz):
         K = k + g
+        row = out[k]
+        u_below, u_above = u[K - 1, g:], u[K + 1, g:]
+        w_below_left, w_below, w_above_left, w_above = (
+            w[K, g - 1 :],
+            w[K, g:],
+            w[K + 1, g - 1 :],
+            w[K + 1, g:],
+        )
         for i in range(nx):
-            I = i + g
-            acc = 0.0
-            for dk in range(2):
-                for di in range(2):
-                    Kc = K + dk
-                    Ic = I + di
-                    acc += (u[Kc, Ic] - u[Kc - 1, Ic]) / dz - (w[Kc, Ic] - w[Kc, Ic - 1]) / dx
-            out[k, i] = 0.25 * acc
+            du_dz = (u_above[i] - u_below[i] + u_above[i + 1] - u_below[i + 1]) * inv_dz
+            dw_dx = (w_below[i + 1] - w_below_left[i] + w_above[i + 1] - w_above_left[i]) * inv_dx
+            row[i] = 0.25 * (du_dz - dw_dx)
 
 
 @njit(parallel=True, cache=True)
-def velocity_at_centres(u, w, nx, nz, g, u_out, w_out):
+def velocity_at_centres(u, w, constants, u_out, w_out):
     """Average face velocities to cell centres (second order); needs filled x ghosts."""
+    nx, nz, g, dx, dz = constants
     for k in prange(nz):
         K = k + g
+        u_left, u_right = u[K, g : g + nx], u[K, g + 1 : g + nx + 1]
+        w_below, w_above = w[K, g : g + nx], w[K + 1, g : g + nx]
+        u_row, w_row = u_out[k], w_out[k]
         for i in range(nx):
-            I = i + g
-            u_out[k, i] = 0.5 * (u[K, I] + u[K, I + 1])
-            w_out[k, i] = 0.5 * (w[K, I] + w[K + 1, I])
-
-
-@njit(cache=True)
-def gradient_statistics(u, w, nx, nz, g, dx, dz, periodic_z):
-    """(sum |grad u|^2, max |grad u|, max |div u|) over the grid, in one pass.
-
-    du/dx and dw/dz live at centres, du/dz and dw/dx at corners; corners on
-    walls carry weight 1/2 in the sum, so that sum |grad u|^2 dA equals
-    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts.
-    """
-    total = 0.0
-    largest_gradient = 0.0
-    largest_divergence = 0.0
-    for k in range(nz):
-        K = k + g
-        for i in range(nx):
-            I = i + g
-            du_dx = (u[K, I + 1] - u[K, I]) / dx
-            dw_dz = (w[K + 1, I] - w[K, I]) / dz
-            total += du_dx * du_dx + dw_dz * dw_dz
-            largest_gradient = max(largest_gradient, abs(du_dx), abs(dw_dz))
-            largest_divergence = max(largest_divergence, abs(du_dx + dw_dz))
-    corner_rows = nz if periodic_z else nz + 1
-    for k in range(corner_rows):
-        K = k + g
-        weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
-        for i in range(nx):
-            I = i + g
-            du_dz = (u[K, I] - u[K - 1, I]) / dz
-            dw_dx = (w[K, I] - w[K, I - 1]) / dx
-            total += weight * du_dz * du_dz + dw_dx * dw_dx
-            largest_gradient = max(largest_gradient, abs(du_dz), abs(dw_dx))
-    return total, largest_gradient, largest_divergence
+            u_row[i] = 0.5 * (u_left[i] + u_right[i])
+            w_row[i] = 0.5 * (w_below[i] + w_above[i])
 
 
 @njit(parallel=True, cache=True)
-def entropy_sum(c):
-    """sum(-c ln c) over a 2-D array, with 0 ln 0 = 0 and c < 0 counted as 0."""
-    total = 0.0
-    for k in prange(c.shape[0]):
-        for i in range(c.shape[1]):
-            value = c[k, i]
-            if value > 0.0:
-                total += -value * np.log(value)
-    return total
+def velocity_statistics(u, w, constants, periodic_z):
+    """Everything the diagnostics and the dt controller need from (u, w), in one pass:
+
+        (sum u^2, sum w^2, max|u|, max|w|, sum |grad u|^2, max |grad u|, max |div u|)
+
+    over interior points (w's duplicate row nz of periodic z and its zero wall rows add
+    nothing). du/dx and dw/dz live at centres, du/dz and dw/dx at corners; corners on
+    walls carry weight 1/2 in sum |grad u|^2, so that sum |grad u|^2 dA equals
+    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts. Row results are
+    combined in row order, so they do not depend on the number of threads.
+    """
+    nx, nz, g, dx, dz = constants
+    inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
+    corner_rows = nz if periodic_z else nz + 1
+    rows = max(nz, corner_rows)
+    partial = np.zeros((rows, 7))
+    for k in prange(rows):
+        K = k + g
+        u_squares = w_squares = u_largest = w_largest = 0.0
+        total = largest_gradient = largest_divergence = 0.0
+        if k < nz:
+            u_left, u_right = u[K, g : g + nx], u[K, g + 1 : g + nx + 1]
+            w_below, w_above = w[K, g : g + nx], w[K + 1, g : g + nx]
+            for i in range(nx):
+                du_dx = (u_right[i] - u_left[i]) * inv_dx
+                dw_dz = (w_above[i] - w_below[i]) * inv_dz
+                u_squares += u_left[i] * u_left[i]
+                w_squares += w_below[i] * w_below[i]
+                u_largest = max(u_largest, abs(u_left[i]))
+                w_largest = max(w_largest, abs(w_below[i]))
+                total += du_dx * du_dx + dw_dz * dw_dz
+                largest_gradient = max(largest_gradient, max(abs(du_dx), abs(dw_dz)))
+                largest_divergence = max(largest_divergence, abs(du_dx + dw_dz))
+        if k < corner_rows:
+            weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
+            u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
+            w_left, w_right = w[K, g - 1 : g - 1 + nx], w[K, g : g + nx]
+            corner_total = 0.0
+            for i in range(nx):
+                du_dz = (u_above[i] - u_below[i]) * inv_dz
+                dw_dx = (w_right[i] - w_left[i]) * inv_dx
+                corner_total += weight * du_dz * du_dz + dw_dx * dw_dx
+                largest_gradient = max(largest_gradient, max(abs(du_dz), abs(dw_dx)))
+            total += corner_total
+        partial[k, 0] = u_squares
+        partial[k, 1] = w_squares
+        partial[k, 2] = u_largest
+        partial[k, 3] = w_largest
+        partial[k, 4] = total
+        partial[k, 5] = largest_gradient
+        partial[k, 6] = largest_divergence
+    sums = np.zeros(7)
+    for k in range(rows):
+        for j in (0, 1, 4):
+            sums[j] += partial[k, j]
+        for j in (2, 3, 5, 6):
+            sums[j] = max(sums[j], partial[k, j])
+    return sums
+
+
+def entropy_sum(c: np.ndarray) -> float:
+    """sum(-c ln c) over an array, with 0 ln 0 = 0 and c < 0 counted as 0."""
+    positive = np.maximum(c, np.finfo(float).tiny)  # tiny ln(tiny) = -1.6e-305: zero in the sum
+    return -float(np.vdot(positive, np.log(positive)))

@@ -17,6 +17,7 @@ so phi = T^-1 [T f / (lambda_x + lambda_z)] is exact to round-off. The mean
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.fft
 
@@ -24,9 +25,13 @@ from .grid import Grid
 
 
 class PoissonSolver:
-    """Precomputes eigenvalues once; :meth:`solve` costs a forward and an inverse transform."""
+    """Precomputes eigenvalues once; :meth:`solve` costs a forward and an inverse transform.
 
-    def __init__(self, grid: Grid, workers: int | None = -1):
+    The transforms use ``workers`` threads; by default as many as numba's kernels
+    (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), so one setting governs both.
+    """
+
+    def __init__(self, grid: Grid, workers: int | None = None):
         self.grid = grid
         self.workers = workers
         l = np.arange(grid.nx // 2 + 1)
@@ -43,7 +48,7 @@ class PoissonSolver:
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Return phi (nz, nx) with L phi = rhs - mean(rhs)."""
-        w = self.workers
+        w = self.workers or numba.get_num_threads()
         if self.grid.periodic_z:
             spectrum = scipy.fft.rfft2(rhs, workers=w)
             spectrum *= self.inverse_eigenvalues

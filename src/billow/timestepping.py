@@ -1,48 +1,179 @@
-"""Time stepping: strong-stability-preserving RK3 and the adaptive dt controller.
+"""Time stepping: Runge-Kutta schemes as stage tables, the stepper, and the dt controller.
 
-Each stage is a forward-Euler update followed by the projection, combined as
-(Shu & Osher 1988)
+A scheme in Shu-Osher form is a table of stages (a0, a1, c): each stage is a
+forward-Euler update followed by a projection P onto div u = 0,
+
+    q_s = P[a0 q_0 + a1 (q_(s-1) + dt L(q_(s-1), t + c dt))],
+
+and q_n+1 is the last stage. SSP-RK3 (Shu & Osher 1988) is
 
     q1 = P[q0 + dt L(q0)]
     q2 = P[3/4 q0 + 1/4 (q1 + dt L(q1))]
-    q3 = P[1/3 q0 + 2/3 (q2 + dt L(q2))]
+    q3 = P[1/3 q0 + 2/3 (q2 + dt L(q2))].
 
-Because every stage is divergence-free, this is third-order RK applied to
-the projected equations dq/dt = P L(q).
+Because every stage is divergence-free, this is the Runge-Kutta method
+applied to the projected equations dq/dt = P L(q).
+
+The :class:`CFLController` chooses dt from the advective and diffusive limits
+of the scheme and stops a run whose Courant number exceeds a hard limit.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 from numba import njit, prange
 
-# (weight of q0, weight of the Euler update, time offset of the stage as a fraction of dt)
-SSPRK3_STAGES = ((0.0, 1.0, 0.0), (0.75, 0.25, 1.0), (1.0 / 3.0, 2.0 / 3.0, 0.5))
+from .errors import BillowError
 
-# Largest stable Courant numbers are about 1.4 (upwind5 + RK3, 1-D) and 2.5 dt*|lambda|
-# on the negative real axis (diffusion); the controller stays well inside both.
-DIFFUSIVE_SAFETY = 0.5
-SSPRK3_REAL_AXIS_LIMIT = 2.5
+
+@dataclass(frozen=True)
+class RungeKuttaScheme:
+    """A Shu-Osher stage table and the scheme's stability limits.
+
+    ``real_axis_limit`` is the largest dt |lambda| on the negative real axis
+    (diffusion) that the scheme keeps stable.
+    """
+
+    name: str
+    stages: tuple[tuple[float, float, float], ...]  # (a0, a1, c) per stage
+    order: int
+    real_axis_limit: float
+
+
+SSPRK3 = RungeKuttaScheme(
+    "ssprk3", ((0.0, 1.0, 0.0), (0.75, 0.25, 1.0), (1.0 / 3.0, 2.0 / 3.0, 0.5)), 3, 2.5
+)
+RK_SCHEMES = {scheme.name: scheme for scheme in (SSPRK3,)}
+
+
+class SteppedSystem(Protocol):
+    """What a :class:`TimeStepper` needs: the model implements it (so do the tests' ODEs)."""
+
+    time: float
+    iteration: int
+
+    def begin_step(self, dt: float) -> None: ...  # remember q0
+
+    def compute_tendencies(self, t: float) -> object: ...  # L(q, t)
+
+    def stage_update(self, a0: float, a1: float, dt: float) -> None: ...  # Euler + blend
+
+    def project(self) -> None: ...
+
+    def end_step(self) -> None: ...
+
+
+class TimeStepper:
+    """Advances any :class:`SteppedSystem` by one step of a Runge-Kutta scheme."""
+
+    def __init__(self, scheme: str | RungeKuttaScheme = "ssprk3"):
+        self.scheme = RK_SCHEMES[scheme] if isinstance(scheme, str) else scheme
+
+    def step(self, system: SteppedSystem, dt: float) -> None:
+        system.begin_step(dt)
+        for a0, a1, offset in self.scheme.stages:
+            system.compute_tendencies(system.time + offset * dt)
+            system.stage_update(a0, a1, dt)
+            system.project()
+        system.end_step()
+        system.time += dt
+        system.iteration += 1
 
 
 @njit(parallel=True, cache=True)
-def rk_stage_update(q, q0, tendency, a0, a1, dt, k_lo, k_hi, nx, g):
-    """q <- a0 q0 + a1 (q + dt tendency) on rows k_lo..k_hi-1 (interior columns)."""
-    for k in prange(k_lo, k_hi):
-        K = k + g
-        for i in range(nx):
-            I = i + g
-            q[K, I] = a0 * q0[K, I] + a1 * (q[K, I] + dt * tendency[k, i])
+def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants):
+    """q <- a0 q0 + a1 (q + dt tendency) for every field of a tuple, on rows[0]..rows[1]-1."""
+    nx, nz, g, dx, dz = constants
+    for k in prange(rows[0], rows[1]):
+        for n in range(len(fields)):
+            q, q0, tendency = (
+                fields[n][k + g, g : g + nx],
+                starts[n][k + g, g : g + nx],
+                tendencies[n][k],
+            )
+            for i in range(nx):
+                q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
+
+
+class BlowUpError(BillowError):
+    """The solution became non-finite or its Courant number ran away."""
+
+
+# Largest Courant number C = dt (max|u|/dx + max|w|/dz) a user may ask for: the 2-D runs of
+# benchmarks/bench_cfl.py with upwind5 + SSP-RK3 stay stable and time-accurate to C = 1.5
+# and go unstable at 1.6 (docs/performance.md). Each scheme has its default (Scheme.cfl).
+MAX_CFL = 1.5
+# Courant number of a step, measured with the velocity it produced, beyond which the run
+# is declared blown up: above the stability limit of the default scheme, and reached only
+# if the velocity grew by a large factor in one step.
+CFL_HARD_LIMIT = 2.0
+# fraction of the scheme's real-axis limit that the diffusive dt uses
+DIFFUSIVE_SAFETY = 0.5
+
+
+def largest_magnitude(a: np.ndarray) -> float:
+    """max |a|, without a temporary (numpy's vectorised max and min; NaN propagates)."""
+    return float(max(a.max(), -a.min()))
 
 
 def advective_rate(u: np.ndarray, w: np.ndarray, dx: float, dz: float) -> float:
     """max|u|/dx + max|w|/dz: the Courant number is dt times this."""
-    return float(np.max(np.abs(u)) / dx + np.max(np.abs(w)) / dz)
+    return largest_magnitude(u) / dx + largest_magnitude(w) / dz
 
 
-def diffusive_dt(diffusivity: float, dx: float, dz: float) -> float:
-    """dt with 4 kappa (1/dx^2 + 1/dz^2) dt = safety * 2.5 (SSP-RK3 real-axis limit)."""
+def diffusive_dt(
+    diffusivity: float, dx: float, dz: float, scheme: RungeKuttaScheme = SSPRK3
+) -> float:
+    """dt with 4 kappa (1/dx^2 + 1/dz^2) dt = safety * (the scheme's real-axis limit)."""
     if diffusivity == 0.0:
         return np.inf
     rate = 4.0 * diffusivity * (1.0 / dx**2 + 1.0 / dz**2)
-    return DIFFUSIVE_SAFETY * SSPRK3_REAL_AXIS_LIMIT / rate
+    return DIFFUSIVE_SAFETY * scheme.real_axis_limit / rate
+
+
+class CFLController:
+    """dt = min(cfl / max(rate, 1 / min(dx, dz)), diffusive limit), rate = max|u|/dx + max|w|/dz.
+
+    The rate is taken at least that of a flow at the velocity scale U0 = 1, so that a
+    flow at rest or slow (forced from rest, Kolmogorov spin-up) does not take steps so
+    long that the velocity they produce crosses many cells. :meth:`check` stops a run
+    whose step, measured with the velocity it produced, had a Courant number above
+    ``hard_limit``.
+    """
+
+    def __init__(
+        self,
+        grid,
+        largest_diffusivity: float,
+        cfl: float,
+        scheme: RungeKuttaScheme = SSPRK3,
+        hard_limit: float = CFL_HARD_LIMIT,
+    ):
+        self.grid = grid
+        self.cfl = cfl
+        self.hard_limit = hard_limit
+        self.minimum_rate = 1.0 / min(grid.dx, grid.dz)
+        self.max_diffusive_dt = diffusive_dt(largest_diffusivity, grid.dx, grid.dz, scheme)
+        self.rate = 0.0  # advective rate of the state at the last call of stable_dt
+
+    def stable_dt(self, u: np.ndarray, w: np.ndarray) -> float:
+        """The stable dt for velocities (u, w) (interior views); remembers their rate."""
+        self.rate = advective_rate(u, w, self.grid.dx, self.grid.dz)
+        return min(self.cfl / max(self.rate, self.minimum_rate), self.max_diffusive_dt)
+
+    def check(self, dt: float, u: np.ndarray, w: np.ndarray, iteration: int, time: float) -> None:
+        """Raise :class:`BlowUpError` if ``dt`` times the rate of the velocity the step
+        produced (measured by the last :meth:`stable_dt`) exceeds the hard limit."""
+        courant = self.rate * dt
+        if courant > self.hard_limit:
+            u_rate = largest_magnitude(u) / self.grid.dx
+            w_rate = largest_magnitude(w) / self.grid.dz
+            raise BlowUpError(
+                f"blow-up at step {iteration}, t = {time:.6g}: field "
+                f"'{'u' if u_rate >= w_rate else 'w'}' reached a Courant number of "
+                f"{courant:.3g} in one step (hard limit {self.hard_limit:g}; "
+                "try a smaller cfl or a finer grid)"
+            )
