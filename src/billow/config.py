@@ -16,8 +16,10 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .advection import SCHEMES
 from .errors import ConfigError
 from .grid import check_transform_length
+from .timestepping import MAX_CFL
 
 BCZ = Literal["free-slip", "no-slip", "periodic"]
 Scheme = Literal["upwind5", "centered2", "upwind1"]
@@ -39,7 +41,11 @@ class RunParams(BaseModel):
         2.0, gt=0, allow_inf_nan=False, description="simulated time between snapshots"
     )
     cfl: float = Field(
-        0.8, gt=0, le=1.2, description="advective Courant number of the dt controller"
+        SCHEMES["upwind5"].cfl,
+        gt=0,
+        le=MAX_CFL,
+        description="Courant number dt (max|u|/dx + max|w|/dz) of the time step "
+        "(default: the scheme's, 1.3 for upwind5 and centered2, 1.0 for upwind1)",
     )
     advection: Scheme = Field(
         "upwind5", description="advection scheme: upwind5 | centered2 | upwind1"
@@ -58,6 +64,16 @@ class RunParams(BaseModel):
         allow_inf_nan=False,
         description="simulated time between checkpoints, taken at snapshots (default t_end/10)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheme_cfl(cls, data: Any) -> Any:
+        """An unset cfl is the advection scheme's default."""
+        if isinstance(data, dict) and data.get("cfl") is None:
+            scheme = SCHEMES.get(data.get("advection", "upwind5"))
+            if scheme is not None:
+                data = {**data, "cfl": scheme.cfl}
+        return data
 
     @model_validator(mode="after")
     def _grid_sizes(self) -> RunParams:

@@ -148,7 +148,12 @@ def _snapshot_fields(member: Member, case: str) -> list[str]:
     from .simulation import Simulation
 
     model = get_case(case).build(member.params)
-    simulation = Simulation(model, t_end=member.params.t_end, save_every=member.params.save_every)
+    simulation = Simulation(
+        model,
+        t_end=member.params.t_end,
+        save_every=member.params.save_every,
+        cfl=member.params.cfl,
+    )
     return list(simulation.snapshot())
 
 

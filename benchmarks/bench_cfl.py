@@ -1,0 +1,113 @@
+"""The largest stable Courant number of the default scheme, and the accuracy at each.
+
+Prints figures; asserts nothing.
+
+    python benchmarks/bench_cfl.py [--nx 384 --nz 192] [--cfl 0.8 1.0 1.2 ...]
+
+For each case (the default shear layer to t = 30, and the forced case from its
+shear-layer base to t = 30) the same run is made at several values of ``cfl``
+(the Courant number dt (max|u|/dx + max|w|/dz) of the controller) and compared
+with a reference at cfl = 0.1: the relative L2 difference of b and of the
+vorticity at the end, and the largest Courant number the run reached. The
+forced case draws a new random force every step, so its runs at different dt
+are different realisations: for it only stability is measured (no reference). A run
+is unstable when it blows up (non-finite field, or a step whose Courant
+number measured after it exceeds the hard limit) or when its difference from
+the reference grows to O(1). For scale, the spatial error of the grid is
+estimated by the same difference between the run at cfl = 0.1 and the same
+run on a grid twice as fine (averaged onto the coarse cells).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from billow.cases import get_case
+from billow.simulation import Simulation
+from billow.timestepping import BlowUpError
+
+STOCHASTIC = {"forced"}
+CASES = {
+    "shear_layer": dict(Re=1000.0, Ri=0.1, t_end=30.0),
+    "forced": dict(Re=1000.0, Ri=0.1, t_end=30.0, forcing_rate=2e-3),
+}
+
+
+def final_state(name: str, nx: int, nz: int, cfl: float, Lx: float | None):
+    """(b, vorticity, largest Courant number, steps, seconds) at t_end, or None on blow-up."""
+    case = get_case(name)
+    values = dict(CASES[name], nx=nx, nz=nz, save_every=CASES[name]["t_end"])
+    if Lx is not None:
+        values["Lx"] = Lx
+    params = case.make_params(**values)
+    model = case.build(params)
+    sim = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=cfl)
+    courants: list[float] = []
+    sim.on_diagnostics = lambda t, values: courants.append(values["cfl"])
+    start = time.perf_counter()
+    try:
+        sim.run()
+    except BlowUpError:
+        return None
+    seconds = time.perf_counter() - start
+    model.fill_all_ghosts()
+    vorticity = sim.snapshot()["vorticity"].copy()
+    return model.interior("b").copy(), vorticity, max(courants), model.iteration, seconds
+
+
+def coarsened(a: np.ndarray) -> np.ndarray:
+    return 0.25 * (a[::2, ::2] + a[1::2, ::2] + a[::2, 1::2] + a[1::2, 1::2])
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nx", type=int, default=384)
+    parser.add_argument("--nz", type=int, default=192)
+    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--cfl", type=float, nargs="+", default=[0.8, 1.0, 1.2, 1.3, 1.4, 1.6])
+    parser.add_argument("--Re", type=float, default=1000.0, help="Reynolds number of both cases")
+    parser.add_argument("--no-spatial", action="store_true", help="skip the 2x finer run")
+    args = parser.parse_args()
+    for values in CASES.values():
+        values["Re"] = args.Re
+    for name in args.cases:
+        case = get_case(name)
+        Lx = case.make_params(**dict(CASES[name], nx=args.nx, nz=args.nz)).Lx
+        stochastic = name in STOCHASTIC
+        reference = None if stochastic else final_state(name, args.nx, args.nz, 0.1, Lx)
+        print(
+            f"{name} {args.nx}x{args.nz} Re = {args.Re:g} to t = {CASES[name]['t_end']:g} "
+            + ("(stability only)" if stochastic else "(reference: cfl 0.1)")
+        )
+        if not (args.no_spatial or stochastic):
+            fine = final_state(name, 2 * args.nx, 2 * args.nz, 0.4, Lx)
+            b_error = difference(reference[0], coarsened(fine[0]))
+            vorticity_error = difference(reference[1], coarsened(fine[1]))
+            print(
+                f"  spatial error estimate (2x finer grid): b {b_error:.2e}  "
+                f"vorticity {vorticity_error:.2e}"
+            )
+        for cfl in args.cfl:
+            result = final_state(name, args.nx, args.nz, cfl, Lx)
+            if result is None:
+                print(f"  cfl {cfl:4.2f}: blew up")
+                continue
+            b, vorticity, courant, steps, seconds = result
+            line = f"  cfl {cfl:4.2f}: {steps:5d} steps {seconds:6.1f} s  max Courant {courant:.3f}"
+            if reference is not None:
+                line += (
+                    f"  difference from reference: b {difference(b, reference[0]):.2e}  "
+                    f"vorticity {difference(vorticity, reference[1]):.2e}"
+                )
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
