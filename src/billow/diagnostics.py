@@ -16,7 +16,8 @@ Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,41 +35,59 @@ class Diagnostic:
     function: Callable[[Model], float]
 
 
-def gradient_statistics(model: Model) -> tuple[float, float, float]:
-    """(sum |grad u|^2, max |grad u|, max |div u|); see :func:`operators.gradient_statistics`.
-
-    Computed once per model state (several diagnostics use it).
-    """
-    key = (model.iteration, model.time)
-    cached = getattr(model, "_gradient_statistics", None)
-    if cached is None or cached[0] != key:
-        g = model.grid
-        values = operators.gradient_statistics(
-            model.state["u"], model.state["w"], g.nx, g.nz, g.ghost, g.dx, g.dz, g.periodic_z
-        )
-        cached = (key, values)
-        model._gradient_statistics = cached
-    return cached[1]
+@contextmanager
+def shared_reductions(model: Model) -> Iterator[None]:
+    """Within the block, reductions that several diagnostics use (the velocity statistics,
+    row sums of b) are computed once; the state must not change inside it."""
+    model._reductions = {}
+    try:
+        yield
+    finally:
+        model._reductions = None
 
 
-def _sum_of_squares(a: np.ndarray) -> float:
-    return float(np.einsum("ij,ij->", a, a))
+def _reduction(model: Model, name: str, compute: Callable[[], object]):
+    cache = getattr(model, "_reductions", None)
+    if cache is None:
+        return compute()
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]
+
+
+def velocity_statistics(model: Model) -> np.ndarray:
+    """(sum u^2, sum w^2, max|u|, max|w|, sum |grad u|^2, max |grad u|, max |div u|) over
+    the interior; see :func:`operators.velocity_statistics`."""
+    g = model.grid
+    return _reduction(
+        model,
+        "velocity",
+        lambda: operators.velocity_statistics(
+            model.state["u"], model.state["w"], g.constants, g.periodic_z
+        ),
+    )
+
+
+def row_sums(model: Model, name: str) -> np.ndarray:
+    """sum over x of field ``name`` at cell centres, one value per row."""
+    return _reduction(model, f"rows {name}", lambda: model.interior(name).sum(axis=1))
 
 
 def kinetic_energy(model: Model) -> float:
-    w = model.interior("w")
-    if model.grid.periodic_z:
-        w = w[:-1]
-    total = _sum_of_squares(model.interior("u")) + _sum_of_squares(w)
+    statistics = velocity_statistics(model)
+    total = statistics[0] + statistics[1]
     if "v" in model.state:
-        total += _sum_of_squares(model.interior("v"))
+        v = model.interior("v")
+        total += float(np.einsum("ij,ij->", v, v))
     return 0.5 * total * model.grid.cell_area
 
 
 def potential_energy(model: Model) -> float:
-    z = model.grid.z_centre
-    b_total = model.interior("b") + model.background_N2 * z[:, None]
-    return energetics.potential_energy(b_total, z, model.grid.cell_area)
+    """-sum(b_total z dA), b_total = b + N0^2 z, from the row sums of b_total."""
+    grid = model.grid
+    z = grid.z_centre
+    rows = row_sums(model, "b") + model.background_N2 * grid.nx * z
+    return energetics.potential_energy(rows[:, None], z, grid.cell_area)
 
 
 def entropy(name: str) -> Callable[[Model], float]:
@@ -79,22 +98,23 @@ def entropy(name: str) -> Callable[[Model], float]:
 
 
 def diffusive_conversion(model: Model) -> float:
-    """Phi_i: the reversible diffusive conversion needed for the mixing rate."""
-    z = model.grid.z_centre
-    b_total = model.interior("b") + model.background_N2 * z[:, None]
-    kappa = model.field("b").diffusivity
-    return energetics.diffusive_conversion(b_total, model.grid.dx, kappa)
+    """Phi_i: the reversible diffusive conversion needed for the mixing rate (it needs only
+    the bottom and top rows of b_total = b + N0^2 z)."""
+    grid = model.grid
+    rows = [0, grid.nz - 1]
+    b_total = model.interior("b")[rows] + model.background_N2 * grid.z_centre[rows, None]
+    return energetics.diffusive_conversion(b_total, grid.dx, model.field("b").diffusivity)
 
 
 def dissipation(model: Model) -> float:
-    return gradient_statistics(model)[0] * model.grid.cell_area / model.Re
+    return velocity_statistics(model)[4] * model.grid.cell_area / model.Re
 
 
 def relative_max_divergence(model: Model) -> float:
-    _, largest_gradient, largest_divergence = gradient_statistics(model)
+    largest_gradient, largest_divergence = velocity_statistics(model)[5:7]
     if largest_gradient == 0:
-        return largest_divergence
-    return largest_divergence / largest_gradient
+        return float(largest_divergence)
+    return float(largest_divergence / largest_gradient)
 
 
 def mode_amplitude(model: Model) -> float:
@@ -107,7 +127,7 @@ def mode_amplitude(model: Model) -> float:
 
 def integral(name: str) -> Callable[[Model], float]:
     def volume_integral(model: Model) -> float:
-        return float(np.sum(model.interior(name))) * model.grid.cell_area
+        return float(np.sum(row_sums(model, name))) * model.grid.cell_area
 
     return volume_integral
 

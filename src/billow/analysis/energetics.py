@@ -94,7 +94,7 @@ def dye_entropy(c: np.ndarray, dA: float) -> float:
     Overshoots c < 0 (dispersive advection) are clipped to 0 for the logarithm, so
     they contribute nothing; values c > 1 count with their (negative) -c ln c.
     """
-    return float(entropy_sum(np.atleast_2d(c))) * dA
+    return entropy_sum(c) * dA
 
 
 def horizontal_mean(q: np.ndarray) -> np.ndarray:

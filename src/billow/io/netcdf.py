@@ -193,7 +193,13 @@ class SegmentedTimeSeries:
         stop = start + times.size
         for name, dataset in self.open_datasets.items():
             dataset.resize(stop, axis=0)
-            dataset[start:stop] = times if name == "time" else values[name]
+            data = times if name == "time" else values[name]
+            if dataset.ndim > 1 and times.size == 1:  # one snapshot = one whole chunk
+                # handed to HDF5 as is: no selection, conversion or chunk-cache copy
+                chunk = np.ascontiguousarray(data, dtype="<f8")
+                dataset.id.write_direct_chunk((start,) + (0,) * (dataset.ndim - 1), chunk)
+            else:
+                dataset[start:stop] = data
         self.open_times.append(times)
 
     def _close_open(self, path: Path) -> None:
