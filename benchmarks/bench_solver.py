@@ -1,20 +1,28 @@
-"""Solver benchmark: steps/s, step cost in Poisson solves, and full 384x192 runs.
+"""Solver benchmark: the cost of a step and of a real run, in Poisson-solve costs.
 
 Prints figures; asserts nothing (timings on shared machines are noisy).
 
     python benchmarks/bench_solver.py [--skip-runs]
 
-1. For 384x192 and 1024x512 (shear_layer, upwind5): steps per second, the
-   cost of one step divided by the cost of one Poisson solve measured in the
-   same process (the step does 3 projections; target <= 1.5 x 3 = 4.5).
-2. The default-case run: 384x192 shear_layer to t = 30 with 300 snapshots
-   through the CLI: wall time, steps, peak RSS (target <= 300 MB).
-3. The peer's run, the same physical problem: kh2d-solver's shipped 384x192
-   "forced" configuration through `billow run --from-kh2d` (same grid, same
-   duration, t_final = 30 box times = 600 d/U0, same 300 snapshots), then
-   `billow movie`; against kh2d-solver 0.1.6 measured on this kind of machine
-   (shared/kh2d_study_values.md): 477 s in all, 260 s of it stepping and
-   netCDF, 214 s its GIF. Goal: >= 20x.
+The unit is the cost P of one Poisson solve (rfft + DCT-II forward and
+inverse) at the same grid, timed in this process on one thread; every figure
+is given in seconds and in P, so that it can be compared across machines.
+
+1. Parts of a step (shear_layer, upwind5, one thread) at 384x192 and 1024x512:
+   the tendencies of all fields, a stage (tendencies, stage update and
+   projection) and the whole SSP-RK3 step (3 stages). Targets: tendencies
+   <= 1 P, stage <= 2 P, step <= 6 P.
+2. Threads: the step on 1 and 2 threads (numba and the transforms) at both
+   grids; target speed-up >= 1.7 at 1024x512.
+3. The headline: the default-case run 384x192 shear_layer to t = 30 with a
+   snapshot every 0.1 (301 snapshots), on one thread, through the CLI: wall
+   time, steps, peak RSS (target <= 300 MB), and wall time per unit of
+   simulated time in P (goal <= 200). The same run in this process without
+   writers (bare stepping, then with diagnostics) splits its cost into
+   stepping, diagnostics and output (goal: diagnostics and output <= 10 % of
+   the stepping). With ``--baseline PATH/TO/billow`` (another revision's
+   executable, e.g. from a worktree of an older commit with its own venv) the
+   same CLI run is made with it in the same session, and the ratio printed.
 """
 
 from __future__ import annotations
@@ -28,13 +36,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 import billow
 from billow.cases import get_case
+from billow.runner import run_case
+from billow.simulation import Simulation
 
-PEER_SECONDS_384x192_T30 = 477.0
-PROJECTIONS_PER_STEP = 3
+BILLOW = Path(sys.executable).parent / "billow"
+DEFAULT_RUN = dict(nx=384, nz=192, t_end=30.0, save_every=0.1)
 
 
 def best_time(function, repeats: int) -> float:
@@ -48,32 +59,49 @@ def best_time(function, repeats: int) -> float:
     return best
 
 
-def step_cost(nx: int, nz: int, repeats: int) -> None:
+def poisson_cost(model: billow.Model, repeats: int) -> float:
+    rhs = np.random.default_rng(0).standard_normal((model.grid.nz, model.grid.nx))
+    return best_time(lambda: model.poisson.solve(rhs), repeats)
+
+
+def stage(model: billow.Model) -> None:
+    model.compute_tendencies(model.time)
+    model.stage_update(0.0, 1.0, 1e-9)
+    model.project()
+
+
+def step_parts(nx: int, nz: int, repeats: int) -> None:
+    numba.set_num_threads(1)
     case = get_case("shear_layer")
     model = case.build(case.make_params(nx=nx, nz=nz, noise=1e-3))
-    dt = 0.01
-    step = best_time(lambda: model.step(dt), repeats)
-    rhs = np.random.default_rng(0).standard_normal((nz, nx))
-    poisson = best_time(lambda: model.poisson.solve(rhs), repeats)
-    ratio = step / poisson
+    unit = poisson_cost(model, repeats)
+    model.begin_step(1e-9)
+    parts = {
+        "tendencies (all fields)": (lambda: model.compute_tendencies(0.0), 1.0),
+        "stage (+ update, projection)": (lambda: stage(model), 2.0),
+        "step (3 stages)": (lambda: model.step(1e-3), 6.0),
+    }
+    print(f"{nx} x {nz}, one thread: Poisson solve P = {unit * 1e3:.3f} ms")
+    for name, (function, target) in parts.items():
+        cost = best_time(function, repeats)
+        print(f"  {name:30s} {cost * 1e3:8.3f} ms = {cost / unit:5.2f} P (target <= {target:g})")
+    steps = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        steps[threads] = best_time(lambda: model.step(1e-3), repeats)
     print(
-        f"{nx:5d} x {nz:<4d} step {step * 1e3:8.2f} ms  ({1 / step:7.1f} steps/s)   "
-        f"poisson {poisson * 1e3:7.2f} ms   step/poisson {ratio:5.2f} "
-        f"(target <= {1.5 * PROJECTIONS_PER_STEP:.1f})"
+        f"  step on 1 / 2 threads: {steps[1] * 1e3:.2f} / {steps[2] * 1e3:.2f} ms, "
+        f"speed-up {steps[1] / steps[2]:.2f} ({1 / steps[1]:.0f} / {1 / steps[2]:.0f} steps/s)"
     )
+    numba.set_num_threads(1)
 
 
-BILLOW = Path(sys.executable).parent / "billow"
-KH2D_FORCED = Path(__file__).parents[1] / "examples" / "kh2d_configs" / "forced.txt"
-PEER_TOTAL_SECONDS = 477.0  # kh2d-solver 0.1.6, forced 384x192, t_final = 30, one core
-PEER_STEPPING_SECONDS = 260.0  # of which stepping and netCDF output (the rest: its GIF)
-
-
-def timed_command(arguments: list[str]) -> tuple[float, float]:
-    """Run ``billow ARGUMENTS`` (its stdout discarded); return (wall seconds, peak RSS in MB)
-    of that process."""
+def timed_command(arguments: list[str], environment: dict) -> tuple[float, float]:
+    """Run ``billow ARGUMENTS`` (stdout discarded); (wall seconds, peak RSS in MB)."""
     start = time.perf_counter()
-    process = subprocess.Popen([str(BILLOW), *arguments], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(BILLOW), *arguments], stdout=subprocess.DEVNULL, env=environment
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -81,51 +109,86 @@ def timed_command(arguments: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def run_size(run_dir: Path) -> tuple[int, int]:
-    """(snapshots, steps) of a finished run directory."""
-    with billow.open_run(run_dir) as fields, billow.open_run(run_dir, "diagnostics") as series:
-        return fields.sizes["time"], series.sizes["time"] - 1
+def in_process(diagnostics: bool) -> tuple[float, int, float]:
+    """(seconds, steps, seconds to build the model) of the default run stepped in this
+    process without writers."""
+    case = get_case("shear_layer")
+    params = case.make_params(**DEFAULT_RUN)
+    start = time.perf_counter()
+    model = case.build(params)
+    build = time.perf_counter() - start
+    simulation = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)
+    if diagnostics:
+        simulation.on_diagnostics = lambda t, values: None
+    start = time.perf_counter()
+    simulation.run()
+    return time.perf_counter() - start, model.iteration, build
 
 
-def default_run(out: Path) -> None:
-    settings = [f"--set={item}" for item in ("nx=384", "nz=192", "t_end=30", "save_every=0.1")]
-    wall, peak = timed_command(["run", "shear_layer", *settings, "--out", str(out), "--quiet"])
-    snapshots, steps = run_size(out)
+def with_writers(out: Path) -> float:
+    """Seconds of the default run through billow's runner in this process (all writers)."""
+    case = get_case("shear_layer")
+    start = time.perf_counter()
+    run_case("shear_layer", case.make_params(**DEFAULT_RUN), out)
+    return time.perf_counter() - start
+
+
+def default_run(out: Path, baseline: Path | None) -> None:
+    numba.set_num_threads(1)
+    case = get_case("shear_layer")
+    unit = poisson_cost(case.build(case.make_params(nx=384, nz=192)), 50)
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    settings = [f"--set={key}={value}" for key, value in DEFAULT_RUN.items()]
+    arguments = ["run", "shear_layer", *settings, "--out", str(out), "--quiet"]
+    wall, peak = timed_command(arguments, environment)
+    with billow.open_run(out, "diagnostics") as series:
+        steps = series.sizes["time"] - 1
+    if baseline is not None:
+        arguments[-2] = str(out.with_name("baseline"))
+        baseline_wall, baseline_peak = timed_command(arguments, environment, baseline)
+        with billow.open_run(out.with_name("baseline"), "diagnostics") as series:
+            baseline_steps = series.sizes["time"] - 1
+    t_end = DEFAULT_RUN["t_end"]
     print(
-        f"384 x 192 shear_layer to t = 30, {snapshots} snapshots: {wall:.1f} s wall "
-        f"({steps} steps, {steps / wall:.0f} steps/s incl. start-up and output), "
+        f"default run: 384 x 192 shear_layer to t = {t_end:g}, 301 snapshots, one thread "
+        f"(P = {unit * 1e3:.3f} ms)"
+    )
+    print(
+        f"  CLI: {wall:.1f} s wall for {steps} steps (start-up and output included), "
         f"peak RSS {peak:.0f} MB (target <= 300)"
     )
-
-
-def peer_run(out: Path) -> None:
-    arguments = ["run", "--from-kh2d", str(KH2D_FORCED), "--out", str(out), "--quiet"]
-    wall, peak = timed_command(arguments)
-    snapshots, steps = run_size(out)
-    movie, _ = timed_command(["movie", str(out)])
     print(
-        f"kh2d-solver's forced run (384 x 192, t_final 30 = 600 d/U0) with billow: "
-        f"{wall:.1f} s wall ({steps} steps, {snapshots} snapshots, peak RSS {peak:.0f} MB), "
-        f"movie (MP4 + GIF) {movie:.1f} s"
+        f"  wall time per unit of simulated time: {wall / t_end:.3f} s = "
+        f"{wall / t_end / unit:.0f} P (goal <= 200)"
     )
+    if baseline is not None:
+        print(
+            f"  baseline {baseline}: {baseline_wall:.1f} s wall for {baseline_steps} steps, "
+            f"peak RSS {baseline_peak:.0f} MB, {baseline_wall / t_end / unit:.0f} P per unit "
+            f"of simulated time; this revision is {baseline_wall / wall:.2f}x faster"
+        )
+    bare, bare_steps, build = in_process(diagnostics=False)
+    with_diagnostics, _, _ = in_process(diagnostics=True)
+    output = with_writers(out.with_name("in_process")) - build - with_diagnostics
     print(
-        f"  against kh2d-solver: run {PEER_STEPPING_SECONDS:.0f} s / {wall:.1f} s = "
-        f"{PEER_STEPPING_SECONDS / wall:.1f}x; run and animation {PEER_TOTAL_SECONDS:.0f} s / "
-        f"{wall + movie:.1f} s = {PEER_TOTAL_SECONDS / (wall + movie):.1f}x (goal >= 20x)"
+        f"  in process: set-up {build:.1f} s, stepping {bare:.1f} s ({bare / bare_steps * 1e3:.2f}"
+        f" ms a step = {bare / bare_steps / unit:.1f} P), diagnostics "
+        f"+{with_diagnostics - bare:.2f} s ({(with_diagnostics - bare) / bare:.1%}), "
+        f"snapshots, log and checkpoints +{output:.2f} s ({output / bare:.1%} of the stepping)"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-runs", action="store_true", help="only the per-step costs")
+    parser.add_argument("--baseline", type=Path, help="another revision's billow executable")
     args = parser.parse_args()
-    step_cost(384, 192, repeats=20)
-    step_cost(1024, 512, repeats=5)
+    step_parts(384, 192, repeats=30)
+    step_parts(1024, 512, repeats=8)
     if not args.skip_runs:
         out = Path(tempfile.mkdtemp(prefix="billow-bench-"))
         try:
-            default_run(out / "default")
-            peer_run(out / "kh2d_forced")
+            default_run(out / "default", args.baseline)
         finally:
             shutil.rmtree(out)
 
