@@ -41,8 +41,46 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(stderr=True)
+
+
+def _hide_flag_types() -> None:
+    """typer's help shows a type after every option, `--overwrite <bool>` even for flags,
+    which take no value: show nothing after a flag."""
+    option_class = getattr(typer.core, "TyperOption", None)
+    display = getattr(option_class, "display_type_rich", None)
+    if display is None:  # another typer: its own help layout
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else display(self, ctx)
+
+    option_class.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"billow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """billow: fast, verified simulations of 2-D stratified shear flows."""
 
 # options shared by `run` and `restart`
 QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
@@ -137,7 +175,8 @@ def run_command(
     case: Annotated[str | None, typer.Argument(help="case name (see `billow cases`)")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file of parameters")] = None,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="parameter as key=value (repeatable)")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="parameter as key=value (repeatable)"),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="run directory (default runs/CASE)")
@@ -267,7 +306,9 @@ def sweep_command(
 def stability_command(
     assignments: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value"),
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value"
+        ),
     ] = None,
     plot: Annotated[
         Path | None,

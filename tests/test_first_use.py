@@ -1,0 +1,62 @@
+"""A new user's first hour (issue 13, items 12-19): help and version, the README's
+commands exactly as written, progress in batch logs, the Python API's surface and the
+finishing touches of the outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import billow
+from billow.cli import app
+
+BILLOW = Path(sys.executable).parent / "billow"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def billow_cli(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed console script (wide terminal, so help lines are not wrapped)."""
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run(
+        [str(BILLOW), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def invoke(*args: str | Path):
+    return CliRunner().invoke(app, [str(arg) for arg in args], terminal_width=120)
+
+
+# ---------------------------------------------------------------- item 15: -h, --version
+
+
+def test_version_prints_the_package_version(tmp_path):
+    result = billow_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"billow {billow.__version__}"
+
+
+@pytest.mark.parametrize("args", [["-h"], ["run", "-h"], ["stability", "-h"], ["movie", "-h"]])
+def test_short_help_is_the_same_as_long_help(args, tmp_path):
+    short = billow_cli(*args, cwd=tmp_path)
+    long = billow_cli(*args[:-1], "--help", cwd=tmp_path)
+    assert short.returncode == 0, short.stderr
+    assert short.stdout == long.stdout and "Usage: billow" in short.stdout
+
+
+def test_help_shows_key_value_for_set_and_no_type_after_flags():
+    text = invoke("run", "--help").stdout
+    assert "KEY=VALUE" in text
+    assert "<bool>" not in text and "list[str]" not in text
+    line = next(line for line in text.splitlines() if "--overwrite" in line)
+    assert "<" not in line  # a flag takes no value
+    assert "KEY=VALUE" in invoke("stability", "--help").stdout
