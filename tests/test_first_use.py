@@ -60,3 +60,18 @@ def test_help_shows_key_value_for_set_and_no_type_after_flags():
     line = next(line for line in text.splitlines() if "--overwrite" in line)
     assert "<" not in line  # a flag takes no value
     assert "KEY=VALUE" in invoke("stability", "--help").stdout
+
+
+# ---------------------------------------------------------------- item 14: --from-kh2d --out
+
+
+def test_kh2d_config_runs_into_runs_slash_its_name(tmp_path):
+    # After `make run` (runs/shear_layer exists) a kh2d config must not collide with it.
+    (tmp_path / "runs" / "shear_layer").mkdir(parents=True)
+    (tmp_path / "runs" / "shear_layer" / "config.toml").write_text('case = "shear_layer"\n')
+    config = tmp_path / "basic_shear.txt"
+    config.write_text((REPO / "examples" / "kh2d_configs" / "basic_shear.txt").read_text())
+    tiny = ["--set", "nx=16", "--set", "nz=16", "--set", "t_end=0.05", "--set", "save_every=0.05"]
+    result = billow_cli("run", "--from-kh2d", config, *tiny, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs" / "basic_shear" / "fields.nc").is_file()

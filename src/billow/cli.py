@@ -179,7 +179,10 @@ def run_command(
         typer.Option("--set", metavar="KEY=VALUE", help="parameter as key=value (repeatable)"),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="run directory (default runs/CASE)")
+        Path | None,
+        typer.Option(
+            "--out", help="run directory (default runs/CASE, or runs/NAME for --from-kh2d NAME.txt)"
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace a previous run in --out")
@@ -218,7 +221,9 @@ def run_command(
             key, value = parse_assignment(text)
             values[key] = value
         params = spec.make_params(**values)
-        out = prepare_run_directory(out if out is not None else Path("runs") / case, overwrite)
+        if out is None:
+            out = Path("runs") / (from_kh2d.stem if from_kh2d is not None else case)
+        out = prepare_run_directory(out, overwrite)
         start = time.perf_counter()
         _with_progress(
             case,
