@@ -75,3 +75,36 @@ def test_kh2d_config_runs_into_runs_slash_its_name(tmp_path):
     result = billow_cli("run", "--from-kh2d", config, *tiny, "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "runs" / "basic_shear" / "fields.nc").is_file()
+
+
+# ---------------------------------------------------------------- item 13: README commands
+
+
+def readme_command(start: str) -> list[str]:
+    """The README's command line beginning with ``start``, split into words, comment cut."""
+    for line in (REPO / "README.md").read_text().splitlines():
+        if line.strip().startswith(start):
+            return line.split("#")[0].split()
+    raise AssertionError(f"no README line starts with {start!r}")
+
+
+def test_readme_install_line_works_from_a_clone():
+    text = (REPO / "README.md").read_text()
+    assert "pip install billow[" not in text  # billow is not on a package index
+    assert 'pip install -e ".[viz]"' in text
+
+
+def test_readme_config_example_exists_and_runs(tmp_path):
+    words = readme_command("billow run double_shear --config")
+    config = REPO / words[words.index("--config") + 1]
+    assert config.is_file(), f"the README names {config}, which is not shipped"
+    from billow.cases import get_case
+    from billow.config import read_config
+
+    case, values = read_config(config)
+    assert case == words[2] == "double_shear"
+    get_case(case).make_params(**values)  # every key is a parameter of the case
+    tiny = ["--set", "nx=16", "--set", "nz=32", "--set", "t_end=0.1", "--set", "save_every=0.1"]
+    result = billow_cli(*words[1:], *tiny, "--out", tmp_path / "run", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "fields.nc").is_file()
