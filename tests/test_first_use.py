@@ -108,3 +108,81 @@ def test_readme_config_example_exists_and_runs(tmp_path):
     result = billow_cli(*words[1:], *tiny, "--out", tmp_path / "run", cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "fields.nc").is_file()
+
+
+# ---------------------------------------------------------------- item 19: finishing touches
+
+TINY = ["--set", "nx=16", "--set", "nz=16", "--set", "t_end=0.2", "--set", "save_every=0.1"]
+
+
+def test_fields_nc_z_points_up_and_dye_is_named(tmp_path):
+    billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.05, save_every=0.05, out=tmp_path)
+    with billow.open_run(tmp_path) as fields:
+        assert fields["z"].attrs["positive"] == "up"
+        assert fields["c"].attrs["long_name"] == "dye concentration"
+
+
+def test_restart_reports_finished_like_run(tmp_path):
+    out = tmp_path / "run"
+    first = billow_cli("run", "shear_layer", *TINY, "--set", "Lx=14", "--out", out, cwd=tmp_path)
+    assert first.returncode == 0 and "finished in" in first.stderr
+    again = billow_cli("restart", out, "--t-end", "0.4", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    last = again.stderr.strip().splitlines()[-1]
+    assert last.startswith("shear_layer finished in") and last.endswith(f"-> {out}"), last
+
+
+def test_log_of_a_stopped_run_does_not_say_finished(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "shear_layer", *TINY, "--set", "Lx=14", "--set", "t_end=50", "--out", out]
+    result = billow_cli(*args, "--quiet", "--max-wall-time", "0.5", cwd=tmp_path)
+    assert result.returncode != 0
+    log = (out / "log.txt").read_text()
+    stopped = log.index("stopped")
+    assert "finished" not in log[stopped:], log[stopped:]
+    assert "stopped after" in log[stopped:]  # the steps and wall time are still logged
+    from billow.sweep import wall_time
+
+    assert wall_time(out) > 0  # and still counted in a sweep's wall time
+
+
+def test_one_member_is_singular(tmp_path, monkeypatch):
+    import billow.sweep
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('case = "shear_layer"\n[parameters]\nnx = 16\nnz = 16\nLx = 14.0\n')
+    monkeypatch.setattr(billow.sweep, "run_sweep", lambda *args, **kwargs: None)
+    result = invoke("sweep", spec, "--out", tmp_path / "sweep")
+    assert result.exit_code == 0, result.stderr
+    assert "sweep of 1 member ->" in result.stderr
+
+
+def test_readme_commands_write_only_under_runs():
+    # A user running the README's commands from the clone must find new files under
+    # runs/ only: every output option there points into runs/ ...
+    commands = [
+        line.split("#")[0].split()
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.strip().startswith("billow ")
+    ]
+    assert len(commands) > 10
+    for words in commands:
+        for option in ("--out", "--plot"):
+            if option in words:
+                value = words[words.index(option) + 1]
+                assert value.startswith("runs/"), " ".join(words)
+
+
+def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
+    # ... and so does the one output directory with a default outside a run directory
+    import billow.analysis.compare
+
+    seen = {}
+
+    def fake_compare(run_dirs, out, samples, seed):
+        seen["out"] = out
+        raise billow.errors.BillowError("stop here")
+
+    monkeypatch.setattr(billow.analysis.compare, "compare_runs", fake_compare)
+    invoke("compare", tmp_path / "a", tmp_path / "b")
+    assert Path(seen["out"]).parts[0] == "runs"

@@ -82,6 +82,7 @@ def _options(
 ) -> None:
     """billow: fast, verified simulations of 2-D stratified shear flows."""
 
+
 # options shared by `run` and `restart`
 QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
 MaxWallTimeOption = Annotated[
@@ -94,6 +95,11 @@ def fail(message: str) -> None:
     """Print one line naming the problem and exit non-zero."""
     print(f"billow: error: {message}", file=sys.stderr)
     raise typer.Exit(code=2)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """ "1 member", "2 members"."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def _format_default(value) -> str:
@@ -260,12 +266,16 @@ def restart_command(
         restart = prepare_restart(run_dir, t_end)
         if restart.checkpoint is None:
             console.print(f"{run_dir} has no checkpoint yet: running it again from t = 0")
+        start = time.perf_counter()
         _with_progress(
             "restart",
             restart.params.t_end,
             quiet,
             lambda progress: restart_run(restart, progress=progress, max_wall_time=max_wall_time),
         )
+        if not quiet:
+            elapsed = time.perf_counter() - start
+            console.print(f"{restart.case} finished in {elapsed:.1f} s -> {run_dir}")
     except BillowError as error:
         fail(str(error))
 
@@ -304,7 +314,7 @@ def sweep_command(
             run_sweep(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
     except BillowError as error:
         fail(str(error))
-    console.print(f"sweep of {len(parsed.members)} members -> {out}/sweep.csv")
+    console.print(f"sweep of {_count(len(parsed.members), 'member')} -> {out}/sweep.csv")
 
 
 @app.command("stability")
@@ -483,13 +493,16 @@ def dataset_command(
             make_dataset(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
     except BillowError as error:
         fail(str(error))
-    console.print(f"dataset of {len(parsed.sweep.members)} trajectories -> {out}/data")
+    trajectories = _count(len(parsed.sweep.members), "trajectory", "trajectories")
+    console.print(f"dataset of {trajectories} -> {out}/data")
 
 
 @app.command("compare")
 def compare_command(
     run_dirs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
-    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path("compare"),
+    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path(
+        "runs/compare"
+    ),
     samples: Annotated[
         int, typer.Option("--samples", help="space-time points per run for the tests")
     ] = 10000,

@@ -36,6 +36,7 @@ FIELD_LONG_NAMES = {
     "v": "spanwise velocity (units of U0)",
     "b": "buoyancy (units of U0^2/d)",
     "vorticity": "spanwise vorticity du/dz - dw/dx (units of U0/d)",
+    "c": "dye concentration",
 }
 
 
@@ -163,8 +164,8 @@ def _execute(
     """The time loop with its writers: snapshots, diagnostics, checkpoints and the log."""
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params)
-    field_names = {**FIELD_LONG_NAMES}
-    field_names.update({name: f"passive tracer {name}" for name in model.tracer_names})
+    field_names = {name: f"passive tracer {name}" for name in model.tracer_names}
+    field_names.update(FIELD_LONG_NAMES)
     field_names = {
         name: field_names[name]
         for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
@@ -256,11 +257,13 @@ def _execute(
     start = time.perf_counter()
     last_checkpoint_wall = [start]
     steps_before = model.iteration
+    outcome = "finished"
     try:
         with _stop_requests() as stop_requests:
             simulation.run()
-    except Exception as error:
-        logger.error("stopped: %s", error)
+    except BaseException as error:
+        outcome = "stopped after"  # not "finished": the run did not reach t_end
+        logger.error("stopped: %s", error or type(error).__name__)
         raise
     finally:
         flush_diagnostics()
@@ -269,7 +272,8 @@ def _execute(
         elapsed = time.perf_counter() - start
         steps = model.iteration - steps_before
         logger.info(
-            "finished %d steps to t = %.6g in %.2f s (%.1f steps/s)",
+            "%s %d steps to t = %.6g in %.2f s (%.1f steps/s)",
+            outcome,
             steps,
             model.time,
             elapsed,

@@ -70,7 +70,7 @@ SUMMARY_COLUMNS = {
     "cumulative_mixing_efficiency": "int M dt / (int M dt + int epsilon dt) over the snapshots",
     "wall_time": "wall-clock seconds of the run (all restarts together)",
 }
-FINISHED = re.compile(r"finished \d+ steps to t = \S+ in ([0-9.eE+-]+) s")
+FINISHED = re.compile(r"(?:finished|stopped after) \d+ steps to t = \S+ in ([0-9.eE+-]+) s")
 
 
 @dataclass(frozen=True)
