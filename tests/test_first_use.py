@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -186,3 +187,64 @@ def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(billow.analysis.compare, "compare_runs", fake_compare)
     invoke("compare", tmp_path / "a", tmp_path / "b")
     assert Path(seen["out"]).parts[0] == "runs"
+
+
+# ---------------------------------------------------------------- item 18: the Python API
+
+
+def test_package_exports_its_api_and_nothing_else():
+    assert "os" not in dir(billow) and not hasattr(billow, "os")
+    for name in billow.__all__:
+        assert getattr(billow, name) is not None, name
+    assert {"run", "open_run", "get_case", "Simulation", "datasets"} <= set(billow.__all__)
+
+
+def test_datasets_is_an_attribute_of_a_fresh_import():
+    code = "import billow; print(billow.datasets.WellWindows.__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "WellWindows"
+
+
+def documented_functions():
+    from billow import stability
+    from billow.analysis import energetics
+
+    functions = [billow.get_case, billow.run, billow.open_run]
+    functions += [
+        stability.tanh_profiles,
+        stability.most_unstable_mode,
+        stability.growth_rate_curve,
+        stability.fastest_growing,
+        stability.recommended_Lx,
+    ]
+    functions += [
+        getattr(energetics, name)
+        for name in dir(energetics)
+        if not name.startswith("_")
+        and callable(getattr(energetics, name))
+        and getattr(getattr(energetics, name), "__module__", "") == energetics.__name__
+        and not isinstance(getattr(energetics, name), type)
+    ]
+    return functions
+
+
+@pytest.mark.parametrize("function", documented_functions(), ids=lambda f: f.__name__)
+def test_public_functions_document_parameters_and_returns(function):
+    doc = function.__doc__ or ""
+    assert "Parameters\n" in doc and "Returns\n" in doc, function.__name__
+
+
+def test_mode_sigma_is_complex_with_growth_rate_and_phase_speed():
+    from billow import stability
+
+    U, B = stability.tanh_profiles(0.1)
+    mode = stability.most_unstable_mode(lambda z: np.tanh(z) + 0.3, B, 0.44, Re=1000, Lz=14)
+    assert isinstance(mode.sigma, complex)
+    assert mode.growth_rate == mode.sigma.real > 0
+    # a layer moving at +0.3 carries its billows along: c_r = -sigma.imag / k = 0.3
+    assert mode.phase_speed == pytest.approx(-mode.sigma.imag / mode.k)
+    assert mode.phase_speed == pytest.approx(0.3, abs=1e-3)
+    assert isinstance(stability.Mode.growth_rate, property)
+    assert isinstance(stability.Mode.phase_speed, property)
+    assert "complex" in stability.Mode.__doc__

@@ -284,7 +284,25 @@ def _execute(
 
 
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
-    """Open a run directory's ``fields`` (default) or ``diagnostics`` as an xarray Dataset."""
+    """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
+
+    Parameters
+    ----------
+    directory : str or Path
+        A run directory (``billow run --out``).
+    which : str
+        ``"fields"`` (default): ``fields.nc``, variables u, w, b, dye c, vorticity (and
+        v for the rotating case) of shape (time, z, x) at cell centres;
+        ``"diagnostics"``: ``diagnostics.nc``, one value per step (shape (time,)) of
+        ke, pe, epsilon, max_divergence, b_integral, c_integral, mode_amplitude,
+        dye_entropy, phi_i, dt, cfl.
+
+    Returns
+    -------
+    xarray.Dataset
+        Coordinates time, z, x (units of d/U0 and d), every parameter in ``attrs``.
+        Close it (or use ``with``) when done.
+    """
     import xarray as xr  # imported on use: running a case does not need it
 
     return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
@@ -295,7 +313,27 @@ def run(
 ) -> xr.Dataset:
     """Run ``case`` with parameters ``params`` and return its snapshots (loaded in memory).
 
-    With ``out`` the run directory is kept there; otherwise a temporary one is used.
+    Parameters
+    ----------
+    case : str
+        A case name (see :func:`billow.get_case`).
+    out : str or Path, optional
+        Keep the run directory there (refused if it holds another run, unless
+        ``overwrite``); by default a temporary directory is used and removed.
+    overwrite : bool
+        Replace billow's files of a previous run in ``out``.
+    progress : bool
+        Show a progress bar (simulated time, dt, ETA) on stderr; when stderr is not a
+        terminal, a progress line at most every PROGRESS_INTERVAL seconds instead.
+    **params
+        Parameters of the case, e.g. ``Ri=0.1, Re=1000, nx=128, nz=64, t_end=60``
+        (``billow cases NAME`` lists them); the rest keep the case's defaults.
+
+    Returns
+    -------
+    xarray.Dataset
+        The snapshots of ``fields.nc`` (see :func:`open_run`): u, w, b, c, vorticity of
+        shape (time, z, x), with every resolved parameter in ``attrs``.
     """
     resolved = get_case(case).make_params(**params)
     if out is not None:
