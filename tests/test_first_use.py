@@ -248,3 +248,56 @@ def test_mode_sigma_is_complex_with_growth_rate_and_phase_speed():
     assert isinstance(stability.Mode.growth_rate, property)
     assert isinstance(stability.Mode.phase_speed, property)
     assert "complex" in stability.Mode.__doc__
+
+
+# ---------------------------------------------------------------- item 16: batch progress
+
+
+def test_batch_log_gets_progress_lines_at_the_interval(tmp_path, monkeypatch):
+    # CliRunner's stderr is not a terminal, as in a batch job; interval 0 prints a line
+    # after every step, the 30 s default (tested below) at most one per 30 s.
+    import billow.progress
+
+    monkeypatch.setattr(billow.progress, "PROGRESS_INTERVAL", 0.0)
+    args = ["shear_layer", *TINY, "--set", "Lx=14", "--set", "save_every=0.02"]
+    result = invoke("run", *args, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "steps/s" in line]
+    assert len(lines) >= 5, result.stderr
+    assert all(" t = " in line and "dt = " in line and "ETA" in line for line in lines)
+    assert lines[-1].startswith("shear_layer: t = 0.2 / 0.2 (100 %)"), lines[-1]
+
+
+def test_progress_lines_are_at_most_one_per_interval(monkeypatch):
+    import io
+
+    import billow.progress
+
+    assert billow.progress.PROGRESS_INTERVAL == 30.0
+    clock = [0.0]
+    monkeypatch.setattr(billow.progress.time, "perf_counter", lambda: clock[0])
+    stream = io.StringIO()
+    lines = billow.progress.ProgressLines("kh", t_end=10.0, stream=stream)
+
+    class FakeSim:  # 1 simulated time unit and 100 steps per 10 s of wall clock
+        dt = 0.01
+
+        class model:
+            time, iteration = 0.0, 0
+
+    for step in range(0, 1001):
+        clock[0] = 0.1 * step
+        FakeSim.model.time, FakeSim.model.iteration = 0.01 * step, step
+        lines(FakeSim)
+    printed = stream.getvalue().splitlines()
+    assert len(printed) == 3  # at 30, 60 and 90 s of 100
+    assert printed[0] == "kh: t = 3 / 10 (30 %), dt = 1.000e-02, 10.0 steps/s, ETA 0:01:10"
+
+
+def test_python_api_progress_shows_the_same_progress(tmp_path, monkeypatch, capsys):
+    import billow.progress
+
+    monkeypatch.setattr(billow.progress, "PROGRESS_INTERVAL", 0.0)
+    billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.1, save_every=0.02, progress=True)
+    err = capsys.readouterr().err
+    assert "shear_layer: t = 0.1 / 0.1 (100 %)" in err and "steps/s" in err

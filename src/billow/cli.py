@@ -14,7 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 try:  # recent typer vendors click; older versions use the click package
@@ -33,8 +33,8 @@ from .config import (
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
 from .kh2d_config import load_kh2d
+from .progress import progress_display
 from .runner import prepare_restart, restart_run, run_case
-from .simulation import Simulation
 
 app = typer.Typer(
     help="billow: fast, verified simulations of 2-D stratified shear flows.",
@@ -151,28 +151,12 @@ def list_cases(
 
 
 def _with_progress(label: str, t_end: float, quiet: bool, run) -> None:
-    """Call run(progress) with a rich progress bar (simulated time, dt, ETA), or
-    run(None) when quiet."""
+    """Call run(progress) with a progress bar (simulated time, dt, ETA; off a terminal a
+    line every PROGRESS_INTERVAL seconds), or run(None) when quiet."""
     if quiet:
         run(None)
         return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(label, total=t_end)
-
-        def update(sim: Simulation) -> None:
-            progress.update(
-                task,
-                completed=sim.model.time,
-                description=f"t = {sim.model.time:8.3f} / {t_end:g}  dt = {sim.dt:.3e}",
-            )
-
+    with progress_display(label, t_end, console) as update:
         run(update)
 
 

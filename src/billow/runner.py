@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, resto
 from .io.netcdf import diagnostics_series, fields_series
 from .io.rundir import close_logger, prepare_run_directory, run_logger
 from .model import Model
+from .progress import progress_display
 from .simulation import TIME_EPSILON, Simulation
 
 if TYPE_CHECKING:
@@ -309,7 +310,12 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
 
 
 def run(
-    case: str, *, out: str | Path | None = None, overwrite: bool = False, **params
+    case: str,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **params,
 ) -> xr.Dataset:
     """Run ``case`` with parameters ``params`` and return its snapshots (loaded in memory).
 
@@ -336,11 +342,13 @@ def run(
         shape (time, z, x), with every resolved parameter in ``attrs``.
     """
     resolved = get_case(case).make_params(**params)
-    if out is not None:
-        run_case(case, resolved, out, overwrite=overwrite)
+    with ExitStack() as stack:
+        update = None
+        if progress:
+            update = stack.enter_context(progress_display(case, resolved.t_end))
+        if out is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="billow-"))
+            overwrite = True
+        run_case(case, resolved, out, overwrite=overwrite, progress=update)
         with open_run(out) as dataset:
-            return dataset.load()
-    with tempfile.TemporaryDirectory(prefix="billow-") as directory:
-        run_case(case, resolved, directory, overwrite=True)
-        with open_run(directory) as dataset:
             return dataset.load()
