@@ -301,3 +301,45 @@ def test_python_api_progress_shows_the_same_progress(tmp_path, monkeypatch, caps
     billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.1, save_every=0.02, progress=True)
     err = capsys.readouterr().err
     assert "shear_layer: t = 0.1 / 0.1 (100 %)" in err and "steps/s" in err
+
+
+# ---------------------------------------------------------------- item 12: billow stability
+
+
+def stability_number(stdout: str, row: str) -> float:
+    line = next(line for line in stdout.splitlines() if row in line)
+    return float(line.split(row)[1].split()[1])
+
+
+def test_stability_recommends_the_lx_the_default_run_uses():
+    from billow.cases import get_case
+
+    result = invoke("stability")
+    assert result.exit_code == 0, result.stderr
+    run_Lx = get_case("shear_layer").make_params().Lx  # Lz = 14, as the case
+    assert stability_number(result.stdout, "recommended Lx") == pytest.approx(run_Lx, abs=1e-4)
+    lz30 = invoke("stability", "--case", "shear_layer", "--set", "Lz=30")
+    assert stability_number(lz30.stdout, "recommended Lx") == pytest.approx(14.2268, abs=1e-4)
+
+
+def test_stability_case_must_be_a_tanh_layer():
+    result = invoke("stability", "--case", "kolmogorov")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("billow: error:") and "shear_layer" in result.stderr
+
+
+def test_stability_plot_shows_progress(tmp_path, monkeypatch):
+    from billow import stability
+
+    calls = []
+
+    def quick_curve(U, B, ks, **options):  # the figures' 440 solves take 30-50 s
+        calls.append(len(ks))
+        return np.full(len(ks), 0.1)
+
+    monkeypatch.setattr(stability, "growth_rate_curve", quick_curve)
+    result = invoke("stability", "--plot", tmp_path / "figs")
+    assert result.exit_code == 0, result.stderr
+    assert "440 eigenvalue solves" in result.stderr and "100%" in result.stderr
+    assert len(calls) > 10  # the solves are done in steps that move the bar
+    assert (tmp_path / "figs" / "stability_diagram.png").is_file()

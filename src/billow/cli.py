@@ -313,12 +313,17 @@ def stability_command(
         Path | None,
         typer.Option("--plot", help="directory for growth_rate.png and stability_diagram.png"),
     ] = None,
+    case: Annotated[
+        str,
+        typer.Option("--case", help="case whose defaults (Re, Ri, Pr, R, Lz, bc_z) are used"),
+    ] = "shear_layer",
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
     from . import stability
 
     try:
-        values = dict(parse_assignment(text) for text in assignments or [])
+        values = _case_stability_defaults(case)
+        values.update(parse_assignment(text) for text in assignments or [])
         params = validate_params("billow stability", StabilityParams, values)
         U, B = stability.tanh_profiles(params.Ri, params.R)
         options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
@@ -347,10 +352,32 @@ def stability_command(
             out.print(
                 "Ri >= 1/4: no linear instability (Miles-Howard); the growth rate is not positive."
             )
+        if case != "shear_layer":
+            out.print(
+                f"{case}: theory of the tanh layer without the case's rotation or forcing, "
+                "as for its default Lx"
+            )
         if plot is not None:
             _stability_figures(plot, params, mode, options, out)
     except BillowError as error:
         fail(str(error))
+
+
+def _case_stability_defaults(name: str) -> dict:
+    """The defaults of case ``name`` for StabilityParams' fields, so that `billow stability`
+    finds the mode (and the Lx) that a run of the case uses; only for cases whose default
+    Lx is set by the tanh layer's linear theory."""
+    spec = get_case(name)
+    fields = spec.params.model_fields
+    if "wavelengths" not in fields or "R" not in fields:
+        tanh_cases = [c.name for c in CASES.values() if "wavelengths" in c.params.model_fields]
+        raise BillowError(
+            f"billow stability treats the tanh shear layer: --case {' | '.join(tanh_cases)}, "
+            f"not '{name}'"
+        )
+    return {
+        key: field.default for key, field in fields.items() if key in StabilityParams.model_fields
+    }
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
@@ -363,21 +390,25 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
         fail(f"cannot create plot directory '{directory}': {error.strerror}")
     U, B = stability.tanh_profiles(params.Ri, params.R)
     ks = np.linspace(0.02, 1.0, 50)
-    rates = stability.growth_rate_curve(U, B, ks, **options)
+    richardson = np.linspace(0.0, 0.3, 13)
+    diagram_ks = np.linspace(0.02, 1.0, 30)
+    # one row of eigenvalue solves at a time, so that the bar moves (about 0.1 s a solve)
+    rows = [(params.Ri, ks[i : i + 10]) for i in range(0, ks.size, 10)]
+    rows += [(Ri, diagram_ks) for Ri in richardson]
+    total = sum(row.size for _, row in rows)
+    console.print(f"figures: {total} eigenvalue solves for the growth curve and the diagram")
+    results = []
+    with _count_progress("eigenvalue solves", total) as progress:
+        for Ri, row in rows:
+            U_row, B_row = stability.tanh_profiles(Ri, params.R)
+            results.append(stability.growth_rate_curve(U_row, B_row, row, **options))
+            progress(sum(r.size for r in results), total)
+    rates = np.concatenate(results[: -richardson.size])
     title = f"Re = {params.Re:g}, Ri = {params.Ri:g}, Pr = {params.Pr:g}, Lz = {params.Lz:g}"
     curve = plot_growth_curve(
         ks, rates, mode.k, mode.sigma.real, title, directory / "growth_rate.png"
     )
-    richardson = np.linspace(0.0, 0.3, 13)
-    diagram_ks = np.linspace(0.02, 1.0, 30)
-    grid = np.array(
-        [
-            stability.growth_rate_curve(
-                *stability.tanh_profiles(Ri, params.R), diagram_ks, **options
-            )
-            for Ri in richardson
-        ]
-    )
+    grid = np.array(results[-richardson.size :])
     diagram = plot_stability_diagram(
         diagram_ks, richardson, grid, title, directory / "stability_diagram.png"
     )
