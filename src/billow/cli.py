@@ -440,6 +440,12 @@ def movie_command(
         typer.Option("--field", help="field panel, repeatable (default vorticity, b)"),
     ] = None,
     fps: Annotated[int, typer.Option("--fps", help="frames per second")] = 20,
+    min_duration: Annotated[
+        float,
+        typer.Option(
+            "--min-duration", help="seconds at least (frames interpolated between snapshots)"
+        ),
+    ] = 10.0,
     formats: Annotated[
         list[str] | None, typer.Option("--format", help="mp4 and/or gif (default both)")
     ] = None,
@@ -456,6 +462,7 @@ def movie_command(
             out=out,
             fps=fps,
             formats=tuple(formats or ("mp4", "gif")),
+            min_duration=min_duration,
         )
     except BillowError as error:
         fail(str(error))
