@@ -412,7 +412,8 @@ def test_python_api_run_returns_dataset(tmp_path):
 
 def test_stability_prints_fastest_growing_mode(tmp_path):
     # Re = 1000, Ri = 0.1, free-slip walls at +-15: sigma_max = 0.12412 (design.md section 6)
-    result = billow_cli("stability", "--set", "Re=1000", "--set", "Ri=0.1", cwd=tmp_path)
+    settings = ["--set", "Re=1000", "--set", "Ri=0.1", "--set", "Lz=30"]
+    result = billow_cli("stability", *settings, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "0.12412" in result.stdout
     assert "recommended Lx" in result.stdout
@@ -429,5 +430,6 @@ def test_stability_bad_parameter_is_one_line_error(tmp_path):
 def test_stability_plot_writes_both_figures(tmp_path):
     result = billow_cli("stability", "--set", "Ri=0.1", "--plot", tmp_path / "figs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "440 eigenvalue solves" in result.stderr
     for name in ("growth_rate.png", "stability_diagram.png"):
         assert (tmp_path / "figs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,14 +9,20 @@ import pytest
 import billow
 from billow.errors import BillowError
 from billow.viz.movie import (
+    GIF_SCALE,
+    GIF_STRIDE,
     MACRO_BLOCK,
     ColourScale,
     FrameRenderer,
     colour_scales,
+    frame_schedule,
+    movie_title,
     render_movie,
 )
 
 N_SNAPSHOTS = 9  # t_end = 4, save_every = 0.5
+# at 20 fps for at least 10 s: 200 intervals of frames, 25 between snapshots
+N_FRAMES = 8 * 25 + 1
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +65,71 @@ def test_writes_mp4_and_gif_into_run_dir(run_dir, movie):
     assert not [p for p in os.listdir(run_dir) if p.startswith(".movie-")]  # no temp left
 
 
-def test_mp4_has_one_frame_per_snapshot(movie, renderer):
+def test_mp4_lasts_ten_seconds_with_interpolated_frames(movie, renderer):
     frames = read_mp4(movie[0])
-    assert len(frames) == N_SNAPSHOTS
+    assert len(frames) == N_FRAMES and len(frames) / 20 >= 10
     height, width, _ = frames[0].shape
     assert (height, width, 3) == renderer.frame_shape
     assert width >= 400 and width % MACRO_BLOCK == 0 and height % MACRO_BLOCK == 0
     # 64 x 32 cells of aspect dz/dx = 2 -> two 512 x 512 panels
-    assert width == 512 and height >= 2 * 512
+    for y0, y1, x0, x1 in renderer.panel_boxes:
+        assert (y1 - y0, x1 - x0) == (512, 512)
 
 
-def test_gif_has_one_frame_per_snapshot_at_half_size(movie, renderer):
+def test_gif_lasts_as_long_wider_than_256_pixels(movie, renderer):
     frames = imageio.mimread(movie[1])
-    assert len(frames) == N_SNAPSHOTS
+    assert len(frames) == -(-N_FRAMES // GIF_STRIDE)  # every other frame at 10 fps
     height, width, _ = renderer.frame_shape
-    assert frames[0].shape[:2] == (height // 2, width // 2)
+    assert frames[0].shape[:2] == (round(height * GIF_SCALE), round(width * GIF_SCALE))
+    assert frames[0].shape[1] > 256
+
+
+def test_frames_between_snapshots_are_interpolated_in_time():
+    schedule = frame_schedule(41, fps=20, min_duration=10, max_frames=None)
+    assert len(schedule) == 201  # the default run's 41 snapshots: 10.05 s
+    assert [k for k, a in schedule if a == 0] == list(range(41))  # every snapshot shown
+    assert schedule[1] == (0, 0.2)
+    # enough snapshots: one frame each, none invented
+    assert frame_schedule(400, 20, 10, None) == [(k, 0.0) for k in range(400)]
+
+
+def test_interpolated_frame_blends_neighbouring_snapshots(run_dir, tmp_path):
+    render_movie(run_dir, fields=["b"], out=tmp_path, formats=["mp4"], fps=2, min_duration=8)
+    # 9 snapshots at 2 fps for 8 s: 17 frames, one between each pair
+    assert len(read_mp4(tmp_path / "movie.mp4")) == 17
+
+
+def test_upscaling_is_smooth_not_blocky(renderer):
+    # a ramp in x over 64 cells fills a 512-pixel row with ~all 256 colours, where
+    # repeating each cell 8 times would show 64 blocks
+    scale = renderer.scales[1]
+    ramp = np.linspace(scale.vmin, scale.vmax, renderer.nx)[None, :] * np.ones((renderer.nz, 1))
+    panel = renderer.upscale(ramp)
+    row = scale.index(panel[panel.shape[0] // 2])
+    assert len(np.unique(row)) > 200
+    # no steps between cells (the first and last half cell blend across the periodic x)
+    assert np.abs(np.diff(row[8:-8].astype(int))).max() <= 2
+
+
+def test_frame_shows_title_axes_and_colourbars(run_dir, renderer):
+    with billow.open_run(run_dir) as dataset:
+        title = movie_title(dict(dataset.attrs), 32, 64)
+    assert title.startswith("shear_layer") and "Re = 1000" in title and "Ri = 0.1" in title
+    frame = renderer.render([np.zeros((renderer.nz, renderer.nx))] * 2, 0.0)
+    background = frame[0, 0]
+    boxes = zip(renderer.panel_boxes, renderer.colourbar_boxes, renderer.scales)
+    for (y0, y1, x0, x1), (by0, by1, bx0, bx1), scale in boxes:
+        # a colourbar right of the panel: the colour map from vmax (top) to vmin
+        assert bx0 > x1
+        bar = frame[by0:by1, (bx0 + bx1) // 2].astype(int)
+        assert np.abs(bar[0] - scale.lut[-1]).max() <= 8
+        assert np.abs(bar[-1] - scale.lut[0]).max() <= 8
+        assert np.abs(bar[(by1 - by0) // 2] - scale.lut[128]).max() <= 8
+        # z ticks and labels at the left
+        assert (frame[y0:y1, : x0 - 2] != background).any()
+    # x ticks and "x/d" under the last panel
+    y1 = renderer.panel_boxes[-1][1]
+    assert (frame[y1 + 2 :, renderer.panel_boxes[-1][2] :] != background).any()
 
 
 def test_time_label_changes_between_frames(movie, renderer):
@@ -124,7 +180,8 @@ def test_lut_index_bins():
 def test_out_dir_single_format_and_max_frames(run_dir, tmp_path):
     paths = render_movie(run_dir, fields=["u"], out=tmp_path / "m", formats=["gif"], max_frames=4)
     assert paths == [tmp_path / "m" / "movie.gif"]
-    assert len(imageio.mimread(paths[0])) == 3  # stride 3 over 9 snapshots
+    # stride 3 over 9 snapshots: 3 frames; the GIF keeps every other one and the last
+    assert len(imageio.mimread(paths[0])) == 2
 
 
 def test_missing_field_is_a_billow_error(run_dir, tmp_path):
@@ -151,7 +208,7 @@ def test_movie_command_writes_both_movies(run_dir, tmp_path):
 
     result = CliRunner().invoke(app, ["movie", str(run_dir), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
-    assert len(read_mp4(tmp_path / "movie.mp4")) == N_SNAPSHOTS
+    assert len(read_mp4(tmp_path / "movie.mp4")) == N_FRAMES
     assert (tmp_path / "movie.gif").stat().st_size > 0
 
 

@@ -151,7 +151,7 @@ def test_invalid_inputs_are_rejected():
 
 def test_recommended_Lx_holds_whole_wavelengths():
     empty = np.zeros(0)
-    mode = Mode(0.5, 0.1 + 0j, 0.0, empty, empty, empty, empty, True, 0.0)
+    mode = Mode(0.5, 0.1 + 0j, empty, empty, empty, empty, True, 0.0)
     assert recommended_Lx(mode) == pytest.approx(4 * math.pi)
     assert recommended_Lx(mode, n_wavelengths=3) == pytest.approx(12 * math.pi)
 

@@ -2,13 +2,13 @@
 
 __version__ = "0.1.0"
 
-import os  # noqa: E402
+import os as _os  # noqa: E402
 
 # numba's OpenMP threads spin up to 300k times between parallel loops before sleeping: on a
 # machine shared with other busy processes one step then becomes ~30x slower (measured 300 ms
 # instead of 7 ms at 384x192 on 2 cores). A short spin keeps parallel launches cheap on a quiet
 # machine (7 ms) and bounds the contended cost (18 ms). Read when OpenMP starts, i.e. later.
-os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from .cases import CASES, get_case  # noqa: E402
 from .grid import Grid  # noqa: E402
@@ -16,4 +16,32 @@ from .model import Model  # noqa: E402
 from .runner import open_run, run, run_case  # noqa: E402
 from .simulation import Simulation  # noqa: E402
 
-__all__ = ["CASES", "Grid", "Model", "Simulation", "get_case", "open_run", "run", "run_case"]
+__all__ = [
+    "CASES",
+    "Grid",
+    "Model",
+    "Simulation",
+    "__version__",
+    "analysis",
+    "datasets",
+    "get_case",
+    "open_run",
+    "run",
+    "run_case",
+    "stability",
+]
+
+# submodules reached as attributes (``billow.datasets.WellWindows``), imported on first use
+_SUBMODULES = ("analysis", "datasets", "stability")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) - {"_os"} | set(__all__))

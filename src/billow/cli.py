@@ -14,7 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 try:  # recent typer vendors click; older versions use the click package
@@ -33,16 +33,55 @@ from .config import (
 from .errors import BillowError
 from .io.rundir import prepare_run_directory
 from .kh2d_config import load_kh2d
+from .progress import progress_display
 from .runner import prepare_restart, restart_run, run_case
-from .simulation import Simulation
 
 app = typer.Typer(
     help="billow: fast, verified simulations of 2-D stratified shear flows.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(stderr=True)
+
+
+def _hide_flag_types() -> None:
+    """typer's help shows a type after every option, `--overwrite <bool>` even for flags,
+    which take no value: show nothing after a flag."""
+    option_class = getattr(typer.core, "TyperOption", None)
+    display = getattr(option_class, "display_type_rich", None)
+    if display is None:  # another typer: its own help layout
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else display(self, ctx)
+
+    option_class.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"billow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """billow: fast, verified simulations of 2-D stratified shear flows."""
+
 
 # options shared by `run` and `restart`
 QuietOption = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
@@ -56,6 +95,11 @@ def fail(message: str) -> None:
     """Print one line naming the problem and exit non-zero."""
     print(f"billow: error: {message}", file=sys.stderr)
     raise typer.Exit(code=2)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """ "1 member", "2 members"."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def _format_default(value) -> str:
@@ -107,28 +151,12 @@ def list_cases(
 
 
 def _with_progress(label: str, t_end: float, quiet: bool, run) -> None:
-    """Call run(progress) with a rich progress bar (simulated time, dt, ETA), or
-    run(None) when quiet."""
+    """Call run(progress) with a progress bar (simulated time, dt, ETA; off a terminal a
+    line every PROGRESS_INTERVAL seconds), or run(None) when quiet."""
     if quiet:
         run(None)
         return
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(label, total=t_end)
-
-        def update(sim: Simulation) -> None:
-            progress.update(
-                task,
-                completed=sim.model.time,
-                description=f"t = {sim.model.time:8.3f} / {t_end:g}  dt = {sim.dt:.3e}",
-            )
-
+    with progress_display(label, t_end, console) as update:
         run(update)
 
 
@@ -137,10 +165,14 @@ def run_command(
     case: Annotated[str | None, typer.Argument(help="case name (see `billow cases`)")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file of parameters")] = None,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="parameter as key=value (repeatable)")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="parameter as key=value (repeatable)"),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="run directory (default runs/CASE)")
+        Path | None,
+        typer.Option(
+            "--out", help="run directory (default runs/CASE, or runs/NAME for --from-kh2d NAME.txt)"
+        ),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace a previous run in --out")
@@ -179,7 +211,9 @@ def run_command(
             key, value = parse_assignment(text)
             values[key] = value
         params = spec.make_params(**values)
-        out = prepare_run_directory(out if out is not None else Path("runs") / case, overwrite)
+        if out is None:
+            out = Path("runs") / (from_kh2d.stem if from_kh2d is not None else case)
+        out = prepare_run_directory(out, overwrite)
         start = time.perf_counter()
         _with_progress(
             case,
@@ -216,12 +250,16 @@ def restart_command(
         restart = prepare_restart(run_dir, t_end)
         if restart.checkpoint is None:
             console.print(f"{run_dir} has no checkpoint yet: running it again from t = 0")
+        start = time.perf_counter()
         _with_progress(
             "restart",
             restart.params.t_end,
             quiet,
             lambda progress: restart_run(restart, progress=progress, max_wall_time=max_wall_time),
         )
+        if not quiet:
+            elapsed = time.perf_counter() - start
+            console.print(f"{restart.case} finished in {elapsed:.1f} s -> {run_dir}")
     except BillowError as error:
         fail(str(error))
 
@@ -260,25 +298,32 @@ def sweep_command(
             run_sweep(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
     except BillowError as error:
         fail(str(error))
-    console.print(f"sweep of {len(parsed.members)} members -> {out}/sweep.csv")
+    console.print(f"sweep of {_count(len(parsed.members), 'member')} -> {out}/sweep.csv")
 
 
 @app.command("stability")
 def stability_command(
     assignments: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value"),
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Re, Ri, Pr, R, Lz, bc_z, wavelengths as key=value"
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="directory for growth_rate.png and stability_diagram.png"),
     ] = None,
+    case: Annotated[
+        str,
+        typer.Option("--case", help="case whose defaults (Re, Ri, Pr, R, Lz, bc_z) are used"),
+    ] = "shear_layer",
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
     from . import stability
 
     try:
-        values = dict(parse_assignment(text) for text in assignments or [])
+        values = _case_stability_defaults(case)
+        values.update(parse_assignment(text) for text in assignments or [])
         params = validate_params("billow stability", StabilityParams, values)
         U, B = stability.tanh_profiles(params.Ri, params.R)
         options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
@@ -307,10 +352,32 @@ def stability_command(
             out.print(
                 "Ri >= 1/4: no linear instability (Miles-Howard); the growth rate is not positive."
             )
+        if case != "shear_layer":
+            out.print(
+                f"{case}: theory of the tanh layer without the case's rotation or forcing, "
+                "as for its default Lx"
+            )
         if plot is not None:
             _stability_figures(plot, params, mode, options, out)
     except BillowError as error:
         fail(str(error))
+
+
+def _case_stability_defaults(name: str) -> dict:
+    """The defaults of case ``name`` for StabilityParams' fields, so that `billow stability`
+    finds the mode (and the Lx) that a run of the case uses; only for cases whose default
+    Lx is set by the tanh layer's linear theory."""
+    spec = get_case(name)
+    fields = spec.params.model_fields
+    if "wavelengths" not in fields or "R" not in fields:
+        tanh_cases = [c.name for c in CASES.values() if "wavelengths" in c.params.model_fields]
+        raise BillowError(
+            f"billow stability treats the tanh shear layer: --case {' | '.join(tanh_cases)}, "
+            f"not '{name}'"
+        )
+    return {
+        key: field.default for key, field in fields.items() if key in StabilityParams.model_fields
+    }
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
@@ -323,21 +390,25 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
         fail(f"cannot create plot directory '{directory}': {error.strerror}")
     U, B = stability.tanh_profiles(params.Ri, params.R)
     ks = np.linspace(0.02, 1.0, 50)
-    rates = stability.growth_rate_curve(U, B, ks, **options)
+    richardson = np.linspace(0.0, 0.3, 13)
+    diagram_ks = np.linspace(0.02, 1.0, 30)
+    # one row of eigenvalue solves at a time, so that the bar moves (about 0.1 s a solve)
+    rows = [(params.Ri, ks[i : i + 10]) for i in range(0, ks.size, 10)]
+    rows += [(Ri, diagram_ks) for Ri in richardson]
+    total = sum(row.size for _, row in rows)
+    console.print(f"figures: {total} eigenvalue solves for the growth curve and the diagram")
+    results = []
+    with _count_progress("eigenvalue solves", total) as progress:
+        for Ri, row in rows:
+            U_row, B_row = stability.tanh_profiles(Ri, params.R)
+            results.append(stability.growth_rate_curve(U_row, B_row, row, **options))
+            progress(sum(r.size for r in results), total)
+    rates = np.concatenate(results[: -richardson.size])
     title = f"Re = {params.Re:g}, Ri = {params.Ri:g}, Pr = {params.Pr:g}, Lz = {params.Lz:g}"
     curve = plot_growth_curve(
         ks, rates, mode.k, mode.sigma.real, title, directory / "growth_rate.png"
     )
-    richardson = np.linspace(0.0, 0.3, 13)
-    diagram_ks = np.linspace(0.02, 1.0, 30)
-    grid = np.array(
-        [
-            stability.growth_rate_curve(
-                *stability.tanh_profiles(Ri, params.R), diagram_ks, **options
-            )
-            for Ri in richardson
-        ]
-    )
+    grid = np.array(results[-richardson.size :])
     diagram = plot_stability_diagram(
         diagram_ks, richardson, grid, title, directory / "stability_diagram.png"
     )
@@ -369,6 +440,12 @@ def movie_command(
         typer.Option("--field", help="field panel, repeatable (default vorticity, b)"),
     ] = None,
     fps: Annotated[int, typer.Option("--fps", help="frames per second")] = 20,
+    min_duration: Annotated[
+        float,
+        typer.Option(
+            "--min-duration", help="seconds at least (frames interpolated between snapshots)"
+        ),
+    ] = 10.0,
     formats: Annotated[
         list[str] | None, typer.Option("--format", help="mp4 and/or gif (default both)")
     ] = None,
@@ -385,6 +462,7 @@ def movie_command(
             out=out,
             fps=fps,
             formats=tuple(formats or ("mp4", "gif")),
+            min_duration=min_duration,
         )
     except BillowError as error:
         fail(str(error))
@@ -437,13 +515,16 @@ def dataset_command(
             make_dataset(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
     except BillowError as error:
         fail(str(error))
-    console.print(f"dataset of {len(parsed.sweep.members)} trajectories -> {out}/data")
+    trajectories = _count(len(parsed.sweep.members), "trajectory", "trajectories")
+    console.print(f"dataset of {trajectories} -> {out}/data")
 
 
 @app.command("compare")
 def compare_command(
     run_dirs: Annotated[list[Path], typer.Argument(help="two or more run directories")],
-    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path("compare"),
+    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = Path(
+        "runs/compare"
+    ),
     samples: Annotated[
         int, typer.Option("--samples", help="space-time points per run for the tests")
     ] = 10000,

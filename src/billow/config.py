@@ -188,7 +188,8 @@ def attribute_value(value: Any) -> Any:
 
 
 class StabilityParams(BaseModel):
-    """Parameters of ``billow stability``: the tanh base state and its domain."""
+    """Parameters of ``billow stability``: the tanh base state and its domain (``billow
+    stability`` starts from the defaults of a case, ``--case``, default shear_layer)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -198,6 +199,6 @@ class StabilityParams(BaseModel):
     )
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number")
     R: float = Field(1.0, gt=0, allow_inf_nan=False, description="shear / density thickness ratio")
-    Lz: float = Field(30.0, gt=0, allow_inf_nan=False, description="distance between the walls")
+    Lz: float = Field(14.0, gt=0, allow_inf_nan=False, description="distance between the walls")
     bc_z: Literal["free-slip", "no-slip"] = Field("free-slip", description="walls")
     wavelengths: int = Field(1, ge=1, description="wavelengths in the recommended Lx")

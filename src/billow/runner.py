@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, resto
 from .io.netcdf import diagnostics_series, fields_series
 from .io.rundir import close_logger, prepare_run_directory, run_logger
 from .model import Model
+from .progress import progress_display
 from .simulation import TIME_EPSILON, Simulation
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ FIELD_LONG_NAMES = {
     "v": "spanwise velocity (units of U0)",
     "b": "buoyancy (units of U0^2/d)",
     "vorticity": "spanwise vorticity du/dz - dw/dx (units of U0/d)",
+    "c": "dye concentration",
 }
 
 
@@ -163,8 +165,8 @@ def _execute(
     """The time loop with its writers: snapshots, diagnostics, checkpoints and the log."""
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params)
-    field_names = {**FIELD_LONG_NAMES}
-    field_names.update({name: f"passive tracer {name}" for name in model.tracer_names})
+    field_names = {name: f"passive tracer {name}" for name in model.tracer_names}
+    field_names.update(FIELD_LONG_NAMES)
     field_names = {
         name: field_names[name]
         for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
@@ -256,11 +258,13 @@ def _execute(
     start = time.perf_counter()
     last_checkpoint_wall = [start]
     steps_before = model.iteration
+    outcome = "finished"
     try:
         with _stop_requests() as stop_requests:
             simulation.run()
-    except Exception as error:
-        logger.error("stopped: %s", error)
+    except BaseException as error:
+        outcome = "stopped after"  # not "finished": the run did not reach t_end
+        logger.error("stopped: %s", error or type(error).__name__)
         raise
     finally:
         flush_diagnostics()
@@ -269,7 +273,8 @@ def _execute(
         elapsed = time.perf_counter() - start
         steps = model.iteration - steps_before
         logger.info(
-            "finished %d steps to t = %.6g in %.2f s (%.1f steps/s)",
+            "%s %d steps to t = %.6g in %.2f s (%.1f steps/s)",
+            outcome,
             steps,
             model.time,
             elapsed,
@@ -280,25 +285,70 @@ def _execute(
 
 
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
-    """Open a run directory's ``fields`` (default) or ``diagnostics`` as an xarray Dataset."""
+    """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
+
+    Parameters
+    ----------
+    directory : str or Path
+        A run directory (``billow run --out``).
+    which : str
+        ``"fields"`` (default): ``fields.nc``, variables u, w, b, dye c, vorticity (and
+        v for the rotating case) of shape (time, z, x) at cell centres;
+        ``"diagnostics"``: ``diagnostics.nc``, one value per step (shape (time,)) of
+        ke, pe, epsilon, max_divergence, b_integral, c_integral, mode_amplitude,
+        dye_entropy, phi_i, dt, cfl.
+
+    Returns
+    -------
+    xarray.Dataset
+        Coordinates time, z, x (units of d/U0 and d), every parameter in ``attrs``.
+        Close it (or use ``with``) when done.
+    """
     import xarray as xr  # imported on use: running a case does not need it
 
     return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
 
 
 def run(
-    case: str, *, out: str | Path | None = None, overwrite: bool = False, **params
+    case: str,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **params,
 ) -> xr.Dataset:
     """Run ``case`` with parameters ``params`` and return its snapshots (loaded in memory).
 
-    With ``out`` the run directory is kept there; otherwise a temporary one is used.
+    Parameters
+    ----------
+    case : str
+        A case name (see :func:`billow.get_case`).
+    out : str or Path, optional
+        Keep the run directory there (refused if it holds another run, unless
+        ``overwrite``); by default a temporary directory is used and removed.
+    overwrite : bool
+        Replace billow's files of a previous run in ``out``.
+    progress : bool
+        Show a progress bar (simulated time, dt, ETA) on stderr; when stderr is not a
+        terminal, a progress line at most every PROGRESS_INTERVAL seconds instead.
+    **params
+        Parameters of the case, e.g. ``Ri=0.1, Re=1000, nx=128, nz=64, t_end=60``
+        (``billow cases NAME`` lists them); the rest keep the case's defaults.
+
+    Returns
+    -------
+    xarray.Dataset
+        The snapshots of ``fields.nc`` (see :func:`open_run`): u, w, b, c, vorticity of
+        shape (time, z, x), with every resolved parameter in ``attrs``.
     """
     resolved = get_case(case).make_params(**params)
-    if out is not None:
-        run_case(case, resolved, out, overwrite=overwrite)
+    with ExitStack() as stack:
+        update = None
+        if progress:
+            update = stack.enter_context(progress_display(case, resolved.t_end))
+        if out is None:
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="billow-"))
+            overwrite = True
+        run_case(case, resolved, out, overwrite=overwrite, progress=update)
         with open_run(out) as dataset:
-            return dataset.load()
-    with tempfile.TemporaryDirectory(prefix="billow-") as directory:
-        run_case(case, resolved, directory, overwrite=True)
-        with open_run(directory) as dataset:
             return dataset.load()

@@ -56,21 +56,63 @@ _QUICK_CHECKS = 4  # candidates verified one by one before the whole check spect
 
 @dataclass
 class Mode:
-    """One normal mode; eigenfunctions are normalised so that max|w| = 1, real at its maximum."""
+    """One normal mode, perturbations ∝ Re[q(z) exp(ikx + σt)].
+
+    Attributes
+    ----------
+    k : float
+        Horizontal wavenumber (units of 1/d).
+    sigma : complex
+        The complex eigenvalue σ = growth rate + i·frequency (units of U0/d): the mode
+        grows like exp(σ.real t) and its phase moves as exp(i(kx + σ.imag t)). See
+        :attr:`growth_rate` and :attr:`phase_speed`.
+    z : ndarray, shape (n,)
+        Collocation points (units of d), walls included.
+    u, w, b : ndarray of complex, shape (n,)
+        Eigenfunctions of the horizontal and vertical velocity and the buoyancy at ``z``,
+        normalised so that max|w| = 1, real at its maximum.
+    converged : bool
+        Whether σ agrees to CONVERGENCE_TOL with the solve at about 1.5n points.
+    error_estimate : float
+        |σ(n) - σ(1.5n)|.
+    """
 
     k: float
-    sigma: complex  # growth rate + i * frequency; growth rate = sigma.real
-    phase_speed: float  # c_r = -sigma.imag / k
+    sigma: complex
     z: np.ndarray
     u: np.ndarray
     w: np.ndarray
     b: np.ndarray
     converged: bool
-    error_estimate: float  # |σ(n) - σ(1.5n)|
+    error_estimate: float
+
+    @property
+    def growth_rate(self) -> float:
+        """σ.real, the exponential growth rate (units of U0/d; negative: decay)."""
+        return float(self.sigma.real)
+
+    @property
+    def phase_speed(self) -> float:
+        """c_r = -σ.imag / k, the phase speed of the mode (units of U0)."""
+        return float(-self.sigma.imag / self.k)
 
 
 def tanh_profiles(Ri: float, R: float = 1.0) -> tuple[Callable, Callable]:
-    """U = tanh z and B = (Ri/R) tanh(Rz), so that N²(0)/U'(0)² = Ri."""
+    """The stratified tanh shear layer U = tanh z, B = (Ri/R) tanh(Rz), so N²(0)/U'(0)² = Ri.
+
+    Parameters
+    ----------
+    Ri : float
+        Gradient Richardson number at z = 0.
+    R : float
+        Ratio d/h of the shear to the density layer thickness (> 0).
+
+    Returns
+    -------
+    (U, B) : tuple of callables
+        Vectorised functions of z (an array of any shape, units of d) returning arrays of
+        the same shape; pass them to :func:`most_unstable_mode` and friends.
+    """
     if R <= 0:
         raise ConfigError(f"R must be positive, got {R}")
 
@@ -96,6 +138,30 @@ def most_unstable_mode(
 ) -> Mode:
     """The converged mode of largest growth rate at wavenumber k.
 
+    Parameters
+    ----------
+    U, B : Profile
+        Base velocity U(z) and buoyancy B(z): vectorised callables of z, or (z, values)
+        samples (interpolated with cubic splines) spanning the domain.
+    k : float
+        Horizontal wavenumber (> 0, units of 1/d).
+    Re, Pr : float
+        Reynolds and Prandtl numbers (``Re = inf``: inviscid Taylor–Goldstein).
+    Lz : float
+        Distance between the walls (or the period in z), centred on z = 0.
+    bc_z : str
+        ``"free-slip"``, ``"no-slip"`` or ``"periodic"``.
+    n : int, optional
+        Collocation points (default DEFAULT_N_WALLS between walls, PERIODIC_DENSITY per
+        unit length for periodic z).
+
+    Returns
+    -------
+    Mode
+        ``mode.sigma`` is complex (growth rate + i·frequency); ``mode.growth_rate``,
+        ``mode.phase_speed`` and the eigenfunctions ``mode.u``, ``mode.w``, ``mode.b``
+        on ``mode.z`` (shape (n,)).
+
     Eigenvalues are tried in order of growth rate. The first growing one whose values at n and
     1.5n points differ by less than GROWTH_AGREEMENT of its growth rate is returned, or failing
     that the first converged non-growing one (inviscid: |Re σ| < NEUTRAL_TOL counts as neutral
@@ -116,7 +182,20 @@ def growth_rate_curve(
     bc_z: str = "free-slip",
     n: int | None = None,
 ) -> np.ndarray:
-    """Growth rate Re σ of the most unstable mode at each wavenumber in ks."""
+    """Growth rate Re σ of the most unstable mode at each wavenumber in ks.
+
+    Parameters
+    ----------
+    U, B, Re, Pr, Lz, bc_z, n
+        As for :func:`most_unstable_mode`.
+    ks : array_like
+        Wavenumbers (> 0), any shape (flattened).
+
+    Returns
+    -------
+    ndarray, shape (ks.size,)
+        The growth rates (units of U0/d), in the order of ``ks``.
+    """
     solver = _Solver(U, B, Re=Re, Pr=Pr, Lz=Lz, bc_z=bc_z, n=n)
     return np.array([solver.mode(float(k)).sigma.real for k in np.ravel(ks)])
 
@@ -132,7 +211,20 @@ def fastest_growing(
     bc_z: str = "free-slip",
     n: int | None = None,
 ) -> Mode:
-    """The mode of largest growth rate over k in k_bounds (coarse scan, then bounded search)."""
+    """The mode of largest growth rate over k in k_bounds (coarse scan, then bounded search).
+
+    Parameters
+    ----------
+    U, B, Re, Pr, Lz, bc_z, n
+        As for :func:`most_unstable_mode`.
+    k_bounds : (float, float)
+        The wavenumber range searched, 0 < k_min < k_max.
+
+    Returns
+    -------
+    Mode
+        The fastest-growing mode; ``mode.k`` is k_max, ``mode.growth_rate`` σ_max.
+    """
     k_lo, k_hi = k_bounds
     if not 0 < k_lo < k_hi:
         raise ConfigError(f"k_bounds must satisfy 0 < k_min < k_max, got {k_bounds}")
@@ -151,7 +243,20 @@ def fastest_growing(
 
 
 def recommended_Lx(mode: Mode, n_wavelengths: int = 1) -> float:
-    """Domain length holding n_wavelengths wavelengths of the mode: n 2π / k."""
+    """Domain length holding n_wavelengths wavelengths of the mode.
+
+    Parameters
+    ----------
+    mode : Mode
+        Usually :func:`fastest_growing`'s.
+    n_wavelengths : int
+        Wavelengths in the domain.
+
+    Returns
+    -------
+    float
+        Lx = n 2π / k (units of d).
+    """
     return n_wavelengths * 2 * math.pi / mode.k
 
 
@@ -392,7 +497,6 @@ class _Solver:
         return Mode(
             k=k,
             sigma=complex(sigma),
-            phase_speed=-sigma.imag / k,
             z=self.fine.grid.z.copy(),
             u=u,
             w=w,

@@ -62,7 +62,12 @@ TIME_TOLERANCE = 1e-9  # relative: a checkpoint this close to t_end is the end o
 # summary columns besides the member name and the varied parameters
 SUMMARY_COLUMNS = {
     "status": "ok, or failed: message",
-    "growth_rate": "exponential growth rate of mode_amplitude over its linear phase",
+    "growth_rate": "exponential growth rate of mode_amplitude over its exponential phase",
+    "growth_window_start": "start of the growth-rate fit window",
+    "growth_window_end": "end of the growth-rate fit window",
+    "growth_fit_r2": "R^2 of the log-linear growth fit",
+    "linear_growth_rate": "linear stability theory's growth rate at k = 2 pi/Lx",
+    "growth_fit_note": "why growth_rate is nan (empty when it is not)",
     "final_time": "time reached",
     "final_ke": "kinetic energy at the end",
     "max_ke": "maximum kinetic energy",
@@ -70,7 +75,8 @@ SUMMARY_COLUMNS = {
     "cumulative_mixing_efficiency": "int M dt / (int M dt + int epsilon dt) over the snapshots",
     "wall_time": "wall-clock seconds of the run (all restarts together)",
 }
-FINISHED = re.compile(r"finished \d+ steps to t = \S+ in ([0-9.eE+-]+) s")
+TEXT_COLUMNS = ("status", "growth_fit_note")
+FINISHED = re.compile(r"(?:finished|stopped after) \d+ steps to t = \S+ in ([0-9.eE+-]+) s")
 
 
 @dataclass(frozen=True)
@@ -237,13 +243,15 @@ def wall_time(run_dir: Path) -> float:
 
 def member_summary(run_dir: str | Path) -> dict[str, float]:
     """Key diagnostics of a finished run directory (nan where unavailable)."""
-    from .analysis import energetics, fit_growth_rate
+    from .analysis import energetics, fit_growth_rate, linear_theory_rate
     from .analysis.report import background_n2, buoyancy_source
     from .runner import open_run
 
     run_dir = Path(run_dir)
-    out = {name: math.nan for name in SUMMARY_COLUMNS if name != "status"}
+    out: dict[str, Any] = {name: math.nan for name in SUMMARY_COLUMNS if name != "status"}
+    out["growth_fit_note"] = ""
     with open_run(run_dir, "diagnostics") as diagnostics:
+        attrs = dict(diagnostics.attrs)
         t = diagnostics["time"].values.astype(float)
         series = {
             name: diagnostics[name].values.astype(float)
@@ -260,8 +268,15 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
     if "mode_amplitude" in series:
         try:
             with np.errstate(all="ignore"):
-                out["growth_rate"] = fit_growth_rate(t, series["mode_amplitude"]).rate
-        except (ValueError, np.linalg.LinAlgError):
+                fit = fit_growth_rate(t, series["mode_amplitude"])
+            out["growth_rate"], out["growth_fit_note"] = fit.rate, fit.reason
+            out["growth_window_start"], out["growth_window_end"] = fit.t_start, fit.t_end
+            out["growth_fit_r2"] = fit.r_squared
+        except (ValueError, np.linalg.LinAlgError) as error:
+            out["growth_fit_note"] = f"fit failed: {error}"
+        try:
+            out["linear_growth_rate"] = linear_theory_rate(str(attrs["case"]), attrs)
+        except (KeyError, BillowError):
             pass
     try:  # cumulative mixing efficiency from the BPE of the snapshots (walls, b conserved)
         with open_run(run_dir) as fields:
@@ -531,8 +546,9 @@ def summary_dataset(spec: SweepSpec, results: dict[str, dict[str, Any]]):
     data = {}
     for column, long_name in SUMMARY_COLUMNS.items():
         values = [results.get(n, {}).get(column, math.nan) for n in names]
-        if column == "status":
-            values = [v if isinstance(v, str) else "not run" for v in values]
+        if column in TEXT_COLUMNS:
+            missing = "not run" if column == "status" else ""
+            values = [v if isinstance(v, str) else missing for v in values]
             array = np.array(values, dtype=str)
         else:
             array = np.array([math.nan if v is None else v for v in values], dtype=float)

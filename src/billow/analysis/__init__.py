@@ -6,9 +6,17 @@ The submodules ``energetics``, ``kh2d`` and ``report`` are imported on first use
 
 import importlib
 
-from .growth import GrowthFit, fit_growth_rate, simulate_growth
+from .growth import GrowthFit, fit_growth_rate, linear_theory_rate, simulate_growth
 
-__all__ = ["GrowthFit", "energetics", "fit_growth_rate", "kh2d", "report", "simulate_growth"]
+__all__ = [
+    "GrowthFit",
+    "energetics",
+    "fit_growth_rate",
+    "kh2d",
+    "linear_theory_rate",
+    "report",
+    "simulate_growth",
+]
 
 
 def __getattr__(name: str):

@@ -21,7 +21,22 @@ from ..operators import entropy_sum
 
 
 def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
-    """PE = -sum(b z dA)."""
+    """PE = -sum(b z dA).
+
+    Parameters
+    ----------
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
+    z : ndarray, shape (nz,)
+        Cell-centre heights, increasing.
+    dA : float
+        Cell area dx dz.
+
+    Returns
+    -------
+    float
+        The potential energy per unit span (units of U0² d).
+    """
     return -float(np.dot(b.sum(axis=1), z)) * dA
 
 
@@ -30,12 +45,37 @@ def sorted_buoyancy(b: np.ndarray) -> np.ndarray:
 
     With equal cell areas the i-th smallest value fills row i // nx from the bottom.
     Ties need no rule: permuting equal values leaves b* (hence BPE) unchanged.
+
+    Parameters
+    ----------
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
+
+    Returns
+    -------
+    ndarray, shape (nz, nx)
+        b*, non-decreasing in row-major order.
     """
     return np.sort(b, axis=None).reshape(b.shape)
 
 
 def background_potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
-    """BPE = -sum(b* z* dA), the minimum PE reachable by adiabatic rearrangement."""
+    """BPE = -sum(b* z* dA), the minimum PE reachable by adiabatic rearrangement.
+
+    Parameters
+    ----------
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
+    z : ndarray, shape (nz,)
+        Cell-centre heights, increasing.
+    dA : float
+        Cell area dx dz.
+
+    Returns
+    -------
+    float
+        The background potential energy (units of U0² d).
+    """
     return potential_energy(sorted_buoyancy(b), z, dA)
 
 
@@ -44,6 +84,20 @@ def available_potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float
 
     Evaluated from row-sum differences, so a stably stratified state gives 0 up to
     summation round-off whatever the origin of z.
+
+    Parameters
+    ----------
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
+    z : ndarray, shape (nz,)
+        Cell-centre heights, increasing.
+    dA : float
+        Cell area dx dz.
+
+    Returns
+    -------
+    float
+        The available potential energy (units of U0² d), >= 0.
     """
     row_excess = sorted_buoyancy(b).sum(axis=1) - b.sum(axis=1)
     return float(np.dot(row_excess, z)) * dA
@@ -55,12 +109,28 @@ def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
     The reversible conversion of internal to potential energy by molecular diffusion
     across the mean profile (Winters et al. 1995); with no-flux walls the flux-form
     sum over interior z-faces telescopes to the top and bottom rows of cell centres.
+
+    Parameters
+    ----------
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
+    dx : float
+        Cell width.
+    kappa : float
+        Buoyancy diffusivity 1/(Re Pr).
+
+    Returns
+    -------
+    float
+        Phi_i per unit span (units of U0³).
     """
     return kappa * dx * float(np.sum(b[-1] - b[0]))
 
 
 @dataclass(frozen=True)
 class MixingSeries:
+    """The result of :func:`mixing_from_series`; arrays of the shape of its ``t``."""
+
     rate: np.ndarray  # irreversible mixing rate M(t)
     efficiency: np.ndarray  # instantaneous eta(t) = M / (M + epsilon)
     cumulative_efficiency: float  # E_c = int M dt / (int M dt + int epsilon dt)
@@ -78,6 +148,23 @@ def mixing_from_series(
     profile would cause without any flow (Caulfield & Peltier 2000, Winters et al.
     1995); pass 0 for a closed domain whose profile is not conducting. eta is nan
     where M + epsilon = 0.
+
+    Parameters
+    ----------
+    t : ndarray, shape (n,)
+        Times, increasing, n >= 3.
+    bpe : ndarray, shape (n,)
+        Background potential energy at ``t`` (:func:`background_potential_energy`).
+    epsilon : ndarray, shape (n,)
+        Kinetic energy dissipation rate at ``t`` (diagnostics.nc's ``epsilon``).
+    phi_i : ndarray of shape (n,), or float
+        Diffusive conversion (:func:`diffusive_conversion`) at ``t``.
+
+    Returns
+    -------
+    MixingSeries
+        ``rate`` M(t) and ``efficiency`` eta(t) of shape (n,), and the scalar
+        ``cumulative_efficiency`` E_c.
     """
     t = np.asarray(t, dtype=float)
     epsilon = np.asarray(epsilon, dtype=float)
@@ -93,12 +180,33 @@ def dye_entropy(c: np.ndarray, dA: float) -> float:
 
     Overshoots c < 0 (dispersive advection) are clipped to 0 for the logarithm, so
     they contribute nothing; values c > 1 count with their (negative) -c ln c.
+
+    Parameters
+    ----------
+    c : ndarray, shape (nz, nx)
+        Dye concentration at cell centres.
+    dA : float
+        Cell area dx dz.
+
+    Returns
+    -------
+    float
+        The dye entropy (units of d²).
     """
     return entropy_sum(c) * dA
 
 
 def horizontal_mean(q: np.ndarray) -> np.ndarray:
-    """q_bar(z) = (1/nx) sum_i q(z, x_i)."""
+    """q_bar(z) = (1/nx) sum_i q(z, x_i).
+
+    Parameters
+    ----------
+    q : ndarray, shape (nz, nx)
+
+    Returns
+    -------
+    ndarray, shape (nz,)
+    """
     return q.mean(axis=1)
 
 
@@ -108,6 +216,18 @@ def mixing_layer_thickness(profile: np.ndarray, z: np.ndarray) -> float:
     Pass u_bar for delta_omega = Delta U / max|dU/dz| or b_bar for delta_b. The jump
     is max - min, not top - bottom, so no-slip walls do not shrink it; dq/dz is
     second-order np.gradient. U = tanh z gives delta_omega = 2.
+
+    Parameters
+    ----------
+    profile : ndarray, shape (nz,)
+        A horizontal mean (:func:`horizontal_mean`).
+    z : ndarray, shape (nz,)
+        Heights of ``profile``.
+
+    Returns
+    -------
+    float
+        The thickness (units of d).
     """
     return float(np.ptp(profile) / np.max(np.abs(np.gradient(profile, z))))
 
@@ -119,6 +239,20 @@ def gradient_richardson(
 
     Where S^2 <= shear_floor max(S^2) the shear counts as vanishing: Ri_g = +inf
     (N^2 > 0), -inf (N^2 < 0) or nan (N^2 = 0).
+
+    Parameters
+    ----------
+    u_mean, b_mean : ndarray, shape (nz,)
+        Horizontal means of u and of the total buoyancy.
+    z : ndarray, shape (nz,)
+        Their heights.
+    shear_floor : float
+        Relative S^2 below which the shear counts as vanishing.
+
+    Returns
+    -------
+    ndarray, shape (nz,)
+        Ri_g(z).
     """
     n2 = np.gradient(b_mean, z)
     s2 = np.gradient(u_mean, z) ** 2

@@ -44,6 +44,27 @@ CASES = {
 
 
 def get_case(name: str) -> Case:
+    """The case called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of ``CASES`` (``billow cases`` lists them): "shear_layer", "double_shear",
+        "rotating", "forced", "lecoanet2016", "kolmogorov".
+
+    Returns
+    -------
+    Case
+        ``case.make_params(**values)`` validates parameters and fills in the case's
+        defaults (a RunParams subclass; unknown names and bad values raise a one-line
+        ConfigError); ``case.build(params)`` returns the initial :class:`~billow.Model`;
+        ``case.params`` is the parameter model, ``case.summary`` one line of physics.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the message lists the cases).
+    """
     try:
         return CASES[name]
     except KeyError:

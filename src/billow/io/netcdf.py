@@ -265,7 +265,10 @@ def fields_series(
     """fields.nc: (time, z, x) snapshots at cell centres; ``variables`` maps name -> long name."""
     attrs = {**attrs, "staggering": "u and w interpolated from their C-grid faces to cell centres"}
     coordinates = {
-        "z": (grid.z_centre, {"units": "1", "long_name": "z (units of d), up", "axis": "Z"}),
+        "z": (
+            grid.z_centre,
+            {"units": "1", "long_name": "z (units of d), up", "axis": "Z", "positive": "up"},
+        ),
         "x": (grid.x_centre, {"units": "1", "long_name": "x (units of d)", "axis": "X"}),
     }
     return SegmentedTimeSeries(

@@ -140,7 +140,7 @@ def plot_growth_fit(diagnostics, fit, path: Path) -> Path:
         amplitude = diagnostics["mode_amplitude"].values
         keep = amplitude > 0
         ax.semilogy(t[keep], amplitude[keep], "k-", label="mode amplitude")
-        if fit is not None:
+        if fit is not None and np.isfinite(fit.rate):
             window = (t >= fit.t_start) & (t <= fit.t_end) & keep
             tw = t[window]
             log_a = np.log(amplitude[window])
@@ -153,6 +153,8 @@ def plot_growth_fit(diagnostics, fit, path: Path) -> Path:
                 label=f"σ = {fit.rate:.4g} on [{fit.t_start:.3g}, {fit.t_end:.3g}]",
             )
             ax.axvspan(fit.t_start, fit.t_end, color="C3", alpha=0.1)
+        elif fit is not None:
+            ax.set_title(fit.reason, fontsize=7, wrap=True)
         ax.legend()
     else:
         ax.text(0.5, 0.5, "no mode_amplitude in diagnostics", ha="center", transform=ax.transAxes)
