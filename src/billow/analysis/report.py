@@ -176,6 +176,20 @@ def _snapshot_metrics(data: dict[str, np.ndarray], z, dx, dz, n2, walls) -> dict
     return out
 
 
+def _missing_viz() -> str | None:
+    """The first package of the viz extra that cannot be imported, or None."""
+    import warnings
+
+    for name in ("matplotlib", "cmocean"):
+        try:
+            with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
+                warnings.simplefilter("ignore")
+                __import__(name)
+        except ImportError:
+            return name
+    return None
+
+
 def _open(run_dir: Path, which: str):
     from ..runner import open_run
 
@@ -201,6 +215,9 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
         raise BillowError(f"cannot create output directory {out}: {error.strerror}") from None
 
     notes: list[str] = []
+    missing_viz = _missing_viz()
+    if missing_viz:
+        notes.append(f'no figures: {missing_viz} is not installed (pip install -e ".[viz]")')
     diagnostics = None
     if (run_dir / "diagnostics.nc").is_file():
         diagnostics = _open(run_dir, "diagnostics").load()
@@ -339,10 +356,12 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     summary_path = out / "summary.md"
     write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
-    from ..viz.figures import write_figures
+    figures: list[Path] = []
+    if not missing_viz:
+        from ..viz.figures import write_figures
 
-    with _open(run_dir, "fields") as fields:
-        figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
+        with _open(run_dir, "fields") as fields:
+            figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
 
 
