@@ -310,7 +310,11 @@ def restart_command(
 def _count_progress(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
     """A progress bar of finished runs; yields its update(done, total)."""
     with Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), console=console
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=console,
+        transient=True,  # an error or Ctrl-C then ends with its one line
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, total: bar.update(task, completed=done, total=total)
@@ -409,6 +413,9 @@ def stability_command(
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
     from . import stability
+    from .viz import require_viz
+
+    require_viz("--plot", ("matplotlib", "cmocean"))
     from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
 
     try:
@@ -472,9 +479,11 @@ def movie_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the movies")] = None,
 ) -> None:
     """Render movie.mp4 and movie.gif of a run's snapshots (fixed colour limits, time label)."""
+    from .viz import require_viz
     from .viz.movie import render_movie
 
     try:
+        require_viz("billow movie")
         start = time.perf_counter()
         paths = render_movie(
             run_dir,
@@ -555,8 +564,10 @@ def compare_command(
 ) -> None:
     """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
     from .analysis.compare import compare_runs
+    from .viz import require_viz
 
     try:
+        require_viz("billow compare", ("matplotlib", "cmocean"))
         comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
     except BillowError as error:
         fail(str(error))

@@ -88,7 +88,6 @@ class Member:
     params: RunParams
 
 
-@dataclass
 class SweepInterrupted(BillowError):
     """Ctrl-C during a sweep: the Dask cluster was shut down; rerunning resumes."""
 
@@ -550,6 +549,7 @@ def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total, f
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    silence_logs=logging.ERROR,  # no warnings about tasks cancelled by Ctrl-C
                 )
             client = Client(cluster)
         else:

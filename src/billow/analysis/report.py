@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
+from ..viz import INSTALL_HINT, missing_viz
 from . import energetics, kh2d
 from .growth import GrowthFit, fit_growth_rate
 
@@ -176,20 +177,6 @@ def _snapshot_metrics(data: dict[str, np.ndarray], z, dx, dz, n2, walls) -> dict
     return out
 
 
-def _missing_viz() -> str | None:
-    """The first package of the viz extra that cannot be imported, or None."""
-    import warnings
-
-    for name in ("matplotlib", "cmocean"):
-        try:
-            with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
-                warnings.simplefilter("ignore")
-                __import__(name)
-        except ImportError:
-            return name
-    return None
-
-
 def _open(run_dir: Path, which: str):
     from ..runner import open_run
 
@@ -215,9 +202,9 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
         raise BillowError(f"cannot create output directory {out}: {error.strerror}") from None
 
     notes: list[str] = []
-    missing_viz = _missing_viz()
-    if missing_viz:
-        notes.append(f'no figures: {missing_viz} is not installed (pip install -e ".[viz]")')
+    no_viz = missing_viz(("matplotlib", "cmocean"))
+    if no_viz:
+        notes.append(f"no figures: {no_viz} is not installed ({INSTALL_HINT})")
     diagnostics = None
     if (run_dir / "diagnostics.nc").is_file():
         diagnostics = _open(run_dir, "diagnostics").load()
@@ -357,7 +344,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
     figures: list[Path] = []
-    if not missing_viz:
+    if not no_viz:
         from ..viz.figures import write_figures
 
         with _open(run_dir, "fields") as fields:
