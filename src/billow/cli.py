@@ -462,7 +462,7 @@ def analyze_command(
     )
     for note in result.notes:
         if note.startswith("no figures"):
-            console.print(note)
+            console.print(note, markup=False)
 
 
 @app.command("movie")
