@@ -380,7 +380,7 @@ def test_overwrite_replaces_own_files_and_keeps_user_files(tmp_path):
     with billow.open_run(out) as fields, billow.open_run(out, "diagnostics") as diagnostics:
         assert fields.attrs["nx"] == 32
         assert "ke" in diagnostics
-    expected = {*OUTPUT_FILES, "segments", "checkpoints", "notes.txt", "figures"}
+    expected = {*OUTPUT_FILES, "segments", "checkpoints", "notes.txt", "figures", ".billow.lock"}
     assert {path.name for path in out.iterdir()} == expected
 
 

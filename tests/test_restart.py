@@ -62,7 +62,10 @@ def test_restart_refuses_what_cannot_continue(tmp_path):
         restart_run(tmp_path / "run")
     for checkpoint in (tmp_path / "run" / "checkpoints").glob("*.h5"):
         checkpoint.unlink()
-    restart_run(tmp_path / "run", t_end=4.0)  # no checkpoint: the run starts again
+    # records but no checkpoint: refused, naming the option that starts over
+    with pytest.raises(BillowError, match="--from-scratch"):
+        restart_run(tmp_path / "run", t_end=4.0)
+    restart_run(tmp_path / "run", t_end=4.0, from_scratch=True)
     with billow.open_run(tmp_path / "run") as fields:
         assert fields.time.values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
 

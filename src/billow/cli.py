@@ -1,11 +1,18 @@
 """Command-line interface: ``billow cases | run | restart | sweep | stability | analyze |
-movie | export | dataset | compare``. A thin layer over the Python API; user errors
-become one line on stderr and exit code 2."""
+movie | export | dataset | compare | pack``. A thin layer over the Python API.
+
+Every failure reaches the user as one line ``billow: error: ...`` (the traceback only
+with ``--debug`` or BILLOW_DEBUG=1). Exit codes: 0 done; 1 an unexpected internal
+error; 2 bad input or a failed command; 3 a run stopped early by --max-wall-time or
+SIGTERM (after a checkpoint: ``billow restart`` continues it); 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,10 +38,12 @@ from .config import (
     validate_params,
 )
 from .errors import BillowError
-from .io.rundir import prepare_run_directory
+from .io.lock import lock_directory
+from .io.rundir import check_run_directory
 from .kh2d_config import load_kh2d
+from .limits import check_limits
 from .progress import progress_display
-from .runner import prepare_restart, restart_run, run_case
+from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run, run_case
 
 app = typer.Typer(
     help="billow: fast, verified simulations of 2-D stratified shear flows.",
@@ -71,16 +80,36 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+EXIT_ERROR = 2
+EXIT_STOPPED = 3  # --max-wall-time or SIGTERM: stopped after a checkpoint
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXTRAS = {  # optional module -> the extra that installs it
+    "matplotlib": "viz",
+    "cmocean": "viz",
+    "imageio": "viz",
+    "imageio_ffmpeg": "viz",
+    "PIL": "viz",
+    "dask": "sweep",
+    "distributed": "sweep",
+}
+_debug = [os.environ.get("BILLOW_DEBUG", "") not in ("", "0")]
+
+
 @app.callback()
-def _options(
+def _global_options(
     version: Annotated[
         bool,
         typer.Option(
             "--version", callback=_print_version, is_eager=True, help="print the version and exit"
         ),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the full traceback of an error")
+    ] = False,
 ) -> None:
     """billow: fast, verified simulations of 2-D stratified shear flows."""
+    if debug:
+        _debug[0] = True
 
 
 # options shared by `run` and `restart`
@@ -92,9 +121,30 @@ MaxWallTimeOption = Annotated[
 
 
 def fail(message: str) -> None:
-    """Print one line naming the problem and exit non-zero."""
+    """Print one line naming the problem and exit non-zero (with --debug, the traceback
+    of the exception being handled first)."""
+    if _debug[0] and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     print(f"billow: error: {message}", file=sys.stderr)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=EXIT_ERROR)
+
+
+def interrupted(message: str) -> None:
+    """Ctrl-C: one line and exit code 130."""
+    print(f"billow: {message}", file=sys.stderr)
+    raise typer.Exit(code=EXIT_INTERRUPTED)
+
+
+def stopped(error: RunStopped) -> None:
+    """A run stopped early after a checkpoint: not an error; exit 130 for Ctrl-C, else 3."""
+    print(f"billow: stopped: {error}", file=sys.stderr)
+    raise typer.Exit(code=EXIT_INTERRUPTED if error.reason == "SIGINT" else EXIT_STOPPED)
+
+
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="run even beyond the memory and output-size limits"),
+]
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
@@ -179,6 +229,7 @@ def run_command(
     ] = False,
     quiet: QuietOption = False,
     max_wall_time: MaxWallTimeOption = None,
+    force: ForceOption = False,
     from_kh2d: Annotated[
         Path | None,
         typer.Option("--from-kh2d", help="kh2d-solver config file (key = value) to map and run"),
@@ -210,21 +261,31 @@ def run_command(
         for text in assignments or []:
             key, value = parse_assignment(text)
             values[key] = value
+        check_max_wall_time(max_wall_time)
         params = spec.make_params(**values)
         if out is None:
             out = Path("runs") / (from_kh2d.stem if from_kh2d is not None else case)
-        out = prepare_run_directory(out, overwrite)
+        out = check_run_directory(out, overwrite)
+        check_limits(params, out, force=force)
         start = time.perf_counter()
         _with_progress(
             case,
             params.t_end,
             quiet,
             lambda progress: run_case(
-                case, params, out, overwrite=True, progress=progress, max_wall_time=max_wall_time
+                case,
+                params,
+                out,
+                overwrite=overwrite,
+                force=True,  # checked above
+                progress=progress,
+                max_wall_time=max_wall_time,
             ),
         )
         if not quiet:
             console.print(f"{case} finished in {time.perf_counter() - start:.1f} s -> {out}")
+    except RunStopped as error:
+        stopped(error)
     except BillowError as error:
         fail(str(error))
 
@@ -244,31 +305,52 @@ def restart_command(
     t_end: Annotated[float | None, typer.Option("--t-end", help="new end time")] = None,
     quiet: QuietOption = False,
     max_wall_time: MaxWallTimeOption = None,
+    from_scratch: Annotated[
+        bool,
+        typer.Option("--from-scratch", help="ignore checkpoints and records: run again from t = 0"),
+    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:
-        restart = prepare_restart(run_dir, t_end)
-        if restart.checkpoint is None:
-            console.print(f"{run_dir} has no checkpoint yet: running it again from t = 0")
-        start = time.perf_counter()
-        _with_progress(
-            "restart",
-            restart.params.t_end,
-            quiet,
-            lambda progress: restart_run(restart, progress=progress, max_wall_time=max_wall_time),
-        )
+        check_max_wall_time(max_wall_time)
+        if not run_dir.is_dir():
+            fail(f"run directory '{run_dir}' does not exist")
+        with lock_directory(run_dir):
+            restart = prepare_restart(run_dir, t_end, from_scratch=from_scratch, force=force)
+            if restart.checkpoint is None:
+                console.print(f"{run_dir}: running it again from t = 0")
+            start = time.perf_counter()
+            _with_progress(
+                "restart",
+                restart.params.t_end,
+                quiet,
+                lambda progress: restart_run(
+                    restart, progress=progress, max_wall_time=max_wall_time
+                ),
+            )
         if not quiet:
             elapsed = time.perf_counter() - start
             console.print(f"{restart.case} finished in {elapsed:.1f} s -> {run_dir}")
+    except RunStopped as error:
+        stopped(error)
     except BillowError as error:
         fail(str(error))
 
 
 @contextmanager
-def _count_progress(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar of finished runs; yields its update(done, total)."""
+def _count_progress(
+    label: str, total: int, transient: bool = True
+) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of finished tasks; yields its update(done, total). A transient bar
+    (sweeps, datasets) vanishes at the end, so that an error or Ctrl-C ends with its one
+    line; a kept one (the stability figures) shows it reached 100 %."""
     with Progress(
-        TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), console=console
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=console,
+        transient=transient,
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, total: bar.update(task, completed=done, total=total)
@@ -288,14 +370,20 @@ def sweep_command(
     out: Annotated[Path, typer.Option("--out", help="sweep directory")],
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Run a parameter sweep on Dask (resumable); writes sweep.csv, sweep.nc, sweep.png."""
-    from .sweep import load_spec, run_sweep
+    from .sweep import SweepInterrupted, check_sweep, load_spec, run_sweep
 
     try:
         parsed = load_spec(spec)
+        check_sweep(parsed, out, scheduler=scheduler, n_workers=workers, force=force)
         with _count_progress("sweep", len(parsed.members)) as progress:
-            run_sweep(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
+            run_sweep(
+                parsed, out, scheduler=scheduler, n_workers=workers, progress=progress, force=force
+            )
+    except SweepInterrupted as error:
+        interrupted(str(error))
     except BillowError as error:
         fail(str(error))
     console.print(f"sweep of {_count(len(parsed.members), 'member')} -> {out}/sweep.csv")
@@ -332,6 +420,7 @@ def stability_command(
         table = Table(title=f"linear stability: {params.model_dump()}", show_header=False)
         sigma = mode.sigma.real
         wavelength = 2 * np.pi / mode.k
+        unstable = stability.is_unstable(mode)
         rows = [
             ("fastest-growing wavenumber k_max", f"{mode.k:.5f}", "1/d"),
             ("growth rate sigma_max", f"{sigma:.6f}", "U0/d"),
@@ -339,8 +428,8 @@ def stability_command(
             ("most-unstable wavelength", f"{wavelength:.4f}", "d"),
             (
                 "recommended Lx",
-                f"{stability.recommended_Lx(mode, params.wavelengths):.4f}",
-                f"d ({params.wavelengths} wavelength(s))",
+                f"{stability.recommended_Lx(mode, params.wavelengths):.4f}" if unstable else "none",
+                f"d ({params.wavelengths} wavelength(s))" if unstable else "no unstable mode",
             ),
             ("e-folding time", f"{1 / sigma:.3f}" if sigma > 0 else "no growth", "d/U0"),
             ("converged", str(mode.converged), f"error estimate {mode.error_estimate:.1e}"),
@@ -356,6 +445,13 @@ def stability_command(
             out.print(
                 f"{case}: theory of the tanh layer without the case's rotation or forcing, "
                 "as for its default Lx"
+            )
+        if not unstable:
+            k_lo, k_hi = stability.K_BOUNDS
+            out.print(
+                f"no unstable mode: the least-damped mode found is at the edge of the scan "
+                f"{k_lo:g} < k < {k_hi:g} or does not grow, so no Lx is recommended "
+                "(a run of this flow needs an explicit Lx)."
             )
         if plot is not None:
             _stability_figures(plot, params, mode, options, out)
@@ -382,6 +478,9 @@ def _case_stability_defaults(name: str) -> dict:
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
     from . import stability
+    from .viz import require_viz
+
+    require_viz("--plot", ("matplotlib", "cmocean"))
     from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
 
     try:
@@ -398,7 +497,7 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
     total = sum(row.size for _, row in rows)
     console.print(f"figures: {total} eigenvalue solves for the growth curve and the diagram")
     results = []
-    with _count_progress("eigenvalue solves", total) as progress:
+    with _count_progress("eigenvalue solves", total, transient=False) as progress:
         for Ri, row in rows:
             U_row, B_row = stability.tanh_profiles(Ri, params.R)
             results.append(stability.growth_rate_curve(U_row, B_row, row, **options))
@@ -430,6 +529,9 @@ def analyze_command(
     console.print(
         f"wrote {result.analysis_path}, {result.summary_path} and {len(result.figures)} figures"
     )
+    for note in result.notes:
+        if note.startswith("no figures"):
+            console.print(note, markup=False)
 
 
 @app.command("movie")
@@ -452,9 +554,11 @@ def movie_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the movies")] = None,
 ) -> None:
     """Render movie.mp4 and movie.gif of a run's snapshots (fixed colour limits, time label)."""
+    from .viz import require_viz
     from .viz.movie import render_movie
 
     try:
+        require_viz("billow movie")
         start = time.perf_counter()
         paths = render_movie(
             run_dir,
@@ -504,15 +608,22 @@ def dataset_command(
     out: Annotated[Path, typer.Option("--out", help="dataset directory")],
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Generate an ML dataset in The Well's layout from a sweep-like spec (Dask, resumable):
     data/{train,valid,test}/*.hdf5, stats.yaml, README.md."""
     from .dataset import load_dataset_spec, make_dataset
+    from .sweep import SweepInterrupted, check_sweep
 
     try:
         parsed = load_dataset_spec(spec)
+        check_sweep(parsed.sweep, out / "runs", scheduler=scheduler, n_workers=workers, force=force)
         with _count_progress("dataset", len(parsed.sweep.members)) as progress:
-            make_dataset(parsed, out, scheduler=scheduler, n_workers=workers, progress=progress)
+            make_dataset(
+                parsed, out, scheduler=scheduler, n_workers=workers, progress=progress, force=force
+            )
+    except SweepInterrupted as error:
+        interrupted(str(error))
     except BillowError as error:
         fail(str(error))
     trajectories = _count(len(parsed.sweep.members), "trajectory", "trajectories")
@@ -532,25 +643,77 @@ def compare_command(
 ) -> None:
     """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
     from .analysis.compare import compare_runs
+    from .viz import require_viz
 
     try:
+        require_viz("billow compare", ("matplotlib", "cmocean"))
         comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
     except BillowError as error:
         fail(str(error))
     console.print(f"wrote {', '.join(map(str, comparison.paths))}")
 
 
+@app.command("pack")
+def pack_command(
+    run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="output netCDF file (default DIR.nc beside it)")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out")
+    ] = False,
+) -> None:
+    """Write a run as one self-contained netCDF file (fields, and diagnostics in a group)."""
+    from .io.pack import pack_run
+
+    try:
+        path = pack_run(run_dir, out, overwrite=overwrite)
+    except BillowError as error:
+        fail(str(error))
+    console.print(f"wrote {path}")
+
+
+def _describe(error: BaseException) -> str:
+    """One line for an exception that escaped a command."""
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        root = error.name.split(".")[0]
+        if root in EXTRAS:
+            return (
+                f"this needs the optional package {root}: "
+                f'pip install -e ".[{EXTRAS[root]}]" (in the billow repository)'
+            )
+    if isinstance(error, MemoryError):
+        return "out of memory (see the limits in the README; --force skips them)"
+    if isinstance(error, OSError) and error.strerror:
+        where = f": '{error.filename}'" if error.filename else ""
+        return f"{error.strerror}{where}"
+    if isinstance(error, BillowError):
+        return str(error)
+    first = str(error).splitlines()[0] if str(error) else ""
+    return (
+        f"internal error {type(error).__name__}: {first} "
+        "(rerun with --debug for the traceback, and please report it)"
+    )
+
+
 def main() -> None:
-    """Console entry point: usage errors, like user errors, become one line and exit code 2."""
+    """Console entry point: usage errors, like user errors, become one line and exit code 2;
+    anything unexpected one line and exit code 1 (the traceback with --debug)."""
     try:
         code = app(prog_name="billow", standalone_mode=False)
     except NoArgsIsHelpError as error:
         print(error.format_message(), file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_ERROR)
     except ClickException as error:
         print(f"billow: error: {error.format_message()}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_ERROR)
     except typer.Abort:
-        print("billow: error: interrupted", file=sys.stderr)
-        sys.exit(130)
+        print("billow: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: no tracebacks
+        if _debug[0]:
+            traceback.print_exc()
+        print(f"billow: error: {_describe(error)}", file=sys.stderr)
+        user_error = isinstance(error, (BillowError, OSError, ImportError, MemoryError))
+        sys.exit(EXIT_ERROR if user_error else 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -11,10 +11,18 @@ import difflib
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .advection import SCHEMES
 from .errors import ConfigError
@@ -25,7 +33,20 @@ BCZ = Literal["free-slip", "no-slip", "periodic"]
 Scheme = Literal["upwind5", "centered2", "upwind1"]
 
 
-class RunParams(BaseModel):
+class NoBooleanNumbers(BaseModel):
+    """Refuses true/false for a numeric parameter (pydantic would read true as 1)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation = cls.model_fields[info.field_name].annotation
+        types = set(get_args(annotation)) or {annotation}
+        if isinstance(value, bool) and types & {int, float} and bool not in types:
+            raise ValueError("expected a number, not a boolean")
+        return value
+
+
+class RunParams(NoBooleanNumbers):
     """Parameters every case accepts."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -187,7 +208,7 @@ def attribute_value(value: Any) -> Any:
     return value
 
 
-class StabilityParams(BaseModel):
+class StabilityParams(NoBooleanNumbers):
     """Parameters of ``billow stability``: the tanh base state and its domain (``billow
     stability`` starts from the defaults of a case, ``--case``, default shear_layer)."""
 

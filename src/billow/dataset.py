@@ -41,6 +41,7 @@ import numpy as np
 from .config import RunParams, read_toml
 from .errors import ConfigError
 from .io.atomic import atomic_path, write_text_atomically
+from .io.lock import lock_directory
 from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
 from .io.well import field_layout, field_statistics, stats_yaml, write_well
 from .sweep import (
@@ -282,23 +283,31 @@ def make_dataset(
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> Path:
     """Simulate every trajectory of ``spec`` (resumable) and write the dataset to ``out``:
     data/{train,valid,test}/*.hdf5, stats.yaml and README.md. Returns ``out``.
 
-    ``scheduler``, ``n_workers`` and ``progress`` are those of :func:`billow.sweep.run_sweep`.
+    ``scheduler``, ``n_workers``, ``progress`` and ``force`` are those of
+    :func:`billow.sweep.run_sweep`; ``out`` is locked against other writers meanwhile.
     Data files already written are kept; a failed trajectory raises a BillowError before
     any data file is written.
     """
-    from .dataset_card import dataset_card
-
     if not isinstance(spec, DatasetSpec):
         spec = load_dataset_spec(spec)
     out = Path(out)
     claim_output(out, spec.source, SPEC_FILE, "dataset")
+    with lock_directory(out):
+        _make_dataset(spec, out, scheduler, n_workers, progress, force)
+    return out
+
+
+def _make_dataset(spec, out, scheduler, n_workers, progress, force) -> None:
+    from .dataset_card import dataset_card
+
     runs = out / RUNS
     results = run_members(
-        spec.sweep, runs, scheduler=scheduler, n_workers=n_workers, progress=progress
+        spec.sweep, runs, scheduler=scheduler, n_workers=n_workers, progress=progress, force=force
     )
     raise_failures(results, "trajectories")
     files = data_files(spec, out)
@@ -321,4 +330,3 @@ def make_dataset(
     stats = field_statistics(path for path, _ in files["train"])
     write_text_atomically(out / "stats.yaml", stats_yaml(stats))
     write_text_atomically(out / "README.md", dataset_card(spec, files, out))
-    return out

@@ -19,8 +19,10 @@ from .config import RunParams, attribute_value, config_toml, read_config
 from .errors import BillowError, ConfigError
 from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
-from .io.netcdf import diagnostics_series, fields_series
-from .io.rundir import close_logger, prepare_run_directory, run_logger
+from .io.lock import lock_directory
+from .io.netcdf import check_segments, diagnostics_series, fields_series, has_records
+from .io.rundir import check_writable, claim_run_directory, close_logger, run_logger
+from .limits import check_limits
 from .model import Model
 from .progress import progress_display
 from .simulation import TIME_EPSILON, Simulation
@@ -56,17 +58,30 @@ def run_case(
     out: str | Path,
     *,
     overwrite: bool = False,
+    force: bool = False,
     progress: Callable[[Simulation], None] | None = None,
     max_wall_time: float | None = None,
 ) -> Path:
     """Build the case, run it to ``t_end`` and write the run directory; returns its path.
 
+    Before anything is created the run is sized (:func:`billow.limits.check_limits`;
+    ``force`` skips that) and ``out`` checked and locked against other writers
+    (:func:`billow.io.rundir.claim_run_directory`). config.toml is written before any
+    expensive set-up, so a run killed at any moment can be restarted.
     SIGTERM/SIGINT or ``max_wall_time`` (seconds) stop it after a checkpoint (RunStopped).
     """
-    out = prepare_run_directory(out, overwrite)
-    model = get_case(case).build(params)
-    write_text_atomically(out / "config.toml", config_toml(case, params))
-    return _execute(out, case, params, model, progress=progress, max_wall_time=max_wall_time)
+    check_max_wall_time(max_wall_time)
+    check_limits(params, out, force=force)
+    with claim_run_directory(out, overwrite) as out:
+        write_text_atomically(out / "config.toml", config_toml(case, params))
+        model = get_case(case).build(params)
+        return _execute(out, case, params, model, progress=progress, max_wall_time=max_wall_time)
+
+
+def check_max_wall_time(max_wall_time: float | None) -> None:
+    """Refuse a wall-time limit that is not a positive number of seconds."""
+    if max_wall_time is not None and not max_wall_time > 0:
+        raise ConfigError(f"--max-wall-time must be positive (seconds), got {max_wall_time:g}")
 
 
 @dataclass
@@ -79,17 +94,37 @@ class Restart:
     checkpoint: Checkpoint | None  # None: killed before its first one; starts again
 
 
-def prepare_restart(run_dir: str | Path, t_end: float | None = None) -> Restart:
-    """Read config.toml and the newest checkpoint; refuse (one-line error) what cannot go on."""
+def prepare_restart(
+    run_dir: str | Path,
+    t_end: float | None = None,
+    *,
+    from_scratch: bool = False,
+    force: bool = False,
+) -> Restart:
+    """Read config.toml and the newest checkpoint; refuse (one-line error) what cannot go on.
+
+    A run without a checkpoint starts again from t = 0 only when it has no finished
+    records (it was killed before its first checkpoint) or with ``from_scratch``, which
+    also ignores every checkpoint.
+    """
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"run directory '{run_dir}' does not exist")
     case, values = read_config(run_dir / "config.toml")
     if case is None:
         raise ConfigError(f"'{run_dir / 'config.toml'}' names no case")
     if t_end is not None:
         values["t_end"] = t_end
     params = get_case(case).make_params(**values)
-    newest = latest_checkpoint(run_dir)
+    check_limits(params, run_dir, force=force)
+    newest = None if from_scratch else latest_checkpoint(run_dir)
     if newest is None:
+        if not from_scratch and has_records(run_dir):
+            raise ConfigError(
+                f"{run_dir} has finished records but no checkpoint to continue from "
+                f"(checkpoints/ deleted?); `billow restart {run_dir} --from-scratch` "
+                "runs it again from t = 0, replacing them"
+            )
         return Restart(run_dir, case, params, None)
     checkpoint = read_checkpoint(newest)
     if params.t_end <= checkpoint.time:
@@ -101,31 +136,53 @@ def restart_run(
     run_dir: str | Path | Restart,
     *,
     t_end: float | None = None,
+    from_scratch: bool = False,
+    force: bool = False,
     progress: Callable[[Simulation], None] | None = None,
     max_wall_time: float | None = None,
 ) -> Path:
     """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
     files; records written after that checkpoint are replaced, so nothing is duplicated.
-    A run stopped before its first checkpoint starts again from t = 0."""
-    restart = run_dir if isinstance(run_dir, Restart) else prepare_restart(run_dir, t_end)
-    model = get_case(restart.case).build(restart.params)
-    if restart.checkpoint is not None:
-        restore(model, restart.checkpoint)
-    config = config_toml(restart.case, restart.params)
-    write_text_atomically(restart.run_dir / "config.toml", config)
-    return _execute(
-        restart.run_dir,
-        restart.case,
-        restart.params,
-        model,
-        progress=progress,
-        resume=restart.checkpoint,
-        max_wall_time=max_wall_time,
-    )
+    A run stopped before its first checkpoint (or any run, with ``from_scratch``) starts
+    again from t = 0. The run directory is locked against other writers meanwhile."""
+    check_max_wall_time(max_wall_time)
+    directory = run_dir.run_dir if isinstance(run_dir, Restart) else Path(run_dir)
+    if not directory.is_dir():
+        raise ConfigError(f"run directory '{directory}' does not exist")
+    with lock_directory(directory):
+        check_writable(directory)
+        restart = (
+            run_dir
+            if isinstance(run_dir, Restart)
+            else prepare_restart(directory, t_end, from_scratch=from_scratch, force=force)
+        )
+        config = config_toml(restart.case, restart.params)
+        write_text_atomically(restart.run_dir / "config.toml", config)
+        if restart.checkpoint is None:  # from t = 0: no older checkpoint may be taken as newest
+            for old in (restart.run_dir / "checkpoints").glob("checkpoint_*.h5"):
+                old.unlink()
+        model = get_case(restart.case).build(restart.params)
+        if restart.checkpoint is not None:
+            restore(model, restart.checkpoint)
+        return _execute(
+            restart.run_dir,
+            restart.case,
+            restart.params,
+            model,
+            progress=progress,
+            resume=restart.checkpoint,
+            max_wall_time=max_wall_time,
+        )
 
 
 class RunStopped(BillowError):
-    """The run stopped early (signal or wall-time limit) after writing a checkpoint."""
+    """The run stopped early (signal or wall-time limit) after writing a checkpoint.
+
+    ``reason`` is the signal's name ("SIGTERM", "SIGINT") or "max-wall-time"."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @contextmanager
@@ -247,7 +304,8 @@ def _execute(
             checkpoint(sim.snapshots_written)
             raise RunStopped(
                 f"{reason}: stopped at t = {sim.model.time:.6g} (step {sim.model.iteration}) "
-                f"after writing a checkpoint; continue with `billow restart {out}`"
+                f"after writing a checkpoint; continue with `billow restart {out}`",
+                stop_requests[0] if stop_requests else "max-wall-time",
             )
 
     simulation.on_snapshot = write_snapshot
@@ -284,6 +342,9 @@ def _execute(
     return out
 
 
+RUN_FILES = ("fields", "diagnostics")
+
+
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
 
@@ -303,10 +364,25 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     xarray.Dataset
         Coordinates time, z, x (units of d/U0 and d), every parameter in ``attrs``.
         Close it (or use ``with``) when done.
+
+    ``directory`` may also be a file written by ``billow pack`` (fields at its root,
+    diagnostics in its group ``diagnostics``). Raises ValueError for another ``which``,
+    and a BillowError when the file is missing or its ``segments/`` are (a ``fields.nc``
+    copied without them holds no data).
     """
     import xarray as xr  # imported on use: running a case does not need it
 
-    return xr.open_dataset(Path(directory) / f"{which}.nc", engine="h5netcdf")
+    if which not in RUN_FILES:
+        raise ValueError(f"unknown run file {which!r}: choose one of {', '.join(RUN_FILES)}")
+    directory = Path(directory)
+    if directory.is_file():
+        group = None if which == "fields" else which
+        return xr.open_dataset(directory, engine="h5netcdf", group=group)
+    path = directory / f"{which}.nc"
+    if not path.is_file():
+        raise BillowError(f"no {which}.nc in {directory}: not a billow run directory")
+    check_segments(path)
+    return xr.open_dataset(path, engine="h5netcdf")
 
 
 def run(

@@ -56,23 +56,27 @@ class Simulation:
             grid, largest_diffusivity, cfl or model.scheme.cfl, model.stepper.scheme
         )
         count = int(np.floor(t_end / save_every * (1 + TIME_EPSILON)))
-        times = np.minimum(save_every * np.arange(count + 1), t_end)
-        if t_end - times[-1] > TIME_EPSILON * t_end:
-            times = np.append(times, t_end)
-        else:
-            times[-1] = t_end  # k * save_every may round to one ulp either side of t_end
-        self.snapshot_times = times  # 0, save_every, 2 save_every, ..., and t_end
+        # 0, save_every, 2 save_every, ..., and t_end: computed on demand (a tiny save_every
+        # must not allocate its count); k save_every may round to one ulp either side of t_end
+        last_regular = min(count * save_every, t_end)
+        self.snapshot_count = count + (2 if t_end - last_regular > TIME_EPSILON * t_end else 1)
         self.snapshots_written = 0
         self.dt = 0.0
         self._centre_u = np.zeros((grid.nz, grid.nx))
         self._centre_w = np.zeros((grid.nz, grid.nx))
         self._vorticity = np.zeros((grid.nz, grid.nx))
 
+    def snapshot_time(self, n: int) -> float:
+        """Time of snapshot n: min(n save_every, t_end), the last one exactly t_end."""
+        if n >= self.snapshot_count:
+            return np.inf
+        if n == self.snapshot_count - 1:
+            return self.t_end
+        return min(n * self.save_every, self.t_end)
+
     @property
     def next_snapshot_time(self) -> float:
-        if self.snapshots_written < len(self.snapshot_times):
-            return float(self.snapshot_times[self.snapshots_written])
-        return np.inf
+        return self.snapshot_time(self.snapshots_written)
 
     def stable_dt(self) -> float:
         """The controller's dt for the current velocity (see :class:`CFLController`)."""

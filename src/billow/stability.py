@@ -52,6 +52,7 @@ PERIODIC_DENSITY = 6  # default Fourier points per unit length (4 leaves ~1e-5 e
 _HUGE = 1e8  # larger |σ| are numerical artefacts (never physical in these units)
 _ITERATIONS = 10  # inverse-iteration steps (3 suffice when the shift is within 1e-6)
 _QUICK_CHECKS = 4  # candidates verified one by one before the whole check spectrum is computed
+K_BOUNDS = (0.05, 1.5)  # wavenumbers scanned by fastest_growing (units of 1/d)
 
 
 @dataclass
@@ -204,7 +205,7 @@ def fastest_growing(
     U: Profile,
     B: Profile,
     *,
-    k_bounds: tuple[float, float] = (0.05, 1.5),
+    k_bounds: tuple[float, float] = K_BOUNDS,
     Re: float = math.inf,
     Pr: float = 1.0,
     Lz: float = 30.0,
@@ -240,6 +241,15 @@ def fastest_growing(
         options={"xatol": 1e-4},
     )
     return solver.mode(float(result.x))
+
+
+def is_unstable(mode: Mode, k_bounds: tuple[float, float] = K_BOUNDS) -> bool:
+    """Whether ``mode`` (from :func:`fastest_growing` over ``k_bounds``) is a true fastest-
+    growing mode: growing, and its wavenumber inside the scan, not at one of its edges
+    (where a stable flow's least-damped mode ends up, leaving no wavelength to pick)."""
+    k_lo, k_hi = k_bounds
+    edge = 1e-3 * (k_hi - k_lo)
+    return mode.sigma.real > 0 and k_lo + edge < mode.k < k_hi - edge
 
 
 def recommended_Lx(mode: Mode, n_wavelengths: int = 1) -> float:
@@ -463,6 +473,7 @@ class _Solver:
             raise ConfigError(f"n must be >= 16 (and even for bc_z='periodic'), got {n}")
         check = 2 * round(0.75 * n) if periodic else round(1.5 * n)
         self.inviscid = math.isinf(Re)
+        self.Re, self.Lz = Re, Lz
         self.fine = _Discretisation(U, B, Re, Pr, Lz, bc_z, n, CLUSTER_WIDTH)
         self.check = _Discretisation(U, B, Re, Pr, Lz, bc_z, check, CHECK_CLUSTER_WIDTH)
 
@@ -477,6 +488,12 @@ class _Solver:
         A2, B2 = self.check.matrices(k)
         sigmas = sla.eigvals(A, B, check_finite=False)
         sigmas = sigmas[np.isfinite(sigmas) & (np.abs(sigmas) < _HUGE)]
+        if sigmas.size == 0:
+            raise ConfigError(
+                f"linear stability: no usable eigenvalue at k = {k:.4g} (every one is beyond "
+                f"{_HUGE:.0e} or not finite): Re = {self.Re:g} or Lz = {self.Lz:g} "
+                "is far outside the range the solver (and a simulation) can resolve"
+            )
         ordered = sigmas[np.argsort(-sigmas.real)]
         neutral = NEUTRAL_TOL if self.inviscid else 0.0
         best, best_error, converged = ordered[0], math.inf, False

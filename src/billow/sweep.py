@@ -34,13 +34,17 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import logging
 import math
 import os
 import re
+import signal
+import threading
 import tomllib
 import traceback
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,12 +56,14 @@ from .cases import get_case
 from .config import RunParams, attribute_value, read_toml
 from .errors import BillowError, ConfigError
 from .io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
+from .io.lock import LOCK_FILE, check_not_locked, lock_directory
 
 SPEC_FILE = "sweep.toml"
 MEMBERS = "members"
 DONE = "DONE"
 SPEC_KEYS = ("case", "parameters", "vary", "seeds")
 TIME_TOLERANCE = 1e-9  # relative: a checkpoint this close to t_end is the end of the run
+SCHEDULER_TIMEOUT = 10.0  # seconds to wait for a Dask scheduler given by its address
 
 # summary columns besides the member name and the varied parameters
 SUMMARY_COLUMNS = {
@@ -86,6 +92,10 @@ class Member:
     name: str
     values: dict[str, Any]
     params: RunParams
+
+
+class SweepInterrupted(BillowError):
+    """Ctrl-C during a sweep: the Dask cluster was shut down; rerunning resumes."""
 
 
 @dataclass
@@ -319,7 +329,11 @@ def _finished_checkpoint_time(member_dir: Path) -> float | None:
 
 
 def run_member(
-    member_dir: str, case: str, params: dict[str, Any], threads: int | None = None
+    member_dir: str,
+    case: str,
+    params: dict[str, Any],
+    threads: int | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Run (or continue) one member into ``member_dir``; write its DONE marker; return its
     summary with ``status`` and ``action`` (``started``, ``continued``, ``finished``).
@@ -340,22 +354,25 @@ def run_member(
     action = "started"
     try:
         resolved = get_case(case).make_params(**params)
-        done = member_dir_path / DONE
-        done.unlink(missing_ok=True)
-        checkpoint_time = None
-        if (member_dir_path / "config.toml").is_file():
-            checkpoint_time = _finished_checkpoint_time(member_dir_path)
-        end = resolved.t_end * (1 - TIME_TOLERANCE)
-        if checkpoint_time is not None and checkpoint_time >= end:
-            action = "finished"  # stopped after its last checkpoint, before the marker
-        elif checkpoint_time is not None:
-            action = "continued"
-            restart_run(prepare_restart(member_dir_path, t_end=resolved.t_end))
-        else:
-            run_case(case, resolved, member_dir_path, overwrite=True)
-        summary: dict[str, Any] = member_summary(member_dir_path)
-        summary["status"] = "ok"
-        write_text_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
+        member_dir_path.mkdir(parents=True, exist_ok=True)
+        with lock_directory(member_dir_path):
+            done = member_dir_path / DONE
+            done.unlink(missing_ok=True)
+            checkpoint_time = None
+            if (member_dir_path / "config.toml").is_file():
+                checkpoint_time = _finished_checkpoint_time(member_dir_path)
+            end = resolved.t_end * (1 - TIME_TOLERANCE)
+            if checkpoint_time is not None and checkpoint_time >= end:
+                action = "finished"  # stopped after its last checkpoint, before the marker
+            elif checkpoint_time is not None:
+                action = "continued"
+                restart = prepare_restart(member_dir_path, t_end=resolved.t_end, force=force)
+                restart_run(restart)
+            else:
+                run_case(case, resolved, member_dir_path, overwrite=True, force=force)
+            summary: dict[str, Any] = member_summary(member_dir_path)
+            summary["status"] = "ok"
+            write_text_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
     except Exception as error:  # noqa: BLE001 - one failed member must not stop the sweep
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not isinstance(error, BillowError):
@@ -388,7 +405,7 @@ def claim_output(out: Path, source: dict[str, Any], spec_file: str, what: str) -
     text = tomli_w.dumps(source)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{what} output '{out}' exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(path.name != LOCK_FILE for path in out.iterdir()):
         try:
             previous = tomllib.loads((out / spec_file).read_text())
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
@@ -415,11 +432,20 @@ def run_members(
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Run every member of ``spec`` not yet finished into ``out/members/<name>`` on Dask
     (see :func:`run_sweep` for the options); returns each member's summary by name, with
-    ``status`` and ``action`` (``skipped`` for members finished before)."""
+    ``status`` and ``action`` (``skipped`` for members finished before). Every member is
+    sized (:func:`billow.limits.check_limits`) before anything is created, and ``out`` is
+    locked against other writers meanwhile."""
+    check_sweep(spec, out, scheduler=scheduler, n_workers=n_workers, force=force)
     claim_output(out, spec.source, SPEC_FILE, "sweep")
+    with lock_directory(out):
+        return _run_members(spec, out, scheduler, n_workers, progress, force)
+
+
+def _run_members(spec, out, scheduler, n_workers, progress, force):
     (out / MEMBERS).mkdir(exist_ok=True)
     total = len(spec.members)
     results: dict[str, dict[str, Any]] = {}
@@ -435,9 +461,34 @@ def run_members(
     if todo:
         done = total - len(todo)
         results.update(
-            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total)
+            _run_on_dask(spec.case, todo, out, scheduler, n_workers, progress, done, total, force)
         )
     return results
+
+
+def check_sweep(
+    spec: SweepSpec,
+    out: Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    force: bool = False,
+) -> None:
+    """Refuse, before anything is created, what would fail later: ``n_workers`` < 1, a
+    scheduler that does not answer, a member beyond the limits of
+    :func:`billow.limits.check_limits` (unless ``force``), a directory in use."""
+    from .limits import check_limits
+
+    if n_workers is not None and n_workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {n_workers}")
+    for member in spec.members:
+        try:
+            check_limits(member.params, out, force=force)
+        except ConfigError as error:
+            raise ConfigError(f"member '{member.name}': {error}") from None
+    check_not_locked(out)
+    if scheduler is not None:
+        _connect(scheduler).close()
 
 
 def raise_failures(results: dict[str, dict[str, Any]], what: str = "sweep members") -> None:
@@ -458,6 +509,7 @@ def run_sweep(
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> Path:
     """Run every member of ``spec`` into ``out/members/<name>`` on Dask; returns ``out``.
 
@@ -465,22 +517,39 @@ def run_sweep(
     (default: the CPU count) single-threaded worker processes. ``progress(done, total)``
     is called at the start and as members finish. Finished members are skipped and
     interrupted ones continued. Writes sweep.csv, sweep.nc and sweep.png; raises a
-    BillowError after writing them if any member failed.
+    BillowError after writing them if any member failed. ``force`` runs members beyond
+    the limits of :func:`billow.limits.check_limits`.
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     out = Path(out)
-    results = run_members(spec, out, scheduler=scheduler, n_workers=n_workers, progress=progress)
+    results = run_members(
+        spec, out, scheduler=scheduler, n_workers=n_workers, progress=progress, force=force
+    )
     write_summary(spec, out, results)
     raise_failures(results)
     return out
 
 
-def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total):
+def _connect(scheduler: str):
+    """A Client of the Dask scheduler at ``scheduler``, or a one-line BillowError."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
+
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+    except Exception as error:  # noqa: BLE001 - bad address, refused, timed out, ...
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BillowError(f"cannot connect to the Dask scheduler '{scheduler}': {reason}") from None
+
+
+def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total, force=False):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise BillowError("sweeps need dask.distributed: pip install 'dask[distributed]'") from None
+        raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
     cluster = client = None
     results: dict[str, dict[str, Any]] = {}
     try:
@@ -489,15 +558,17 @@ def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total):
             workers = n_workers or os.cpu_count() or 1
             workers = max(1, min(workers, len(todo)))
             threads = max(1, (os.cpu_count() or 1) // workers)
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            with _workers_ignore_sigint():
+                cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,  # no warnings about tasks cancelled by Ctrl-C
+                )
             client = Client(cluster)
         else:
-            client = Client(scheduler)
+            client = _connect(scheduler)
         tag = uuid.uuid4().hex[:8]
         futures = {}
         for member in todo:
@@ -507,6 +578,7 @@ def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total):
                 case,
                 member.params.model_dump(),
                 threads,
+                force,
                 key=f"billow-{member.name}-{tag}",
                 pure=False,
             )
@@ -523,12 +595,37 @@ def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total):
             done += 1
             if progress:
                 progress(done, total)
+    except KeyboardInterrupt:
+        _silence_dask()  # the shutdown below would log warnings about the lost tasks
+        raise SweepInterrupted(
+            f"interrupted: {done} of {total} members finished; rerun the same command to "
+            "resume (interrupted members continue from their checkpoints)"
+        ) from None
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
     return results
+
+
+@contextmanager
+def _workers_ignore_sigint():
+    """Start local worker processes with SIGINT ignored (they inherit it), so that Ctrl-C
+    reaches only this process, which shuts the cluster down; main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _silence_dask() -> None:
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 10)
 
 
 # ---------------------------------------------------------------------------- the summary

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
+from ..viz import INSTALL_HINT, missing_viz
 from . import energetics, kh2d
 from .growth import GrowthFit, fit_growth_rate, linear_theory_rate
 
@@ -201,6 +202,9 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
         raise BillowError(f"cannot create output directory {out}: {error.strerror}") from None
 
     notes: list[str] = []
+    no_viz = missing_viz(("matplotlib", "cmocean"))
+    if no_viz:
+        notes.append(f"no figures: {no_viz} is not installed ({INSTALL_HINT})")
     diagnostics = None
     if (run_dir / "diagnostics.nc").is_file():
         diagnostics = _open(run_dir, "diagnostics").load()
@@ -344,10 +348,12 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     summary_path = out / "summary.md"
     write_text_atomically(summary_path, summary_markdown(run_dir, attrs, scalars, t, notes))
 
-    from ..viz.figures import write_figures
+    figures: list[Path] = []
+    if not no_viz:
+        from ..viz.figures import write_figures
 
-    with _open(run_dir, "fields") as fields:
-        figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
+        with _open(run_dir, "fields") as fields:
+            figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)
 
 

@@ -8,6 +8,7 @@ from scipy.interpolate import CubicSpline
 
 from .. import stability
 from ..config import RunParams
+from ..errors import ConfigError
 from ..grid import Grid
 from ..model import Model
 from ..operators import velocity_from_streamfunction
@@ -73,22 +74,36 @@ def noise_velocity(grid: Grid, params: RunParams, envelope) -> tuple[np.ndarray,
     return scale * u, scale * w
 
 
-_FASTEST_WAVENUMBERS: dict[str, float] = {}
+_FASTEST_MODES: dict[str, stability.Mode] = {}
 
 
 def fastest_growing_wavenumber(params, U, B) -> float:
     """k of the fastest-growing mode of linear theory for the base state U, B and the domain.
 
-    Cached per parameter set: the profiles are closures over the parameters, so the
-    parameters that define them and the domain form the key.
+    Raises a ConfigError when linear theory finds no unstable mode (a stable flow: no
+    wavelength to size the domain by), asking for an explicit Lx. Cached per parameter
+    set: the profiles are closures over the parameters, so the parameters that define
+    them and the domain form the key.
     """
     key = params.model_dump_json(include={"Ri", "R", "separation", "Re", "Pr", "Lz", "bc_z"})
-    if key not in _FASTEST_WAVENUMBERS:
-        mode = stability.fastest_growing(
+    if key not in _FASTEST_MODES:
+        _FASTEST_MODES[key] = stability.fastest_growing(
             U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
         )
-        _FASTEST_WAVENUMBERS[key] = mode.k
-    return _FASTEST_WAVENUMBERS[key]
+    mode = _FASTEST_MODES[key]
+    if not stability.is_unstable(mode):
+        k_lo, k_hi = stability.K_BOUNDS
+        given = ", ".join(
+            f"{name} = {getattr(params, name):g}"
+            for name in ("Ri", "Re", "Pr", "Lz")
+            if hasattr(params, name)
+        )
+        raise ConfigError(
+            f"linear theory finds no unstable mode for {given} (no growing mode with "
+            f"{k_lo:g} < k < {k_hi:g}), so there is no fastest-growing wavelength to size Lx: "
+            "set Lx explicitly (e.g. --set Lx=14) to run this stable flow"
+        )
+    return mode.k
 
 
 def seed_perturbation(grid: Grid, params, U, B, envelope) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import BillowError, ConfigError
 from .atomic import atomic_path
 from .pdebench import write_pdebench
 from .samples import RunSamples, sample_run
@@ -49,6 +49,10 @@ def export_run(
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise ConfigError(f"output directory '{out.parent}' is not writable")
     run = sample_run(run_dir, dt_out=dt_out, fields=fields)
-    with atomic_path(out) as temporary:
-        FORMATS[format](temporary, run)
+    try:
+        with atomic_path(out) as temporary:
+            FORMATS[format](temporary, run)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error).splitlines()[0]
+        raise BillowError(f"cannot write '{out}': {reason}") from None
     return out

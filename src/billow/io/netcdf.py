@@ -45,6 +45,36 @@ class Segment:
     stored: int  # records in the file
 
 
+def has_records(run_dir: Path) -> bool:
+    """Whether a run directory holds finished segments (records published by a checkpoint)."""
+    segments = Path(run_dir) / SEGMENTS
+    return any(segments.glob("fields.*.nc")) or any(segments.glob("diagnostics.*.nc"))
+
+
+def check_segments(index: Path) -> None:
+    """Refuse (BillowError, one line) an index whose segment files are missing: a
+    ``fields.nc`` copied without its ``segments/`` would read as all-NaN."""
+    index = Path(index)
+    try:
+        with h5py.File(index, "r") as source:
+            files = {
+                name
+                for dataset in source.values()
+                if isinstance(dataset, h5py.Dataset) and dataset.is_virtual
+                for _, name, _, _ in dataset.virtual_sources()
+            }
+    except OSError as error:
+        raise BillowError(f"'{index}' is not a readable netCDF file: {error}") from None
+    missing = sorted(name for name in files if not (index.parent / name).is_file())
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise BillowError(
+            f"'{index}' holds no data of its own and its segment {missing[0]}{more} is "
+            f"missing: copy the run directory whole (with {SEGMENTS}/), or share a file "
+            "made by `billow pack`"
+        )
+
+
 def remove_series(run_dir: Path, name: str) -> None:
     """Delete a series' index and all its segments (finished or not)."""
     (run_dir / f"{name}.nc").unlink(missing_ok=True)

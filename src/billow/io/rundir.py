@@ -1,51 +1,136 @@
-"""Run directories: safe creation, config.toml, log.txt (design.md section 7)."""
+"""Run directories: safe creation, exclusive locking, config.toml, log.txt (design.md section 7).
+
+:func:`claim_run_directory` is the one way a run gets its directory: it refuses, touching
+nothing, a path that is a file, a directory another writer holds (see
+:mod:`billow.io.lock`), a non-empty directory without ``overwrite``, or one that cannot be
+written; it then holds the directory's lock, and with ``overwrite`` removes every file
+billow makes in a run directory (:data:`OWN_FILES`) and nothing else.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError
-from .netcdf import remove_series
+from .lock import LOCK_FILE, check_not_locked, lock_directory
 
-OUTPUT_FILES = ("config.toml", "log.txt")
-SERIES = ("fields", "diagnostics")  # index <name>.nc over segments/<name>.*.nc
+# Everything billow writes into a run directory (glob patterns relative to it): the run
+# itself, `billow analyze`, `billow movie`, `billow compare --out DIR`, `billow stability
+# --plot DIR`, a sweep member's markers, and the temporary names of atomic writes
+# (".<name>.<random>.tmp", ".movie-*"). `--overwrite` removes exactly these.
+OWN_FILES = (
+    "config.toml",
+    "log.txt",
+    "fields.nc",
+    "diagnostics.nc",
+    "segments/fields.*.nc*",
+    "segments/diagnostics.*.nc*",
+    "checkpoints/checkpoint_*.h5",
+    "checkpoints/.checkpoint_*.h5.*.tmp",
+    "analysis.nc",
+    "summary.md",
+    "figures/snapshots.png",
+    "figures/energetics.png",
+    "figures/richardson.png",
+    "figures/growth_fit.png",
+    "figures/compare_timeseries.png",
+    "figures/compare_bars.png",
+    "figures/.*.png.*.tmp",
+    "movie.mp4",
+    "movie.gif",
+    ".movie-*",
+    "compare.md",
+    "compare.nc",
+    "compare.csv",
+    "growth_rate.png",
+    "stability_diagram.png",
+    "DONE",
+    "error.txt",
+    ".billow-write-test",
+)
+OWN_DIRECTORIES = ("segments", "checkpoints", "figures")  # removed when left empty
+_TOP_LEVEL = tuple(p for p in OWN_FILES if "/" not in p and "*" not in p)
+TEMPORARY = tuple(f".{name}.*.tmp" for name in _TOP_LEVEL)
 
 
-def prepare_run_directory(out: str | Path, overwrite: bool = False) -> Path:
-    """Create ``out`` (or reuse it when empty, or when ``overwrite`` is set).
+def _has_content(directory: Path) -> bool:
+    """Whether ``directory`` holds anything besides the lock file."""
+    return any(path.name != LOCK_FILE for path in directory.iterdir())
 
-    Refuses, without touching anything, a path that is a file, a non-empty
-    directory without ``overwrite``, or a location that cannot be written.
-    With ``overwrite`` only billow's own output files are replaced.
-    """
+
+def check_run_directory(out: str | Path, overwrite: bool = False) -> Path:
+    """Refuse, touching nothing, an ``out`` that cannot become this run's directory."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path '{out}' exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"output directory '{out}' is not empty (use --overwrite to replace its run)"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"cannot create output directory '{out}': {error.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"output directory '{out}' is not writable")
-    probe = out / ".billow-write-test"
+    if not out.exists():
+        ancestor = out.absolute().parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(f"cannot create output directory '{out}': '{ancestor}' is a file")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"cannot create output directory '{out}': '{ancestor}' is not writable"
+            )
+    if out.is_dir():
+        check_not_locked(out)
+        if _has_content(out) and not overwrite:
+            raise ConfigError(
+                f"output directory '{out}' is not empty (use --overwrite to replace its run)"
+            )
+    return out
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse a directory in which files cannot be created."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"run directory '{directory}' is not writable")
+    probe = directory / ".billow-write-test"
     try:
         probe.touch()
         probe.unlink()
     except OSError as error:
-        raise ConfigError(f"output directory '{out}' is not writable: {error.strerror}") from None
-    for name in OUTPUT_FILES:
-        (out / name).unlink(missing_ok=True)
-    for name in SERIES:
-        remove_series(out, name)
-    for checkpoint in (out / "checkpoints").glob("checkpoint_*.h5*"):
-        checkpoint.unlink()
-    return out
+        raise ConfigError(
+            f"run directory '{directory}' is not writable: {error.strerror}"
+        ) from None
+
+
+@contextmanager
+def claim_run_directory(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Create ``out`` (or reuse it when empty, or when ``overwrite`` is set) and hold its
+    lock for the duration of the block. Every refusal comes before anything is changed;
+    with ``overwrite`` billow's own files are removed only once the lock is held."""
+    out = check_run_directory(out, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create output directory '{out}': {error.strerror}") from None
+    check_writable(out)
+    with lock_directory(out):
+        if _has_content(out) and not overwrite:  # filled since the check above
+            raise ConfigError(
+                f"output directory '{out}' is not empty (use --overwrite to replace its run)"
+            )
+        remove_own_files(out)
+        yield out
+
+
+def remove_own_files(run_dir: Path) -> None:
+    """Delete every file billow makes in a run directory (:data:`OWN_FILES`), then the
+    directories among :data:`OWN_DIRECTORIES` left empty; a user's own files stay."""
+    for pattern in (*OWN_FILES, *TEMPORARY):
+        for path in run_dir.glob(pattern):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+    for name in OWN_DIRECTORIES:
+        directory = run_dir / name
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
 
 
 def run_logger(path: Path) -> logging.Logger:

@@ -1,0 +1,56 @@
+"""Small runs of every case, stored bitwise as the reference that refactorings must keep.
+
+    python tests/reference_runs.py      # rewrites tests/data/reference_runs.npz
+
+Regenerate only for a change that is meant to alter results (a new scheme, a new
+default), and say in the commit which difference was accepted and why.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import billow
+from billow.cases import CASES
+
+REFERENCE = Path(__file__).parent / "data" / "reference_runs.npz"
+# Every case on a tiny grid with broadband noise, so that every term of every equation
+# (advection, diffusion, buoyancy, rotation, forcing) touches the stored numbers.
+SETTINGS = dict(nx=16, nz=16, t_end=1.0, save_every=0.5, noise=1e-2, seed=3)
+CASE_SETTINGS = {
+    "shear_layer": dict(Lx=14.0),
+    "double_shear": dict(Lx=14.0),
+    "rotating": dict(Lx=14.0),
+    "forced": dict(Lx=14.0),
+    "kolmogorov": dict(t_end=2.0, save_every=1.0),
+    "lecoanet2016": dict(t_end=0.1, save_every=0.05),
+}
+
+
+def run_outputs(name: str) -> dict[str, np.ndarray]:
+    """Every variable of fields.nc and diagnostics.nc of the case's small run."""
+    values = {**SETTINGS, **CASE_SETTINGS[name]}
+    with tempfile.TemporaryDirectory() as directory:
+        billow.run(name, out=Path(directory) / "run", **values)
+        outputs = {}
+        for which in ("fields", "diagnostics"):
+            with billow.open_run(Path(directory) / "run", which) as dataset:
+                for variable in dataset.variables:
+                    outputs[f"{name}/{which}/{variable}"] = dataset[variable].values.copy()
+    return outputs
+
+
+def main() -> None:
+    outputs = {}
+    for name in CASES:
+        outputs.update(run_outputs(name))
+    REFERENCE.parent.mkdir(exist_ok=True)
+    np.savez_compressed(REFERENCE, **outputs)
+    print(f"wrote {len(outputs)} arrays to {REFERENCE}")
+
+
+if __name__ == "__main__":
+    main()
