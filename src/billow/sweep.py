@@ -564,7 +564,9 @@ def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total, f
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
-                    silence_logs=logging.ERROR,  # no warnings about tasks cancelled by Ctrl-C
+                    # worker logs stay quiet: a member's failure is reported in its summary
+                    # row, and on Ctrl-C a worker whose scheduler went first logs errors
+                    silence_logs=logging.CRITICAL,
                 )
             client = Client(cluster)
         else:
