@@ -1,7 +1,9 @@
 """billow side by side with its peers, kh2d-solver and FluidSim, measured in one session.
 
-Prints figures; asserts nothing (timings on shared machines are noisy: the load average
-and each process's CPU seconds are printed beside its wall time). Run by `make bench-peers`:
+Prints figures; asserts nothing. Timings on shared machines are noisy: beside each
+process's wall time stand its CPU seconds and the mean 1-minute load average while it
+ran; a wall-time ratio is fair only where those loads were alike (the CPU-time ratio,
+also printed, suffers less from other jobs). Run by `make bench-peers`:
 
     python benchmarks/bench_peers.py [--quick] [--peers-dir DIR] [--skip kh2d|fluidsim]
 
@@ -54,8 +56,8 @@ time and peak RSS come from os.wait4.
     part of a step) and their ratio (goal: FluidSim / billow >= 2).
 
 --quick shortens everything for a smoke test (kh2d t_final = 1 with 10 snapshots, the
-Kolmogorov flow to t = 2); the default is the issue's configuration (about 20-30 min on
-two shared cores).
+Kolmogorov flow to t = 2); the default is the issue's configuration (1028 s on two cores
+shared with other jobs).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class Process:
     wall: float  # seconds
     cpu: float  # user + system seconds
     peak_mb: float  # peak RSS
+    load: float  # mean of the 1-minute load average sampled while it ran
     stdout: str
     stderr: str
 
@@ -129,10 +132,13 @@ def run_process(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        loads = [os.getloadavg()[0]]
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
+            if time.perf_counter() - start > len(loads):  # about once a second
+                loads.append(os.getloadavg()[0])
             if time.perf_counter() - start > timeout:
                 os.killpg(process.pid, signal.SIGKILL)
                 os.wait4(process.pid, 0)
@@ -144,6 +150,7 @@ def run_process(
         wall,
         usage.ru_utime + usage.ru_stime,
         usage.ru_maxrss / 1024,
+        sum(loads) / len(loads),
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),
     )
@@ -276,41 +283,37 @@ def bench_kh2d(python: Path, quick: bool) -> None:
         warm_kh2d(kh2d, work)
         warm_billow(work)
 
-        before = load()
         peer = run_process(
             [str(kh2d), "--config", str(config), "--output-dir", "out", "--cores", "1"], cwd=work
         )
         sections = kh2d_sections(peer.stdout)
         steps_peer = kh2d_steps(peer.stderr)
         run_dir = work / "billow_forced"
-        mid = load()
         ours = run_process(
             [str(BILLOW), "run", "--from-kh2d", str(config), "--out", str(run_dir), "--quiet"],
             cwd=work,
         )
         movie = run_process([str(BILLOW), "movie", str(run_dir)], cwd=work)
-        after = load()
         steps_ours, loop_ours = billow_log(run_dir)
 
     t_final = 1.0 if quick else 30.0
     animation = sections.get("create_animation")
     print(
         f"(a) kh2d-solver's forced config, 384 x 192, t_final = {t_final:g} box units "
-        f"(= {t_final * 20:g} d/U0), one thread; load average {before} / {mid} / {after} "
-        f"(before kh2d / before billow / after)"
+        f"(= {t_final * 20:g} d/U0), one thread"
     )
     print(
         f"  kh2d-solver {KH2D_REQUIREMENT.split('==')[1]}: {peer.wall:8.1f} s wall "
-        f"({peer.cpu:.1f} s CPU), peak RSS {peer.peak_mb:.0f} MB, "
+        f"({peer.cpu:.1f} s CPU, load {peer.load:.1f}), peak RSS {peer.peak_mb:.0f} MB, "
         f"{steps_peer if steps_peer is not None else '?'} steps; its sections: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in sections.items())
     )
     print(
-        f"  billow run:   {ours.wall:8.1f} s wall ({ours.cpu:.1f} s CPU), peak RSS "
-        f"{ours.peak_mb:.0f} MB, {steps_ours} steps (time loop {loop_ours:.1f} s)"
+        f"  billow run:   {ours.wall:8.1f} s wall ({ours.cpu:.1f} s CPU, load {ours.load:.1f}), "
+        f"peak RSS {ours.peak_mb:.0f} MB, {steps_ours} steps (time loop {loop_ours:.1f} s)"
     )
     print(
-        f"  billow movie: {movie.wall:8.1f} s wall ({movie.cpu:.1f} s CPU), "
+        f"  billow movie: {movie.wall:8.1f} s wall ({movie.cpu:.1f} s CPU, load {movie.load:.1f}), "
         f"peak RSS {movie.peak_mb:.0f} MB (MP4 + GIF)"
     )
     total_ours = ours.wall + movie.wall
@@ -369,7 +372,6 @@ def bench_fluidsim(python: Path | None, quick: bool) -> None:
             }
             runs.insert(0, ("FluidSim", python, "fluidsim_kolmogorov.py", scratch))
         for label, interpreter, script, env in runs:
-            before = load()
             try:
                 process = run_process(
                     [str(interpreter), str(PEERS / script), repr(duration)], cwd=work, env=env
@@ -389,7 +391,7 @@ def bench_fluidsim(python: Path | None, quick: bool) -> None:
                 f"{per_unit:6.3f} s per unit of simulated time "
                 f"({result['loop_cpu'] / result['time']:.3f} s CPU); process {process.wall:.1f} s, "
                 f"peak RSS {process.peak_mb:.0f} MB; final KE {result['ke']:.4f}, "
-                f"max|u| {result['max_u']:.3f}; load average {before}"
+                f"max|u| {result['max_u']:.3f}; load {process.load:.1f}"
             )
     if "billow" in results and "FluidSim" in results:
         ours, peer = results["billow"], results["FluidSim"]
