@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_DIR ?= runs/shear_layer
 
-.PHONY: run test validate bench install clean
+.PHONY: run test validate bench bench-peers install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_solver.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+# kh2d-solver and FluidSim from PyPI, each in its own venv under PEERS_DIR (made once,
+# reused), run side by side with billow on one thread; ~20-30 min; not part of `make test`
+PEERS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/billow-bench-peers
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/bench_peers.py --peers-dir "$(PEERS_DIR)" $(BENCH_PEERS_ARGS)
 
 clean:
 	rm -rf $(VENV) runs
