@@ -96,11 +96,13 @@ def step_parts(nx: int, nz: int, repeats: int) -> None:
     numba.set_num_threads(1)
 
 
-def timed_command(arguments: list[str], environment: dict) -> tuple[float, float]:
+def timed_command(
+    arguments: list[str], environment: dict, executable: Path = BILLOW
+) -> tuple[float, float]:
     """Run ``billow ARGUMENTS`` (stdout discarded); (wall seconds, peak RSS in MB)."""
     start = time.perf_counter()
     process = subprocess.Popen(
-        [str(BILLOW), *arguments], stdout=subprocess.DEVNULL, env=environment
+        [str(executable), *arguments], stdout=subprocess.DEVNULL, env=environment
     )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
