@@ -1,7 +1,9 @@
 """Body forces and sources added to the tendencies every stage.
 
 A forcing is a callable ``forcing(model, t, tendencies)`` that adds to the
-tendency arrays in place (see :class:`billow.model.Model`).
+tendency arrays in place (see :class:`billow.model.Model`). A forcing that adds
+buoyancy inside the domain says so in its ``buoyancy_source`` attribute (a
+sentence), so that analysis knows that b is not conserved up to diffusion.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def hold_base_state(model: Model, base: dict[str, np.ndarray]) -> Forcing:
         for name, source in sources.items():
             tendencies[name] += source
 
+    if "b" in sources:
+        hold.buoyancy_source = "hold_base adds a buoyancy source"
     return hold
 
 
@@ -91,6 +95,8 @@ def coriolis(model: Model, f: float, U: np.ndarray, dU_dz: np.ndarray) -> Forcin
         v_centre = 0.5 * (v + np.roll(v, -1, axis=1))
         tendencies["b"] -= M2 * v_centre
 
+    if f != 0.0:
+        rotate.buoyancy_source = "the thermal-wind term -M^2 v of the rotation is a buoyancy source"
     return rotate
 
 

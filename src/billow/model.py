@@ -129,6 +129,13 @@ class Model:
             np.array([f.diffusivity for f in members]),
         )
 
+    @property
+    def buoyancy_source(self) -> str | None:
+        """What adds buoyancy inside the domain besides diffusion (a forcing's sentence),
+        or None: the irreversible mixing rate dBPE/dt - Phi_i needs b conserved."""
+        sources = [getattr(f, "buoyancy_source", None) for f in self.forcings]
+        return next((source for source in sources if source), None)
+
     # --- access -----------------------------------------------------------
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
