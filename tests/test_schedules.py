@@ -159,6 +159,10 @@ def test_callbacks_given_as_a_sequence_run_after_every_step():
     sim.run()
     assert list(sim.callbacks) == ["blow_up", "callback_0"]
     assert seen == list(range(model.iteration + 1))  # t = 0 (fresh start), then each step
+    sim.callbacks["bare"] = print  # a function put in the dict has no schedule: say so
+    sim.t_end = 2.0
+    with pytest.raises(TypeError, match="callback 'bare' has no schedule.*Callback"):
+        sim.run()
 
 
 SMALL = dict(nx=32, nz=32, save_every=1.0)

@@ -179,6 +179,13 @@ class Simulation:
         """Position every schedule at the current state and initialize the callbacks and
         writers; at a fresh start (iteration 0), run the due ones once."""
         self.stop_request = None
+        for kind, things in (("callback", self.callbacks), ("output writer", self.output_writers)):
+            for name, thing in things.items():
+                if not hasattr(thing, "schedule"):
+                    raise TypeError(
+                        f"{kind} {name!r} has no schedule: give it one, or wrap a function "
+                        "in billow.callbacks.Callback(function, schedule)"
+                    )
         for thing, _ in self._activities():
             thing.schedule.initialize(self)
             if hasattr(thing, "initialize"):
