@@ -202,3 +202,12 @@ def test_checkpoint_without_records_reads_as_one_at_a_snapshot(tmp_path):
         del checkpoint.attrs["records"]
         checkpoint.attrs["snapshots_written"] = 4
     assert read_checkpoint(path).records == {"fields": 4, "diagnostics": 13}
+
+
+def test_the_old_hooks_say_what_replaces_them():
+    # setting sim.on_diagnostics used to attach a function; now it would be silently unused
+    sim = billow.Simulation(small_model(), t_end=1.0, save_every=1.0)
+    with pytest.raises(AttributeError, match="on_diagnostics was removed.*Callback"):
+        sim.on_diagnostics = lambda t, values: None
+    with pytest.raises(AttributeError, match="on_snapshot was removed.*output_writers"):
+        sim.on_snapshot = lambda sim: None

@@ -58,6 +58,16 @@ def _all_finite(values: np.ndarray) -> bool:
     return math.isfinite(float(values.sum())) or bool(np.all(np.isfinite(values)))
 
 
+def _removed(name: str, instead: str) -> property:
+    """An attribute of the old loop: reading or setting it says what replaces it (setting
+    it would otherwise pass silently, and the function never be called)."""
+
+    def refuse(self, value=None):
+        raise AttributeError(f"Simulation.{name} was removed: {instead}")
+
+    return property(refuse, refuse)
+
+
 class Simulation:
     """Steps a :class:`Model` to ``t_end``; with ``save_every``, lands on snapshot times.
 
@@ -113,6 +123,13 @@ class Simulation:
         self._centre_u = np.zeros((grid.nz, grid.nx))
         self._centre_w = np.zeros((grid.nz, grid.nx))
         self._vorticity = np.zeros((grid.nz, grid.nx))
+
+    on_diagnostics = _removed(
+        "on_diagnostics",
+        "add a callback, sim.callbacks[name] = billow.callbacks.Callback("
+        "lambda sim: f(sim.model.time, sim.evaluate_diagnostics()))",
+    )
+    on_snapshot = _removed("on_snapshot", "add an output writer to sim.output_writers")
 
     # ------------------------------------------------------------------ the state
     def stable_dt(self) -> float:
