@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from billow.callbacks import Callback
 from billow.cases import get_case
 from billow.simulation import Simulation
 from billow.timestepping import BlowUpError
@@ -46,7 +47,7 @@ def final_state(name: str, nx: int, nz: int, cfl: float, Lx: float | None):
     model = case.build(params)
     sim = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=cfl)
     courants: list[float] = []
-    sim.on_diagnostics = lambda t, values: courants.append(values["cfl"])
+    sim.callbacks["courant"] = Callback(lambda sim: courants.append(sim.courant))
     start = time.perf_counter()
     try:
         sim.run()

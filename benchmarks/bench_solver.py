@@ -40,6 +40,7 @@ import numba
 import numpy as np
 
 import billow
+from billow.callbacks import Callback
 from billow.cases import get_case
 from billow.runner import run_case
 from billow.simulation import Simulation
@@ -121,7 +122,7 @@ def in_process(diagnostics: bool) -> tuple[float, int, float]:
     build = time.perf_counter() - start
     simulation = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)
     if diagnostics:
-        simulation.on_diagnostics = lambda t, values: None
+        simulation.callbacks["diagnostics"] = Callback(lambda sim: sim.evaluate_diagnostics())
     start = time.perf_counter()
     simulation.run()
     return time.perf_counter() - start, model.iteration, build

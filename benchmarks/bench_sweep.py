@@ -60,7 +60,7 @@ def checkpoint_cost() -> None:
     directory = Path(tempfile.mkdtemp(prefix="billow-checkpoint-"))
     start = time.perf_counter()
     for _ in range(5):
-        write_checkpoint(directory, model, snapshots_written=1)
+        write_checkpoint(directory, model, {"fields": 1})
     write = (time.perf_counter() - start) / 5
     shutil.rmtree(directory)
     print(

@@ -27,6 +27,7 @@ import scipy.fft
 
 import billow
 from billow import Grid, Model, Simulation
+from billow.callbacks import Callback
 from billow.diagnostics import dissipation, kinetic_energy, potential_energy
 from billow.forcing import coriolis, diffusion_tendency
 
@@ -66,7 +67,7 @@ def test_rotating_without_rotation_is_bitwise_the_shear_layer():
         model = case.build(case.make_params(**values, **extra))
         sim = Simulation(model, t_end=8.0, save_every=8.0, cfl=0.8)
         dts: list[float] = []
-        sim.on_diagnostics = lambda t, diagnostics, dts=dts: dts.append(diagnostics["dt"])
+        sim.callbacks["dt"] = Callback(lambda sim, dts=dts: dts.append(sim.dt))
         sim.run()
         runs[name] = (model, dts)
     plain, plain_dts = runs["shear_layer"]
@@ -185,7 +186,9 @@ def forced_budget(dt: float, bc_z: str, T: float = 5.0) -> dict[str, float]:
         norms = np.sqrt((np.sum(fu**2) + np.sum(fw**2)) * (np.sum(u0**2) + np.sum(w0**2)))
         record["overlap"].append(abs(np.sum(fu * u0) + np.sum(fw * w0)) / norms if norms else 0.0)
 
-    sim.on_diagnostics = collect
+    sim.callbacks["collect"] = Callback(
+        lambda sim: collect(sim.model.time, sim.evaluate_diagnostics())
+    )
     sim.run()
     ke, eps, power, dts = (np.array(record[name]) for name in names[:4])
     dts, power, predicted = dts[1:], power[1:], np.array(record["predicted"])
@@ -446,7 +449,9 @@ def forced_run(seed: int) -> tuple[Model, list[dict[str, float]]]:
     model = case.build(params)
     sim = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)
     history: list[dict[str, float]] = []
-    sim.on_diagnostics = lambda t, values: history.append(dict(values, t=t))
+    sim.callbacks["history"] = Callback(
+        lambda sim: history.append(dict(sim.evaluate_diagnostics(), t=sim.model.time))
+    )
     sim.run()
     return model, history
 

@@ -35,8 +35,9 @@ class ProgressLines:
     """A progress callback printing one line to ``stream`` at most every ``interval``
     seconds (default :data:`PROGRESS_INTERVAL`, read when the callback is made).
 
-    Rates are measured from the end of the first step, so that the set-up and the
-    compilation in the first step do not distort the steps/s and the ETA."""
+    Rates are measured from the end of the first step (the Simulation also calls a
+    callback once at t = 0), so that the set-up and the compilation in the first step do
+    not distort the steps/s and the ETA."""
 
     def __init__(self, label: str, t_end: float, stream=None, interval: float | None = None):
         self.label, self.t_end = label, t_end
@@ -60,7 +61,7 @@ class ProgressLines:
 
     def __call__(self, sim: Simulation) -> None:
         now = time.perf_counter()
-        if self.first is None:
+        if self.first is None or self.first[2] == 0:  # the call at t = 0 does not count
             self.first = (now, sim.model.time, sim.model.iteration)
             return
         if now - self.last >= self.interval:

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from .callbacks import Callback, StopOnSignal, WallTimeLimit
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .errors import BillowError, ConfigError
 from .io.atomic import write_text_atomically
-from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
+from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_checkpoint, restore
 from .io.lock import lock_directory
 from .io.netcdf import check_segments, diagnostics_series, fields_series, has_records
 from .io.rundir import check_writable, claim_run_directory, close_logger, run_logger
 from .limits import check_limits
 from .model import Model
+from .output_writers import DiagnosticsWriter, FieldsWriter
 from .progress import progress_display
-from .simulation import TIME_EPSILON, Simulation
+from .schedules import SpecifiedTimes, TimeInterval
+from .simulation import RunStopped, Simulation
 
 if TYPE_CHECKING:
     import xarray as xr
-
-CHECKPOINT_WALL_INTERVAL = 120.0  # seconds of wall clock between checkpoints, at the latest
-DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
 
 FIELD_LONG_NAMES = {
     "u": "horizontal velocity (units of U0)",
@@ -175,38 +171,15 @@ def restart_run(
         )
 
 
-class RunStopped(BillowError):
-    """The run stopped early (signal or wall-time limit) after writing a checkpoint.
-
-    ``reason`` is the signal's name ("SIGTERM", "SIGINT") or "max-wall-time"."""
-
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
-        self.reason = reason
-
-
-@contextmanager
-def _stop_requests():
-    """Turn SIGTERM and SIGINT into a stop request (a list holding the signal's name) that
-    the time loop honours after the current step; a second SIGINT interrupts at once.
-    Only in the main thread, where Python delivers signals."""
-    requested: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield requested
-        return
-
-    def request(number, frame) -> None:
-        name = signal.Signals(number).name
-        if name == "SIGINT" and requested:
-            raise KeyboardInterrupt
-        requested.append(name)
-
-    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield requested
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def field_long_names(model: Model) -> dict[str, str]:
+    """The fields of a snapshot (in the order :meth:`Simulation.snapshot` makes them)."""
+    names = {name: f"passive tracer {name}" for name in model.tracer_names}
+    names.update(FIELD_LONG_NAMES)
+    return {
+        name: names[name]
+        for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
+        if name != "v" or "v" in model.state
+    }
 
 
 def _execute(
@@ -219,115 +192,51 @@ def _execute(
     resume: Checkpoint | None = None,
     max_wall_time: float | None = None,
 ) -> Path:
-    """The time loop with its writers: snapshots, diagnostics, checkpoints and the log."""
+    """Assemble the run: a Simulation with its writers (snapshots, diagnostics, checkpoints)
+    and callbacks (signals, wall-time limit, progress), run it, and log it."""
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params)
-    field_names = {name: f"passive tracer {name}" for name in model.tracer_names}
-    field_names.update(FIELD_LONG_NAMES)
-    field_names = {
-        name: field_names[name]
-        for name in ("u", "w", "b", "v", *model.tracer_names, "vorticity")
-        if name != "v" or "v" in model.state
-    }
-    simulation = Simulation(
-        model,
-        t_end=params.t_end,
-        save_every=params.save_every,
-        cfl=params.cfl,
-        callbacks=(progress,) if progress else (),
-    )
+    simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
     diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics} | {
         "dt": "time step",
         "cfl": "advective Courant number",
     }
-    if resume is None:
-        fields = fields_series(out, model.grid, field_names, attrs)
-        series = diagnostics_series(out, diagnostic_names, attrs)
-    else:  # records written after the checkpoint are dropped
-        simulation.snapshots_written = resume.snapshots_written
-        fields = fields_series(out, model.grid, field_names, attrs, resume.snapshots_written)
-        series = diagnostics_series(out, diagnostic_names, attrs, resume.iteration + 1)
-    checkpoint_every = params.checkpoint_every
-    next_checkpoint = [checkpoint_every * (np.floor(model.time / checkpoint_every) + 1)]
-    buffer: list[tuple[float, dict[str, float]]] = []  # diagnostics not yet written
-
-    def record_diagnostics(t: float, values: dict[str, float]) -> None:
-        buffer.append((t, values))
-        if len(buffer) >= DIAGNOSTICS_BUFFER:
-            flush_diagnostics()
-
-    def flush_diagnostics() -> None:
-        if buffer:
-            names = buffer[0][1].keys()
-            series.append(
-                np.array([t for t, _ in buffer]),
-                {name: np.array([values[name] for _, values in buffer]) for name in names},
-            )
-            buffer.clear()
-
-    def write_snapshot(sim: Simulation) -> None:
-        fields.append(sim.model.time, sim.snapshot())
-        logger.info(
-            "snapshot %d at t = %.6g (step %d, dt = %.4g)",
-            sim.snapshots_written,
-            sim.model.time,
-            sim.model.iteration,
-            sim.dt,
+    records = resume.records if resume is not None else {}  # a restart drops later records
+    fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
+    series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
+    snapshot_times = TimeInterval(params.save_every) | SpecifiedTimes(params.t_end)
+    simulation.output_writers["fields"] = FieldsWriter(fields, snapshot_times, logger)
+    simulation.output_writers["diagnostics"] = DiagnosticsWriter(series)
+    simulation.output_writers["checkpointer"] = Checkpointer(
+        out, params.checkpoint_every, logger=logger
+    )
+    simulation.callbacks["stop_on_signal"] = StopOnSignal()
+    if max_wall_time is not None:
+        simulation.callbacks["wall_time_limit"] = WallTimeLimit(
+            max_wall_time, "--max-wall-time reached"
         )
-        due = sim.model.time >= next_checkpoint[0] * (1 - TIME_EPSILON)
-        if sim.model.iteration > 0 and (due or sim.model.time >= sim.t_end):
-            checkpoint(sim.snapshots_written + 1)
-            next_checkpoint[0] = checkpoint_every * (
-                np.floor(sim.model.time / checkpoint_every * (1 + TIME_EPSILON)) + 1
-            )
-
-    def checkpoint(snapshots_written: int) -> None:
-        """Everything recorded so far published on disk, then the state to continue from."""
-        flush_diagnostics()
-        fields.commit()
-        series.commit()
-        path = write_checkpoint(out, model, snapshots_written)
-        last_checkpoint_wall[0] = time.perf_counter()
-        logger.info("checkpoint %s", path.name)
-
-    def after_step(sim: Simulation) -> None:
-        """Wall-clock checkpoints; stop (after a checkpoint) on a signal or the time limit."""
-        now = time.perf_counter()
-        if now - last_checkpoint_wall[0] > CHECKPOINT_WALL_INTERVAL:
-            checkpoint(sim.snapshots_written)
-        elapsed = now - start
-        steps = sim.model.iteration - steps_before
-        # stop when one more step (at the mean cost so far) could overrun the limit
-        overrun = max_wall_time is not None and elapsed * (steps + 1) / steps > max_wall_time
-        if stop_requests or overrun:
-            reason = f"{stop_requests[0]} received" if stop_requests else "--max-wall-time reached"
-            checkpoint(sim.snapshots_written)
-            raise RunStopped(
-                f"{reason}: stopped at t = {sim.model.time:.6g} (step {sim.model.iteration}) "
-                f"after writing a checkpoint; continue with `billow restart {out}`",
-                stop_requests[0] if stop_requests else "max-wall-time",
-            )
-
-    simulation.on_snapshot = write_snapshot
-    simulation.on_diagnostics = record_diagnostics
-    simulation.callbacks.append(after_step)
+    if progress is not None:
+        simulation.callbacks["progress"] = Callback(progress)
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     start = time.perf_counter()
-    last_checkpoint_wall = [start]
     steps_before = model.iteration
     outcome = "finished"
     try:
-        with _stop_requests() as stop_requests:
-            simulation.run()
-    except BaseException as error:
+        simulation.run()
+    except RunStopped as stop:  # on request: the checkpointer wrote at the stop
         outcome = "stopped after"  # not "finished": the run did not reach t_end
+        stopped = RunStopped(
+            f"{stop} after writing a checkpoint; continue with `billow restart {out}`",
+            stop.reason,
+        )
+        logger.error("stopped: %s", stopped)
+        raise stopped from None
+    except BaseException as error:
+        outcome = "stopped after"
         logger.error("stopped: %s", error or type(error).__name__)
         raise
     finally:
-        flush_diagnostics()
-        fields.close()
-        series.close()
         elapsed = time.perf_counter() - start
         steps = model.iteration - steps_before
         logger.info(

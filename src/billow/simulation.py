@@ -1,35 +1,91 @@
-"""Simulation: the time loop with an adaptive dt, output schedules and callbacks.
+"""Simulation: the time loop, with output writers and callbacks on schedules.
 
-dt comes from the :class:`~billow.timestepping.CFLController`, shortened so that
-snapshot times are hit exactly. After every step the scalar diagnostics are
-evaluated and handed to the diagnostics writer; at every multiple of
-``save_every`` a snapshot is handed to the snapshot writer.
+A :class:`Simulation` steps a model to ``t_end`` with the dt of the
+:class:`~billow.timestepping.CFLController`, shortened so that every time schedule
+(:class:`~billow.schedules.TimeInterval`, :class:`~billow.schedules.SpecifiedTimes`)
+and ``t_end`` are hit exactly. After each step, in order:
+
+1. the dt of the next step is computed from the new velocity (as Oceananigans'
+   time-step wizard does; it also gives the Courant number of the step just taken,
+   measured with the velocity it produced), so a callback that changes the velocity
+   changes dt from the step after next;
+2. the due ``callbacks`` run (``"blow_up"``, a :class:`~billow.callbacks.BlowUpCheck`,
+   comes first);
+3. the due ``output_writers`` write.
+
+At a fresh start (iteration 0) the due callbacks and writers also run once before the
+first step (the snapshot and the diagnostics at t = 0). ``callbacks`` and
+``output_writers`` are ordered dicts, name -> object; see :mod:`billow.callbacks` and
+:mod:`billow.output_writers` for what the objects provide. The runner
+(:func:`billow.run_case`) adds the netCDF writers, the checkpointer and the stop
+conditions (wall-time limit, signals).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import operators
+from .callbacks import BlowUpCheck, Callback
 from .diagnostics import Diagnostic, diagnostics_for, shared_reductions
+from .errors import BillowError
 from .model import Model
+from .output_writers import FieldsWriter
+from .schedules import TIME_EPSILON, SpecifiedTimes, TimeInterval, tolerance
 from .timestepping import BlowUpError, CFLController
 
-__all__ = ["BlowUpError", "Simulation"]
+__all__ = ["TIME_EPSILON", "BlowUpError", "RunStopped", "Simulation"]
 
-Callback = Callable[["Simulation"], None]
 
-# relative tolerance for "this step lands on the output time"
-TIME_EPSILON = 1e-10
+class RunStopped(BillowError):
+    """The run stopped early on request (signal or wall-time limit), after its writers.
+
+    ``reason`` is the signal's name ("SIGTERM", "SIGINT") or "max-wall-time"."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite: one vectorised sum (NaN and inf propagate), and an
+    exact test only if the sum overflowed."""
+    return math.isfinite(float(values.sum())) or bool(np.all(np.isfinite(values)))
+
+
+def _removed(name: str, instead: str) -> property:
+    """An attribute of the old loop: reading or setting it says what replaces it (setting
+    it would otherwise pass silently, and the function never be called)."""
+
+    def refuse(self, value=None):
+        raise AttributeError(f"Simulation.{name} was removed: {instead}")
+
+    return property(refuse, refuse)
 
 
 class Simulation:
-    """Steps a :class:`Model` to ``t_end``; snapshots every ``save_every``.
+    """Steps a :class:`Model` to ``t_end``; with ``save_every``, lands on snapshot times.
 
-    ``cfl`` defaults to that of the model's advection scheme (upwind5: 1.3).
+    Parameters
+    ----------
+    model : Model
+        The model, with its initial (or restored) state.
+    t_end : float
+        The stop time.
+    save_every : float, optional
+        Snapshot interval: adds ``output_writers["fields"]``, a
+        :class:`~billow.output_writers.FieldsWriter` without a series (the runner gives
+        it one) at every multiple of ``save_every`` and at ``t_end``.
+    cfl : float, optional
+        Courant number; defaults to that of the model's advection scheme (upwind5: 1.3).
+    callbacks : mapping or sequence
+        Callbacks by name, or a sequence of them (named ``callback_0``, ...); a plain
+        function of the simulation is called after every step.
     """
 
     def __init__(
@@ -37,47 +93,45 @@ class Simulation:
         model: Model,
         *,
         t_end: float,
-        save_every: float,
+        save_every: float | None = None,
         cfl: float | None = None,
-        on_snapshot: Callback | None = None,
-        on_diagnostics: Callable[[float, dict[str, float]], None] | None = None,
-        callbacks: tuple[Callback, ...] = (),
+        callbacks: Mapping[str, object] | Iterable[object] = (),
     ):
         self.model = model
         self.t_end = t_end
-        self.save_every = save_every
-        self.on_snapshot = on_snapshot
-        self.on_diagnostics = on_diagnostics
-        self.callbacks = list(callbacks)
         self.diagnostics: list[Diagnostic] = diagnostics_for(model)
         grid = model.grid
         largest_diffusivity = max(f.diffusivity for f in model.fields)
         self.controller = CFLController(
             grid, largest_diffusivity, cfl or model.scheme.cfl, model.stepper.scheme
         )
-        count = int(np.floor(t_end / save_every * (1 + TIME_EPSILON)))
-        # 0, save_every, 2 save_every, ..., and t_end: computed on demand (a tiny save_every
-        # must not allocate its count); k save_every may round to one ulp either side of t_end
-        last_regular = min(count * save_every, t_end)
-        self.snapshot_count = count + (2 if t_end - last_regular > TIME_EPSILON * t_end else 1)
-        self.snapshots_written = 0
         self.dt = 0.0
+        self.courant = 0.0  # Courant number of the step taken (rate at its start x dt)
+        self.stop_request: tuple[str, str] | None = None  # (message, reason)
+        self.callbacks: dict[str, object] = {"blow_up": BlowUpCheck()}
+        named = callbacks.items() if isinstance(callbacks, Mapping) else enumerate(callbacks)
+        for key, callback in named:
+            name = key if isinstance(key, str) else f"callback_{key}"
+            self.callbacks[name] = callback if hasattr(callback, "schedule") else Callback(callback)
+        self.output_writers: dict[str, object] = {}
+        if save_every is not None:
+            self.output_writers["fields"] = FieldsWriter(
+                None, TimeInterval(save_every) | SpecifiedTimes(t_end)
+            )
+        self._stable: tuple[int, float, float] | None = None  # iteration, dt, rate
+        self._initialized = False
         self._centre_u = np.zeros((grid.nz, grid.nx))
         self._centre_w = np.zeros((grid.nz, grid.nx))
         self._vorticity = np.zeros((grid.nz, grid.nx))
 
-    def snapshot_time(self, n: int) -> float:
-        """Time of snapshot n: min(n save_every, t_end), the last one exactly t_end."""
-        if n >= self.snapshot_count:
-            return np.inf
-        if n == self.snapshot_count - 1:
-            return self.t_end
-        return min(n * self.save_every, self.t_end)
+    on_diagnostics = _removed(
+        "on_diagnostics",
+        "add a callback, sim.callbacks[name] = billow.callbacks.Callback("
+        "lambda sim: f(sim.model.time, sim.evaluate_diagnostics()))",
+    )
+    on_snapshot = _removed("on_snapshot", "add an output writer to sim.output_writers")
 
-    @property
-    def next_snapshot_time(self) -> float:
-        return self.snapshot_time(self.snapshots_written)
-
+    # ------------------------------------------------------------------ the state
     def stable_dt(self) -> float:
         """The controller's dt for the current velocity (see :class:`CFLController`)."""
         return self.controller.stable_dt(self.model.interior("u"), self.model.interior("w"))
@@ -98,20 +152,11 @@ class Simulation:
         return fields
 
     def evaluate_diagnostics(self) -> dict[str, float]:
+        """The scalar diagnostics of the current state, with the step's ``dt`` and ``cfl``."""
         with shared_reductions(self.model):
             values = {d.name: d.function(self.model) for d in self.diagnostics}
         values["dt"] = self.dt
-        values["cfl"] = self.controller.rate * self.dt  # Courant number of the step taken
-        if not np.all(np.isfinite(list(values.values()))):  # energies and every integral
-            bad = next(
-                f.name
-                for f in self.model.fields
-                if not np.all(np.isfinite(self.model.interior(f.name)))
-            )
-            raise BlowUpError(
-                f"blow-up at step {self.model.iteration}, t = {self.model.time:.6g}: "
-                f"field '{bad}' is not finite (try a smaller cfl or a finer grid)"
-            )
+        values["cfl"] = self.courant
         return values
 
     def check_courant(self) -> None:
@@ -120,45 +165,116 @@ class Simulation:
         m = self.model
         self.controller.check(self.dt, m.interior("u"), m.interior("w"), m.iteration, m.time)
 
-    def _write_snapshot(self) -> None:
-        if self.on_snapshot is not None:
-            self.on_snapshot(self)
-        self.snapshots_written += 1
+    def check_finite(self) -> None:
+        """Stop (BlowUpError) if a prognostic field holds a value that is not finite."""
+        m = self.model
+        for field in m.fields:
+            if not _all_finite(m.interior(field.name)):
+                raise BlowUpError(
+                    f"blow-up at step {m.iteration}, t = {m.time:.6g}: field "
+                    f"'{field.name}' is not finite (try a smaller cfl or a finer grid)"
+                )
+
+    # ------------------------------------------------------------------ the loop
+    @property
+    def ending(self) -> bool:
+        """Whether the run ends after this step: t_end reached, or a stop requested."""
+        return self.stop_request is not None or self.model.time >= self.t_end * (1 - TIME_EPSILON)
+
+    def request_stop(self, message: str, reason: str) -> None:
+        """Stop after the current step's writers (``run`` then raises RunStopped)."""
+        if self.stop_request is None:
+            self.stop_request = (message, reason)
+
+    def _activities(self) -> list[tuple[object, Callable[[Simulation], None]]]:
+        """(object, action) of every callback, then every output writer, in order."""
+        return [(c, c) for c in self.callbacks.values()] + [
+            (w, w.write) for w in self.output_writers.values()
+        ]
+
+    def initialize(self) -> None:
+        """Position every schedule at the current state and initialize the callbacks and
+        writers; at a fresh start (iteration 0), run the due ones once."""
+        self.stop_request = None
+        for kind, things in (("callback", self.callbacks), ("output writer", self.output_writers)):
+            for name, thing in things.items():
+                if not hasattr(thing, "schedule"):
+                    raise TypeError(
+                        f"{kind} {name!r} has no schedule: give it one, or wrap a function "
+                        "in billow.callbacks.Callback(function, schedule)"
+                    )
+        for thing, _ in self._activities():
+            thing.schedule.initialize(self)
+            if hasattr(thing, "initialize"):
+                thing.initialize(self)
+        self._stable = None
+        self._remember_stable_dt()
+        self._initialized = True
+        if self.model.iteration == 0:
+            self._actuate()
+
+    def _remember_stable_dt(self) -> None:
+        self._stable = (self.model.iteration, self.stable_dt(), self.controller.rate)
+
+    def _actuate(self) -> None:
+        for thing, action in self._activities():
+            if thing.schedule(self):
+                action(self)
+
+    def next_target(self) -> float:
+        """The time the next step must not pass: the earliest of t_end and every time
+        schedule's next time. Times within TIME_EPSILON of each other are one target:
+        t_end's, or else the first writer's or callback's in order."""
+        candidates = [self.t_end] + [
+            thing.schedule.next_time(self) for thing, _ in self._activities()
+        ]
+        earliest = min(candidates)
+        return next(c for c in candidates if c <= earliest + tolerance(earliest))
 
     def step(self) -> None:
-        """One adaptive step, shortened to land exactly on the next snapshot time."""
-        t = self.model.time
-        target = min(self.next_snapshot_time, self.t_end)
-        dt = self.stable_dt()
-        self.check_courant()
+        """One adaptive step, shortened to land exactly on the next scheduled time (the
+        last two steps before it split the remaining time evenly), then the due
+        callbacks and writers."""
+        if not self._initialized:
+            self.initialize()
+        m = self.model
+        if self._stable is None or self._stable[0] != m.iteration:
+            self._remember_stable_dt()
+        _, dt, rate = self._stable
+        t = m.time
+        target = self.next_target()
         remaining = target - t
-        if dt >= remaining - TIME_EPSILON * max(1.0, target):
+        if dt >= remaining - tolerance(target):
             dt = remaining
         elif 2 * dt > remaining:
             dt = 0.5 * remaining  # two equal steps rather than one full and one tiny
         self.dt = dt
-        self.model.step(dt)
-        landed = abs(self.model.time - target) <= TIME_EPSILON * max(1.0, target)
-        if landed:
-            self.model.time = target
-        if self.on_diagnostics is not None:
-            self.on_diagnostics(self.model.time, self.evaluate_diagnostics())
-        if landed and target == self.next_snapshot_time:
-            self._write_snapshot()
-        for callback in self.callbacks:
-            callback(self)
+        self.courant = rate * dt
+        m.step(dt)
+        if abs(m.time - target) <= tolerance(target):
+            m.time = target
+        self._remember_stable_dt()  # the velocity's rate at the end of the step
+        self._actuate()
 
     @threadpool_limits.wrap(limits=1, user_api="blas")
     def run(self) -> None:
-        """Run from the current time to t_end.
+        """Run from the current time to t_end (raises RunStopped on a stop request).
 
         BLAS runs on one thread meanwhile: the numba kernels use the cores, and the few
         small BLAS calls of diagnostics and forcing would otherwise wake a BLAS thread
         pool whose spinning threads steal them (a 384x192 run took 2.2x longer).
         """
-        if self.model.iteration == 0 and self.snapshots_written == 0:
-            self._write_snapshot()
-            if self.on_diagnostics is not None:
-                self.on_diagnostics(self.model.time, self.evaluate_diagnostics())
-        while self.model.time < self.t_end * (1 - TIME_EPSILON):
-            self.step()
+        with ExitStack() as closing:  # however the run ends, close every writer and callback
+            for thing, _ in self._activities():
+                if hasattr(thing, "close"):
+                    closing.callback(thing.close, self)
+            closing.callback(setattr, self, "_initialized", False)
+            self.initialize()
+            while not self.ending:
+                self.step()
+            if self.stop_request is not None:
+                message, reason = self.stop_request
+                m = self.model
+                raise RunStopped(
+                    f"{message}: stopped at t = {m.time:.6g} (step {m.iteration})", reason
+                )

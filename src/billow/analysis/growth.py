@@ -222,6 +222,7 @@ def simulate_growth(
 
     Returns the fit and the per-step series (t, max_z |w_hat(2 pi/Lx)|).
     """
+    from ..callbacks import Callback
     from ..cases import get_case
     from ..simulation import Simulation
 
@@ -231,12 +232,12 @@ def simulate_growth(
     times: list[float] = []
     amplitudes: list[float] = []
 
-    def record(t: float, values: dict[str, float]) -> None:
-        times.append(t)
-        amplitudes.append(values["mode_amplitude"])
+    def record(sim: Simulation) -> None:  # at t = 0 and after every step
+        times.append(sim.model.time)
+        amplitudes.append(sim.evaluate_diagnostics()["mode_amplitude"])
 
     simulation = Simulation(model, t_end=resolved.t_end, save_every=resolved.t_end, cfl=cfl)
-    simulation.on_diagnostics = record
+    simulation.callbacks["record"] = Callback(record)
     simulation.run()
     t, amplitude = np.array(times), np.array(amplitudes)
     return fit_growth_rate(t, amplitude), t, amplitude

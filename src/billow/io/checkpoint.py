@@ -1,27 +1,37 @@
 """Checkpoints: the full state needed to continue a run bit for bit.
 
 A checkpoint (``checkpoints/checkpoint_<iteration>.h5``) holds every prognostic
-field with its ghost cells, the model time, iteration and last dt, the
-number of snapshots written, and the state of every stateful forcing (e.g.
+field with its ghost cells, the model time, iteration and last dt, how many
+records each output writer had published (``records``: snapshots in fields.nc,
+diagnostics in diagnostics.nc), and the state of every stateful forcing (e.g.
 the random generator of the stochastic forcing). It is written to a
 temporary name, fsynced and renamed, so a crash leaves either the old or the
 new checkpoint, never half of one; the newest ``keep`` are kept.
+
+:class:`Checkpointer` is the output writer that writes them during a run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 
 from ..errors import BillowError
 from ..model import Model
+from ..schedules import AtEnd, Schedule, TimeInterval, WallTimeInterval
 from .atomic import atomic_path
 
+if TYPE_CHECKING:
+    from ..simulation import Simulation
+
 DIRECTORY = "checkpoints"
+CHECKPOINT_WALL_INTERVAL = 120.0  # seconds of wall clock between checkpoints, at the latest
 
 
 @dataclass
@@ -31,12 +41,13 @@ class Checkpoint:
     time: float
     iteration: int
     last_dt: float
-    snapshots_written: int
+    records: dict[str, int]  # output writer -> records it had published
     forcing_states: list
 
 
-def write_checkpoint(run_dir: Path, model: Model, snapshots_written: int, keep: int = 2) -> Path:
-    """Write the model's state atomically and keep the newest ``keep`` checkpoints."""
+def write_checkpoint(run_dir: Path, model: Model, records: dict[str, int], keep: int = 2) -> Path:
+    """Write the model's state and ``records`` (output writer -> records published)
+    atomically, and keep the newest ``keep`` checkpoints."""
     directory = Path(run_dir) / DIRECTORY
     directory.mkdir(exist_ok=True)
     path = directory / f"checkpoint_{model.iteration:09d}.h5"
@@ -48,7 +59,7 @@ def write_checkpoint(run_dir: Path, model: Model, snapshots_written: int, keep: 
             time=model.time,
             iteration=model.iteration,
             last_dt=model.last_dt,
-            snapshots_written=snapshots_written,
+            records=json.dumps(records),
             forcing_states=json.dumps(states),
         )
     for old in sorted(directory.glob("checkpoint_*.h5"))[:-keep]:
@@ -69,13 +80,18 @@ def read_checkpoint(path: Path) -> Checkpoint:
             attrs = dict(source.attrs)
     except (OSError, KeyError) as error:
         raise BillowError(f"checkpoint '{path}' is unreadable: {error}") from None
+    iteration = int(attrs["iteration"])
+    if "records" in attrs:
+        records = json.loads(attrs["records"])
+    else:  # written by billow before its checkpoints recorded every writer
+        records = {"fields": int(attrs["snapshots_written"]), "diagnostics": iteration + 1}
     return Checkpoint(
         path,
         fields,
         float(attrs["time"]),
-        int(attrs["iteration"]),
+        iteration,
         float(attrs["last_dt"]),
-        int(attrs["snapshots_written"]),
+        records,
         json.loads(attrs["forcing_states"]),
     )
 
@@ -91,3 +107,51 @@ def restore(model: Model, checkpoint: Checkpoint) -> None:
     for forcing, state in zip(model.forcings, checkpoint.forcing_states, strict=True):
         if state is not None:
             forcing.set_state(state)
+
+
+class Checkpointer:
+    """The output writer of checkpoints: every ``every`` of simulated time, at least every
+    ``wall_time_interval`` seconds of wall clock, and at the end of the run (t_end reached
+    or a stop requested).
+
+    The simulated-time schedule does not shorten dt (``TimeInterval(every, align=False)``):
+    a checkpoint is written at the end of the first step reaching each multiple of
+    ``every``, so how often a run checkpoints never changes its results, and a checkpoint
+    may fall between snapshots. Before writing, every other writer publishes what it has
+    written (``flush``); the checkpoint stores their record counts, from which a restart
+    resumes them, while the schedules resume from the checkpoint's time. Nothing is
+    written when the model has not stepped since the last checkpoint (or the start).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        every: float,
+        *,
+        wall_time_interval: float = CHECKPOINT_WALL_INTERVAL,
+        keep: int = 2,
+        logger: logging.Logger | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self.keep = keep
+        self.logger = logger
+        self.wall_clock = WallTimeInterval(wall_time_interval)
+        self.schedule: Schedule = TimeInterval(every, align=False) | self.wall_clock | AtEnd()
+        self.last_iteration: int | None = None
+
+    def initialize(self, sim: Simulation) -> None:
+        self.last_iteration = sim.model.iteration
+
+    def write(self, sim: Simulation) -> None:
+        if sim.model.iteration == self.last_iteration:
+            return
+        records = {
+            name: writer.flush(sim)
+            for name, writer in sim.output_writers.items()
+            if writer is not self and hasattr(writer, "flush")
+        }
+        path = write_checkpoint(self.run_dir, sim.model, records, self.keep)
+        self.last_iteration = sim.model.iteration
+        self.wall_clock.initialize()  # the wall-clock interval counts from any checkpoint
+        if self.logger is not None:
+            self.logger.info("checkpoint %s", path.name)

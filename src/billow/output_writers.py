@@ -1,0 +1,125 @@
+"""Output writers: what a :class:`~billow.simulation.Simulation` writes, on a schedule.
+
+An output writer is an object with a ``schedule`` (see :mod:`billow.schedules`) and
+``write(sim)``, called when the schedule is due: after the step's callbacks, in the
+order of ``Simulation.output_writers``, and at a fresh start (iteration 0) once before
+the first step. It may also have
+
+- ``initialize(sim)``: at the start of a run;
+- ``flush(sim) -> int``: publish everything written so far (the checkpointer calls it
+  before each checkpoint) and return how many records that is, which the checkpoint
+  stores so that a restart resumes the writer exactly there;
+- ``close(sim)``: when the run ends, however it ends.
+
+The writers here hand their records to a *series*: anything with ``append(times,
+values)``, ``commit()`` and ``close()`` and a ``records`` count, such as
+:class:`billow.io.netcdf.SegmentedTimeSeries`. The checkpointer is
+:class:`billow.io.checkpoint.Checkpointer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from .schedules import IterationInterval, Schedule
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
+
+
+class Series(Protocol):
+    """Where records go (:class:`billow.io.netcdf.SegmentedTimeSeries`)."""
+
+    records: int
+
+    def append(self, times: float | np.ndarray, values: dict) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FieldsWriter:
+    """Snapshots (:meth:`Simulation.snapshot`: fields at cell centres) appended to
+    ``series`` when ``schedule`` is due, each logged as "snapshot N at t = ...".
+
+    Without a series nothing is stored, but the schedule still shapes the steps (the
+    ``save_every`` of a Simulation run in memory)."""
+
+    def __init__(
+        self,
+        series: Series | None,
+        schedule: Schedule,
+        logger: logging.Logger | None = None,
+    ):
+        self.series = series
+        self.schedule = schedule
+        self.logger = logger
+        self.written = series.records if series is not None else 0
+
+    def write(self, sim: Simulation) -> None:
+        if self.series is not None:
+            self.series.append(sim.model.time, sim.snapshot())
+        if self.logger is not None:
+            self.logger.info(
+                "snapshot %d at t = %.6g (step %d, dt = %.4g)",
+                self.written,
+                sim.model.time,
+                sim.model.iteration,
+                sim.dt,
+            )
+        self.written += 1
+
+    def flush(self, sim: Simulation) -> int:
+        if self.series is not None:
+            self.series.commit()
+        return self.written
+
+    def close(self, sim: Simulation) -> None:
+        if self.series is not None:
+            self.series.close()
+
+
+class DiagnosticsWriter:
+    """The scalar diagnostics (:meth:`Simulation.evaluate_diagnostics`) at t = 0 and after
+    every step (or on ``schedule``), buffered and appended to ``series`` in blocks of
+    ``buffer`` records, and whenever the writer is flushed or closed."""
+
+    def __init__(
+        self,
+        series: Series,
+        schedule: Schedule | None = None,
+        buffer: int = DIAGNOSTICS_BUFFER,
+    ):
+        self.series = series
+        self.schedule = schedule if schedule is not None else IterationInterval(1)
+        self.buffer_size = buffer
+        self.buffer: list[tuple[float, dict[str, float]]] = []  # records not yet appended
+
+    def write(self, sim: Simulation) -> None:
+        self.buffer.append((sim.model.time, sim.evaluate_diagnostics()))
+        if len(self.buffer) >= self.buffer_size:
+            self._append()
+
+    def _append(self) -> None:
+        if self.buffer:
+            names = self.buffer[0][1].keys()
+            self.series.append(
+                np.array([t for t, _ in self.buffer]),
+                {name: np.array([values[name] for _, values in self.buffer]) for name in names},
+            )
+            self.buffer.clear()
+
+    def flush(self, sim: Simulation) -> int:
+        self._append()
+        self.series.commit()
+        return self.series.records
+
+    def close(self, sim: Simulation) -> None:
+        self._append()
+        self.series.close()
