@@ -26,8 +26,8 @@ import time
 import numpy as np
 
 from billow.cases import get_case
+from billow.core.timestepping import BlowUpError
 from billow.simulation import Simulation
-from billow.timestepping import BlowUpError
 
 STOCHASTIC = {"forced"}
 CASES = {

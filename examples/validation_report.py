@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from billow import stability
 from billow.analysis import simulate_growth
 from billow.cases import get_case
+from billow.linear import stability
 from billow.viz.stability_plots import plot_growth_curve, plot_stability_diagram, pyplot
 
 INVISCID = {  # Ri: (k_max, sigma_max), walls at +-15

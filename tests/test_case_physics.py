@@ -27,8 +27,8 @@ import scipy.fft
 
 import billow
 from billow import Grid, Model, Simulation
-from billow.diagnostics import dissipation, kinetic_energy, potential_energy
-from billow.forcing import coriolis, diffusion_tendency
+from billow.core.diagnostics import dissipation, kinetic_energy, potential_energy
+from billow.core.forcing import coriolis, diffusion_tendency
 
 # The shear layer's defaults (Lx from a ~1 s linear-stability solve, eigenmode seeding)
 # are not what these tests are about: fix Lx (about one fastest-growing wavelength) and

@@ -207,8 +207,8 @@ def test_datasets_is_an_attribute_of_a_fresh_import():
 
 
 def documented_functions():
-    from billow import stability
     from billow.analysis import energetics
+    from billow.linear import stability
 
     functions = [billow.get_case, billow.run, billow.open_run]
     functions += [
@@ -236,7 +236,7 @@ def test_public_functions_document_parameters_and_returns(function):
 
 
 def test_mode_sigma_is_complex_with_growth_rate_and_phase_speed():
-    from billow import stability
+    from billow.linear import stability
 
     U, B = stability.tanh_profiles(0.1)
     mode = stability.most_unstable_mode(lambda z: np.tanh(z) + 0.3, B, 0.44, Re=1000, Lz=14)
@@ -329,7 +329,7 @@ def test_stability_case_must_be_a_tanh_layer():
 
 
 def test_stability_plot_shows_progress(tmp_path, monkeypatch):
-    from billow import stability
+    from billow.linear import stability
 
     calls = []
 

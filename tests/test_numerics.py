@@ -18,8 +18,8 @@ import pytest
 
 import billow
 from billow import Grid, Model, Simulation
-from billow.diagnostics import dissipation, kinetic_energy, relative_max_divergence
-from billow.poisson import PoissonSolver
+from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
+from billow.core.poisson import PoissonSolver
 
 TWO_PI = 2.0 * np.pi
 

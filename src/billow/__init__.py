@@ -2,7 +2,9 @@
 
 __version__ = "0.1.0"
 
+import importlib as _importlib  # noqa: E402
 import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
 
 # numba's OpenMP threads spin up to 300k times between parallel loops before sleeping: on a
 # machine shared with other busy processes one step then becomes ~30x slower (measured 300 ms
@@ -11,8 +13,10 @@ import os as _os  # noqa: E402
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from .cases import CASES, get_case  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .model import Model  # noqa: E402
+from .core.grid import Grid  # noqa: E402
+from .core.model import Model  # noqa: E402
+from .linear import stability  # noqa: E402
+from .ml import readers as datasets  # noqa: E402
 from .runner import open_run, run, run_case  # noqa: E402
 from .simulation import Simulation  # noqa: E402
 
@@ -31,17 +35,18 @@ __all__ = [
     "stability",
 ]
 
-# submodules reached as attributes (``billow.datasets.WellWindows``), imported on first use
-_SUBMODULES = ("analysis", "datasets", "stability")
+# Old import paths, kept for users: ``billow.stability`` and ``billow.datasets`` are the
+# modules billow.linear.stability and billow.ml.readers themselves (the same objects), so
+# ``import billow.stability`` and ``from billow.datasets import WellWindows`` work too.
+_sys.modules[f"{__name__}.stability"] = stability
+_sys.modules[f"{__name__}.datasets"] = datasets
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
+    if name == "analysis":  # imported on first use: a simulation does not need it
+        return _importlib.import_module(".analysis", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) - {"_os"} | set(__all__))
+    return sorted(set(globals()) - {"_importlib", "_os", "_sys"} | set(__all__))

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from .cases import CASES, get_case
+from .compat.kh2d import load_kh2d
 from .config import (
     StabilityParams,
     StratifiedParams,
@@ -40,7 +41,6 @@ from .config import (
 from .errors import BillowError
 from .io.lock import lock_directory
 from .io.rundir import check_run_directory
-from .kh2d_config import load_kh2d
 from .limits import check_limits
 from .progress import progress_display
 from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run, run_case
@@ -407,7 +407,7 @@ def stability_command(
     ] = "shear_layer",
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
-    from . import stability
+    from .linear import stability
 
     try:
         values = _case_stability_defaults(case)
@@ -477,7 +477,7 @@ def _case_stability_defaults(name: str) -> dict:
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
-    from . import stability
+    from .linear import stability
     from .viz import require_viz
 
     require_viz("--plot", ("matplotlib", "cmocean"))
@@ -592,7 +592,7 @@ def export_command(
     ] = False,
 ) -> None:
     """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
-    from .io.export import export_run
+    from .ml.export import export_run
 
     try:
         names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
@@ -612,7 +612,7 @@ def dataset_command(
 ) -> None:
     """Generate an ML dataset in The Well's layout from a sweep-like spec (Dask, resumable):
     data/{train,valid,test}/*.hdf5, stats.yaml, README.md."""
-    from .dataset import load_dataset_spec, make_dataset
+    from .ml.spec import load_dataset_spec, make_dataset
     from .sweep import SweepInterrupted, check_sweep
 
     try:

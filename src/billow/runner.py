@@ -16,6 +16,7 @@ import numpy as np
 
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
+from .core.model import Model
 from .errors import BillowError, ConfigError
 from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, latest_checkpoint, read_checkpoint, restore, write_checkpoint
@@ -23,7 +24,6 @@ from .io.lock import lock_directory
 from .io.netcdf import check_segments, diagnostics_series, fields_series, has_records
 from .io.rundir import check_writable, claim_run_directory, close_logger, run_logger
 from .limits import check_limits
-from .model import Model
 from .progress import progress_display
 from .simulation import TIME_EPSILON, Simulation
 

@@ -1,6 +1,6 @@
 """Simulation: the time loop with an adaptive dt, output schedules and callbacks.
 
-dt comes from the :class:`~billow.timestepping.CFLController`, shortened so that
+dt comes from the :class:`~billow.core.timestepping.CFLController`, shortened so that
 snapshot times are hit exactly. After every step the scalar diagnostics are
 evaluated and handed to the diagnostics writer; at every multiple of
 ``save_every`` a snapshot is handed to the snapshot writer.
@@ -13,10 +13,10 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import operators
-from .diagnostics import Diagnostic, diagnostics_for, shared_reductions
-from .model import Model
-from .timestepping import BlowUpError, CFLController
+from .core import operators
+from .core.diagnostics import Diagnostic, diagnostics_for, shared_reductions
+from .core.model import Model
+from .core.timestepping import BlowUpError, CFLController
 
 __all__ = ["BlowUpError", "Simulation"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import trapezoid
 
-from ..operators import entropy_sum
+from ..core.operators import entropy_sum
 
 
 def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:

@@ -171,8 +171,8 @@ def linear_theory_rate(case: str, params: Mapping[str, Any]) -> float:
         sigma.real of the most unstable mode at k = 2π/Lx (units of U0/d); nan where
         theory does not apply.
     """
-    from .. import stability
     from ..cases import get_case
+    from ..linear import stability
 
     try:
         spec = get_case(case)

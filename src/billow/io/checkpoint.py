@@ -17,8 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..core.model import Model
 from ..errors import BillowError
-from ..model import Model
 from .atomic import atomic_path
 
 DIRECTORY = "checkpoints"

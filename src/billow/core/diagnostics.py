@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis import energetics
 from . import operators
-from .analysis import energetics
 from .model import Model
 
 

@@ -1,6 +1,6 @@
 """Discrete C-grid operators: ghost-cell filling, divergence, projection update.
 
-All kernels take padded arrays (see :mod:`billow.grid`) and write in place.
+All kernels take padded arrays (see :mod:`billow.core.grid`) and write in place.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GHOST = 3  # the 5th-order upwind stencil reaches three cells upwind
 MAX_PRIME = 7  # FFT/DCT lengths must factor into primes no larger than this

@@ -38,13 +38,11 @@ from typing import Any
 
 import numpy as np
 
-from .config import RunParams, read_toml
-from .errors import ConfigError
-from .io.atomic import atomic_path, write_text_atomically
-from .io.lock import lock_directory
-from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
-from .io.well import field_layout, field_statistics, stats_yaml, write_well
-from .sweep import (
+from ..config import RunParams, read_toml
+from ..errors import ConfigError
+from ..io.atomic import atomic_path, write_text_atomically
+from ..io.lock import lock_directory
+from ..sweep import (
     MEMBERS,
     Member,
     SweepSpec,
@@ -54,6 +52,8 @@ from .sweep import (
     raise_failures,
     run_members,
 )
+from .samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
+from .well import field_layout, field_statistics, stats_yaml, write_well
 
 SPEC_FILE = "dataset.toml"
 RUNS = "runs"
@@ -145,8 +145,8 @@ def _number(value: Any, what: str, where: str) -> float:
 
 def _snapshot_fields(member: Member, case: str) -> list[str]:
     """The fields a run of this case writes (building its model once)."""
-    from .cases import get_case
-    from .simulation import Simulation
+    from ..cases import get_case
+    from ..simulation import Simulation
 
     model = get_case(case).build(member.params)
     simulation = Simulation(
@@ -303,7 +303,7 @@ def make_dataset(
 
 
 def _make_dataset(spec, out, scheduler, n_workers, progress, force) -> None:
-    from .dataset_card import dataset_card
+    from .card import dataset_card
 
     runs = out / RUNS
     results = run_members(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GRAVITY = 9.81  # kh2d's g' = GRAVITY * richardson
 DOUBLE_SHEAR_DENSITY = (1.0, 1.5)  # kh2d's double shear: rho inside / outside the jet
