@@ -16,8 +16,9 @@ from well_schema import check_well_file, strings
 pytest.importorskip("dask.distributed")
 
 from billow.errors import ConfigError  # noqa: E402
+from billow.ml.build import make_dataset  # noqa: E402
 from billow.ml.readers import WellWindows  # noqa: E402
-from billow.ml.spec import SPLITS, make_dataset, parse_dataset_spec  # noqa: E402
+from billow.ml.spec import SPLITS, parse_dataset_spec  # noqa: E402
 
 SPEC = """
 name = "kh_tiny"

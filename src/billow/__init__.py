@@ -1,10 +1,8 @@
 """billow: fast, verified simulations of 2-D stratified shear flows."""
 
-__version__ = "0.1.0"
-
-import importlib as _importlib  # noqa: E402
-import os as _os  # noqa: E402
-import sys as _sys  # noqa: E402
+import importlib as _importlib
+import os as _os
+import sys as _sys
 
 # numba's OpenMP threads spin up to 300k times between parallel loops before sleeping: on a
 # machine shared with other busy processes one step then becomes ~30x slower (measured 300 ms
@@ -12,12 +10,14 @@ import sys as _sys  # noqa: E402
 # machine (7 ms) and bounds the contended cost (18 ms). Read when OpenMP starts, i.e. later.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
+from ._version import __version__  # noqa: E402
 from .cases import CASES, get_case  # noqa: E402
 from .core.grid import Grid  # noqa: E402
 from .core.model import Model  # noqa: E402
+from .io.rundir import open_run  # noqa: E402
 from .linear import stability  # noqa: E402
 from .ml import readers as datasets  # noqa: E402
-from .runner import open_run, run, run_case  # noqa: E402
+from .runner import run, run_case  # noqa: E402
 from .simulation import Simulation  # noqa: E402
 
 __all__ = [

@@ -36,6 +36,8 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
+from ..io.rundir import open_run
+from ..viz.compare_plots import plot_compare_bars, plot_compare_timeseries
 from . import kh2d
 from .report import GRAVITY, RHO0, analyze_run, background_n2
 
@@ -133,7 +135,6 @@ def scan_fields(
     """One pass over the snapshots: ``samples`` points of rho = density(b) (b the total
     buoyancy) and of vorticity(omega), drawn without replacement from all (time, z, x),
     and max |omega| (billow's omega)."""
-    from ..runner import open_run
 
     with open_run(run_dir) as fields:
         n2, _ = background_n2(dict(fields.attrs))
@@ -256,7 +257,6 @@ def compare_runs(
     write_netcdf_atomically(dataset, out / "compare.nc")
     write_text_atomically(out / "compare.csv", comparison_table(dataset).to_csv())
     write_text_atomically(out / "compare.md", comparison_markdown(dataset))
-    from ..viz.compare_plots import plot_compare_bars, plot_compare_timeseries
 
     paths = [
         out / "compare.md",

@@ -52,11 +52,18 @@ from typing import Any
 import numpy as np
 import tomli_w
 
+from ..analysis import energetics, fit_growth_rate, linear_theory_rate
+from ..analysis.report import background_n2, buoyancy_source
 from ..cases import get_case
 from ..config import RunParams, attribute_value, read_toml
 from ..errors import BillowError, ConfigError
 from ..io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
+from ..io.checkpoint import latest_checkpoint, read_checkpoint
 from ..io.lock import LOCK_FILE, check_not_locked, lock_directory
+from ..io.rundir import open_run
+from ..limits import check_limits
+from ..runner import prepare_restart, restart_run, run_case
+from ..viz.stability_plots import pyplot
 
 SPEC_FILE = "sweep.toml"
 MEMBERS = "members"
@@ -253,10 +260,6 @@ def wall_time(run_dir: Path) -> float:
 
 def member_summary(run_dir: str | Path) -> dict[str, float]:
     """Key diagnostics of a finished run directory (nan where unavailable)."""
-    from ..analysis import energetics, fit_growth_rate, linear_theory_rate
-    from ..analysis.report import background_n2, buoyancy_source
-    from ..runner import open_run
-
     run_dir = Path(run_dir)
     out: dict[str, Any] = {name: math.nan for name in SUMMARY_COLUMNS if name != "status"}
     out["growth_fit_note"] = ""
@@ -319,8 +322,6 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
 
 
 def _finished_checkpoint_time(member_dir: Path) -> float | None:
-    from ..io.checkpoint import latest_checkpoint, read_checkpoint
-
     newest = latest_checkpoint(member_dir)
     try:
         return None if newest is None else read_checkpoint(newest).time
@@ -341,7 +342,6 @@ def run_member(
     The Dask task of :func:`run_sweep`: a plain function of its arguments, so it runs in
     any worker process. Errors are returned as ``status = "failed: ..."``, not raised.
     """
-    from ..runner import prepare_restart, restart_run, run_case
 
     if threads:
         try:
@@ -477,7 +477,6 @@ def check_sweep(
     """Refuse, before anything is created, what would fail later: ``n_workers`` < 1, a
     scheduler that does not answer, a member beyond the limits of
     :func:`billow.limits.check_limits` (unless ``force``), a directory in use."""
-    from ..limits import check_limits
 
     if n_workers is not None and n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {n_workers}")
@@ -677,7 +676,6 @@ def write_summary(spec: SweepSpec, out: Path, results: dict[str, dict[str, Any]]
 def plot_summary(dataset, varied: list[str], path: Path) -> Path:
     """Growth rate (and final dye entropy) over the first two varied parameters: a
     heatmap for two, lines for one (other axes, e.g. seeds, averaged)."""
-    from ..viz.stability_plots import pyplot
 
     plt = pyplot()
     quantities = [

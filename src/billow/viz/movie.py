@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from billow.errors import BillowError
+from ..errors import BillowError
+from ..io.rundir import open_run
 
 #: Panel width in pixels (the cells are interpolated onto it).
 TARGET_WIDTH = 512
@@ -90,8 +92,6 @@ _DEFAULT_STYLE = ("haline", "first")
 
 def colour_table(name: str) -> np.ndarray:
     """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array."""
-    import warnings
-
     with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
         warnings.simplefilter("ignore", DeprecationWarning)
         import cmocean
@@ -499,8 +499,6 @@ def render_movie(
     format, or a run without snapshots.
     """
     import imageio.v2 as imageio
-
-    from billow.runner import open_run
 
     run_dir = Path(run_dir)
     fields = [fields] if isinstance(fields, str) else list(fields)
