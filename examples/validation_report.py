@@ -5,7 +5,7 @@ Writes docs/validation.md and docs/figures/*.png. Run by `make validate`
 
     python examples/validation_report.py [--out docs]
 
-1. The linear stability solver against published growth rates (design.md section 6).
+1. The linear stability solver against published growth rates.
 2. The nonlinear solver (shear_layer, hold_base = true, eigenmode seeding) against
    the eigenvalue for the same domain, Re, Ri, Pr, and its grid convergence.
 3. The solver's growth rate over k against the theoretical curve sigma(k).

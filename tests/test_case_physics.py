@@ -1,4 +1,4 @@
-"""Physics of the named cases (design.md sections 2-3): rotation, forcing, Kolmogorov flow.
+"""Physics of the named cases (README: "Cases"): rotation, forcing, Kolmogorov flow.
 
 Each test proves one physical property of a case against a solution or a budget
 derived from the equations (and, where a discretisation error remains, from the

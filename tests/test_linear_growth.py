@@ -1,4 +1,4 @@
-"""The solver against linear stability theory (design.md sections 5-6).
+"""The solver against linear stability theory (docs/validation.md).
 
 shear_layer runs with hold_base = true (the base state is an exact steady
 solution of the discrete equations) seeded with the linear eigenmode grow at

@@ -1,5 +1,5 @@
 """Several runs side by side (``billow compare``): the kh2d study's cross-run table, its
-statistical tests and comparison figures (design.md section 5).
+statistical tests and comparison figures (README: "Comparing runs").
 
 For every run directory :func:`~billow.analysis.report.analyze_run` is run, or its
 ``analysis.nc`` reused when it is newer than the run's config.toml and every other

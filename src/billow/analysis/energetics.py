@@ -1,4 +1,4 @@
-"""Energetics and mixing diagnostics of stratified flows (design.md section 5).
+"""Energetics and mixing diagnostics of stratified flows (README: "Analysis").
 
 Pure functions on cell-centred arrays of shape (nz, nx) (x contiguous, row 0 at
 the bottom), cell-centre heights z (nz,) increasing upwards, and the uniform

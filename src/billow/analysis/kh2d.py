@@ -1,4 +1,4 @@
-"""Statistics of the kh2d-solver study (Herho et al. 2025), as defined in design.md section 5.
+"""Statistics of the kh2d-solver study (Herho et al. 2025), as billow computes them.
 
 The definitions follow the study's published analysis script; where it was
 unseeded or uncorrected (subsamples, multiple comparisons) billow seeds the

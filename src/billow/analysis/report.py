@@ -1,4 +1,4 @@
-"""Post-processing of a run directory: ``billow analyze DIR`` (design.md sections 5 and 7).
+"""Post-processing of a run directory: ``billow analyze DIR`` (README: "Analysis").
 
 :func:`analyze_run` streams ``fields.nc`` one snapshot at a time and computes, per
 snapshot time,

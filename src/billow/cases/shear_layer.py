@@ -1,4 +1,4 @@
-"""The classic stratified tanh shear layer (Hazel 1972; design.md section 2).
+"""The classic stratified tanh shear layer (Hazel 1972).
 
     U(z) = tanh z,   B(z) = (Ri / R) tanh(R z)
 

@@ -1,4 +1,4 @@
-"""Parameter sweeps on Dask distributed (design.md section 8): ``billow sweep``.
+"""Parameter sweeps on Dask distributed (README: "Parameter sweeps"): ``billow sweep``.
 
 A sweep spec is a TOML file::
 
