@@ -213,7 +213,7 @@ def analysis_is_current(run_dir: Path) -> bool:
 
 def load_analysis(run_dir: Path):
     """analysis.nc of a run (loaded), made afresh by analyze_run unless it is current."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     if not analysis_is_current(run_dir):
         analyze_run(run_dir)
@@ -279,7 +279,7 @@ def comparison_dataset(
     runs: list[RunRecord], tests: dict[str, kh2d.GroupComparison], samples: int, seed: int
 ):
     """compare.nc: per-run metrics on (run[, quartile | stage]), tests on (field[, pair])."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     pairs = list(tests[FIELDS[0]].pairwise)
     per_run = {
@@ -343,7 +343,7 @@ def comparison_dataset(
 
 def comparison_table(dataset):
     """compare.csv: one row per run, quartile and stage values as separate columns."""
-    import pandas as pd
+    import pandas as pd  # on use: billow run does not need pandas
 
     columns = {}
     for name, variable in dataset.data_vars.items():

@@ -188,7 +188,7 @@ def _open(run_dir: Path, which: str):
 
 def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisResult:
     """Analyse a run directory; write analysis.nc, summary.md and figures/ into ``out``."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -345,7 +345,7 @@ def run_member(
 
     if threads:
         try:
-            import numba
+            import numba  # only when a worker sets its threads
 
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         except (ImportError, ValueError):
@@ -533,7 +533,7 @@ def run_sweep(
 def _connect(scheduler: str):
     """A Client of the Dask scheduler at ``scheduler``, or a one-line BillowError."""
     try:
-        from dask.distributed import Client
+        from dask.distributed import Client  # sweep extra, on use
     except ImportError:
         raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
 
@@ -546,7 +546,7 @@ def _connect(scheduler: str):
 
 def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total, force=False):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster, as_completed  # sweep extra, on use
     except ImportError:
         raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
     cluster = client = None
@@ -634,7 +634,7 @@ def _silence_dask() -> None:
 
 def summary_dataset(spec: SweepSpec, results: dict[str, dict[str, Any]]):
     """One row per member (dimension ``member``): varied parameters and diagnostics."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     names = [m.name for m in spec.members]
     coords: dict[str, Any] = {"member": ("member", names)}

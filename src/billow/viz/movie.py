@@ -94,7 +94,7 @@ def colour_table(name: str) -> np.ndarray:
     """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array."""
     with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
         warnings.simplefilter("ignore", DeprecationWarning)
-        import cmocean
+        import cmocean  # viz extra, on use
 
     cmap = getattr(cmocean.cm, name)
     rgba = cmap(np.linspace(0.0, 1.0, 256))
@@ -167,10 +167,10 @@ class GlyphFont:
     background; labels are then built by concatenating the glyph bitmaps."""
 
     def __init__(self, size: int, fg=TEXT_COLOUR, bg=STRIP_COLOUR):
-        from PIL import ImageFont
+        from PIL import ImageFont  # viz extra, on use
 
         try:
-            from matplotlib import font_manager
+            from matplotlib import font_manager  # viz extra, on use
 
             self.font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
         except Exception:  # pragma: no cover - no FreeType / font: PIL's built-in one
@@ -185,7 +185,7 @@ class GlyphFont:
             self.glyph(char)
 
     def _raster(self, text: str) -> np.ndarray:
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw  # viz extra, on use
 
         width = max(1, math.ceil(self.font.getlength(text)))
         image = Image.new("L", (width, self.height), 0)
@@ -273,7 +273,7 @@ class FrameRenderer:
         extent: tuple[float, float, float, float] | None = None,
         title: str = "",
     ):
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw  # viz extra, on use
 
         self.scales = list(scales)
         self.nz, self.nx = nz, nx
@@ -407,7 +407,7 @@ def _tick(value: float, span: float = 0.0) -> str:
 
 def _gif_frame(frame: np.ndarray) -> np.ndarray:
     """The frame scaled by GIF_SCALE (PIL's antialiased resampling)."""
-    from PIL import Image
+    from PIL import Image  # viz extra, on use
 
     height, width, _ = frame.shape
     size = (round(width * GIF_SCALE), round(height * GIF_SCALE))
@@ -498,7 +498,7 @@ def render_movie(
     Raises :class:`BillowError` for a missing ``fields.nc``, an unknown field or
     format, or a run without snapshots.
     """
-    import imageio.v2 as imageio
+    import imageio.v2 as imageio  # viz extra, on use
 
     run_dir = Path(run_dir)
     fields = [fields] if isinstance(fields, str) else list(fields)
