@@ -27,8 +27,8 @@ import numpy as np
 
 from billow.callbacks import Callback
 from billow.cases import get_case
+from billow.core.timestepping import BlowUpError
 from billow.simulation import Simulation
-from billow.timestepping import BlowUpError
 
 STOCHASTIC = {"forced"}
 CASES = {

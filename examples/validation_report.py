@@ -5,7 +5,7 @@ Writes docs/validation.md and docs/figures/*.png. Run by `make validate`
 
     python examples/validation_report.py [--out docs]
 
-1. The linear stability solver against published growth rates (design.md section 6).
+1. The linear stability solver against published growth rates.
 2. The nonlinear solver (shear_layer, hold_base = true, eigenmode seeding) against
    the eigenvalue for the same domain, Re, Ri, Pr, and its grid convergence.
 3. The solver's growth rate over k against the theoretical curve sigma(k).
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from billow import stability
 from billow.analysis import simulate_growth
 from billow.cases import get_case
+from billow.linear import stability
 from billow.viz.stability_plots import plot_growth_curve, plot_stability_diagram, pyplot
 
 INVISCID = {  # Ri: (k_max, sigma_max), walls at +-15

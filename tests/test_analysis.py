@@ -1,4 +1,4 @@
-"""Analysis functions (design.md section 5): energetics, mixing, kh2d-study statistics.
+"""Analysis functions (README: "Analysis"): energetics, mixing, kh2d-study statistics.
 
 Round-off tolerances: sums of O(1e4) terms of size O(1) lose at most ~1e-12
 relative; finite-difference checks use the truncation error of the stencil.

@@ -1,4 +1,4 @@
-"""Physics of the named cases (design.md sections 2-3): rotation, forcing, Kolmogorov flow.
+"""Physics of the named cases (README: "Cases"): rotation, forcing, Kolmogorov flow.
 
 Each test proves one physical property of a case against a solution or a budget
 derived from the equations (and, where a discretisation error remains, from the
@@ -28,8 +28,8 @@ import scipy.fft
 import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
-from billow.diagnostics import dissipation, kinetic_energy, potential_energy
-from billow.forcing import coriolis, diffusion_tendency
+from billow.core.diagnostics import dissipation, kinetic_energy, potential_energy
+from billow.core.forcing import coriolis, diffusion_tendency
 
 # The shear layer's defaults (Lx from a ~1 s linear-stability solve, eigenmode seeding)
 # are not what these tests are about: fix Lx (about one fastest-growing wavelength) and

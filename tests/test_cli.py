@@ -1,4 +1,4 @@
-"""The `billow` command line (design.md section 7): run directories, `billow cases`,
+"""The `billow` command line (README: "Command line"): run directories, `billow cases`,
 one-line errors for bad input that never touch existing output, and the Python API
 behind it (`billow.run`, `billow.open_run`).
 
@@ -411,7 +411,7 @@ def test_python_api_run_returns_dataset(tmp_path):
 
 
 def test_stability_prints_fastest_growing_mode(tmp_path):
-    # Re = 1000, Ri = 0.1, free-slip walls at +-15: sigma_max = 0.12412 (design.md section 6)
+    # Re = 1000, Ri = 0.1, free-slip walls at +-15: sigma_max = 0.12412 (docs/validation.md)
     settings = ["--set", "Re=1000", "--set", "Ri=0.1", "--set", "Lz=30"]
     result = billow_cli("stability", *settings, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """`billow dataset`: trajectories of a spec run on the sweep machinery, split by trajectory
 into Well-layout files, stats.yaml equal to numpy's statistics of the training data, the
-dataset card, resuming without recomputing, and the numpy reader billow.datasets."""
+dataset card, resuming without recomputing, and the numpy reader (billow.ml.readers)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from well_schema import check_well_file, strings
 
 pytest.importorskip("dask.distributed")
 
-from billow.dataset import SPLITS, make_dataset, parse_dataset_spec  # noqa: E402
-from billow.datasets import WellWindows  # noqa: E402
 from billow.errors import ConfigError  # noqa: E402
+from billow.ml.build import make_dataset  # noqa: E402
+from billow.ml.readers import WellWindows  # noqa: E402
+from billow.ml.spec import SPLITS, parse_dataset_spec  # noqa: E402
 
 SPEC = """
 name = "kh_tiny"

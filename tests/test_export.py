@@ -12,8 +12,8 @@ from test_cli import assert_cli_result_is_one_line_error, invoke, snapshot_tree
 from well_schema import check_well_file
 
 import billow
-from billow.io import samples
-from billow.io.export import export_run
+from billow.ml import samples
+from billow.ml.export import export_run
 
 
 @pytest.fixture(scope="module")

@@ -148,11 +148,11 @@ def test_log_of_a_stopped_run_does_not_say_finished(tmp_path):
 
 
 def test_one_member_is_singular(tmp_path, monkeypatch):
-    import billow.sweep
+    import billow.cli
 
     spec = tmp_path / "spec.toml"
     spec.write_text('case = "shear_layer"\n[parameters]\nnx = 16\nnz = 16\nLx = 14.0\n')
-    monkeypatch.setattr(billow.sweep, "run_sweep", lambda *args, **kwargs: None)
+    monkeypatch.setattr(billow.cli, "run_sweep", lambda *args, **kwargs: None)
     result = invoke("sweep", spec, "--out", tmp_path / "sweep")
     assert result.exit_code == 0, result.stderr
     assert "sweep of 1 member ->" in result.stderr
@@ -176,7 +176,7 @@ def test_readme_commands_write_only_under_runs():
 
 def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
     # ... and so does the one output directory with a default outside a run directory
-    import billow.analysis.compare
+    import billow.cli
 
     seen = {}
 
@@ -184,7 +184,7 @@ def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
         seen["out"] = out
         raise billow.errors.BillowError("stop here")
 
-    monkeypatch.setattr(billow.analysis.compare, "compare_runs", fake_compare)
+    monkeypatch.setattr(billow.cli, "compare_runs", fake_compare)
     invoke("compare", tmp_path / "a", tmp_path / "b")
     assert Path(seen["out"]).parts[0] == "runs"
 
@@ -207,8 +207,8 @@ def test_datasets_is_an_attribute_of_a_fresh_import():
 
 
 def documented_functions():
-    from billow import stability
     from billow.analysis import energetics
+    from billow.linear import stability
 
     functions = [billow.get_case, billow.run, billow.open_run]
     functions += [
@@ -236,7 +236,7 @@ def test_public_functions_document_parameters_and_returns(function):
 
 
 def test_mode_sigma_is_complex_with_growth_rate_and_phase_speed():
-    from billow import stability
+    from billow.linear import stability
 
     U, B = stability.tanh_profiles(0.1)
     mode = stability.most_unstable_mode(lambda z: np.tanh(z) + 0.3, B, 0.44, Re=1000, Lz=14)
@@ -329,7 +329,7 @@ def test_stability_case_must_be_a_tanh_layer():
 
 
 def test_stability_plot_shows_progress(tmp_path, monkeypatch):
-    from billow import stability
+    from billow.linear import stability
 
     calls = []
 

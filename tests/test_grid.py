@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from billow.advection import SCHEMES, face_fluxes
+from billow.core.advection import SCHEMES, face_fluxes
+from billow.core.grid import GHOST, Grid, Location, check_transform_length, nearest_good_size
+from billow.core.operators import fill_ghosts
 from billow.errors import ConfigError
-from billow.grid import GHOST, Grid, Location, check_transform_length, nearest_good_size
-from billow.operators import fill_ghosts
 
 
 def test_coordinates_and_spacings_of_the_c_grid():

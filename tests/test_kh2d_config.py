@@ -10,8 +10,8 @@ import pytest
 from test_cli import assert_cli_result_is_one_line_error, invoke
 
 from billow.cases import get_case
+from billow.compat.kh2d import KEYS, load_kh2d, map_kh2d, parse_kh2d
 from billow.errors import ConfigError
-from billow.kh2d_config import KEYS, load_kh2d, map_kh2d, parse_kh2d
 
 CONFIGS = Path(__file__).parents[1] / "examples" / "kh2d_configs"
 

@@ -1,4 +1,4 @@
-"""The solver against linear stability theory (design.md sections 5-6).
+"""The solver against linear stability theory (docs/validation.md).
 
 shear_layer runs with hold_base = true (the base state is an exact steady
 solution of the discrete equations) seeded with the linear eigenmode grow at
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from billow import stability
 from billow.analysis import simulate_growth
 from billow.cases import get_case
+from billow.linear import stability
 
 RE, LZ, K = 1000.0, 10.0, 0.44
 LX = 2 * np.pi / K

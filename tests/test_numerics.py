@@ -1,4 +1,4 @@
-"""Numerical properties of the billow solver (design.md section 4).
+"""Numerical properties of the billow solver (docs/architecture.md: the discretisation).
 
 Each test proves one property of the discretisation: exact incompressibility,
 conservation, translation equivariance, convergence orders, boundedness,
@@ -19,8 +19,8 @@ import pytest
 import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
-from billow.diagnostics import dissipation, kinetic_energy, relative_max_divergence
-from billow.poisson import PoissonSolver
+from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
+from billow.core.poisson import PoissonSolver
 
 TWO_PI = 2.0 * np.pi
 
@@ -92,8 +92,8 @@ def fit_order(coarse_error: float, fine_error: float, refinement: float = 2.0) -
 def test_divergence_is_roundoff(key):
     """max|div u| / max|grad u| <= 1e-10 after the initial projection and after every step."""
     model = build_case(key)
-    # design.md section 4: "the discrete divergence after projection is at round-off
-    # (<= 1e-10 relative), every step, every case". Measured with walls: <= 1.2e-15.
+    # the README's promise: the discrete divergence after projection is at round-off
+    # (tested <= 1e-10 relative), every step, every case. Measured with walls: <= 1.2e-15.
     tolerance = 1e-10
     for step in range(16):
         if step:

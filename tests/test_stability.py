@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from billow.errors import ConfigError
-from billow.stability import (
+from billow.linear.stability import (
     Mode,
     _chebyshev_grid,
     _fourier_grid,

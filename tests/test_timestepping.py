@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from billow.grid import Grid
-from billow.timestepping import (
+from billow.core.grid import Grid
+from billow.core.timestepping import (
     RK_SCHEMES,
     BlowUpError,
     CFLController,

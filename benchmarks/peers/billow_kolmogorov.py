@@ -27,7 +27,7 @@ import kolmogorov_common as common  # noqa: E402
 def build(nx: int, nz: int, duration: float):
     from billow.cases import get_case
     from billow.cases.common import corner_coordinates
-    from billow.operators import velocity_from_streamfunction
+    from billow.core.operators import velocity_from_streamfunction
 
     case = get_case("kolmogorov")
     params = case.make_params(

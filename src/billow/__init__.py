@@ -1,8 +1,8 @@
 """billow: fast, verified simulations of 2-D stratified shear flows."""
 
-__version__ = "0.1.0"
-
-import os as _os  # noqa: E402
+import importlib as _importlib
+import os as _os
+import sys as _sys
 
 # numba's OpenMP threads spin up to 300k times between parallel loops before sleeping: on a
 # machine shared with other busy processes one step then becomes ~30x slower (measured 300 ms
@@ -10,10 +10,14 @@ import os as _os  # noqa: E402
 # machine (7 ms) and bounds the contended cost (18 ms). Read when OpenMP starts, i.e. later.
 _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
+from ._version import __version__  # noqa: E402
 from .cases import CASES, get_case  # noqa: E402
-from .grid import Grid  # noqa: E402
-from .model import Model  # noqa: E402
-from .runner import open_run, run, run_case  # noqa: E402
+from .core.grid import Grid  # noqa: E402
+from .core.model import Model  # noqa: E402
+from .io.rundir import open_run  # noqa: E402
+from .linear import stability  # noqa: E402
+from .ml import readers as datasets  # noqa: E402
+from .runner import run, run_case  # noqa: E402
 from .simulation import Simulation  # noqa: E402
 
 __all__ = [
@@ -31,17 +35,18 @@ __all__ = [
     "stability",
 ]
 
-# submodules reached as attributes (``billow.datasets.WellWindows``), imported on first use
-_SUBMODULES = ("analysis", "datasets", "stability")
+# Old import paths, kept for users: ``billow.stability`` and ``billow.datasets`` are the
+# modules billow.linear.stability and billow.ml.readers themselves (the same objects), so
+# ``import billow.stability`` and ``from billow.datasets import WellWindows`` work too.
+_sys.modules[f"{__name__}.stability"] = stability
+_sys.modules[f"{__name__}.datasets"] = datasets
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
+    if name == "analysis":  # imported on first use: a simulation does not need it
+        return _importlib.import_module(".analysis", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) - {"_os"} | set(__all__))
+    return sorted(set(globals()) - {"_importlib", "_os", "_sys"} | set(__all__))

@@ -29,7 +29,11 @@ try:  # recent typer vendors click; older versions use the click package
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
+from ._version import __version__
+from .analysis.compare import compare_runs
+from .analysis.report import analyze_run
 from .cases import CASES, get_case
+from .compat.kh2d import load_kh2d
 from .config import (
     StabilityParams,
     StratifiedParams,
@@ -39,11 +43,19 @@ from .config import (
 )
 from .errors import BillowError
 from .io.lock import lock_directory
+from .io.pack import pack_run
 from .io.rundir import check_run_directory
-from .kh2d_config import load_kh2d
 from .limits import check_limits
+from .linear import stability
+from .ml.build import make_dataset
+from .ml.export import export_run
+from .ml.spec import load_dataset_spec
 from .progress import progress_display
 from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run, run_case
+from .sweep import SweepInterrupted, check_sweep, load_spec, run_sweep
+from .viz import require_viz
+from .viz.movie import render_movie
+from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
 
 app = typer.Typer(
     help="billow: fast, verified simulations of 2-D stratified shear flows.",
@@ -74,8 +86,6 @@ _hide_flag_types()
 
 def _print_version(value: bool) -> None:
     if value:
-        from . import __version__
-
         print(f"billow {__version__}")
         raise typer.Exit()
 
@@ -373,7 +383,6 @@ def sweep_command(
     force: ForceOption = False,
 ) -> None:
     """Run a parameter sweep on Dask (resumable); writes sweep.csv, sweep.nc, sweep.png."""
-    from .sweep import SweepInterrupted, check_sweep, load_spec, run_sweep
 
     try:
         parsed = load_spec(spec)
@@ -407,7 +416,6 @@ def stability_command(
     ] = "shear_layer",
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
-    from . import stability
 
     try:
         values = _case_stability_defaults(case)
@@ -477,11 +485,7 @@ def _case_stability_defaults(name: str) -> dict:
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
-    from . import stability
-    from .viz import require_viz
-
     require_viz("--plot", ("matplotlib", "cmocean"))
-    from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -520,7 +524,6 @@ def analyze_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the results")] = None,
 ) -> None:
     """Energetics, mixing and kh2d-study metrics: analysis.nc, summary.md and figures/."""
-    from .analysis.report import analyze_run
 
     try:
         result = analyze_run(run_dir, out=out)
@@ -554,9 +557,6 @@ def movie_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the movies")] = None,
 ) -> None:
     """Render movie.mp4 and movie.gif of a run's snapshots (fixed colour limits, time label)."""
-    from .viz import require_viz
-    from .viz.movie import render_movie
-
     try:
         require_viz("billow movie")
         start = time.perf_counter()
@@ -592,7 +592,6 @@ def export_command(
     ] = False,
 ) -> None:
     """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
-    from .io.export import export_run
 
     try:
         names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
@@ -612,9 +611,6 @@ def dataset_command(
 ) -> None:
     """Generate an ML dataset in The Well's layout from a sweep-like spec (Dask, resumable):
     data/{train,valid,test}/*.hdf5, stats.yaml, README.md."""
-    from .dataset import load_dataset_spec, make_dataset
-    from .sweep import SweepInterrupted, check_sweep
-
     try:
         parsed = load_dataset_spec(spec)
         check_sweep(parsed.sweep, out / "runs", scheduler=scheduler, n_workers=workers, force=force)
@@ -642,9 +638,6 @@ def compare_command(
     seed: Annotated[int, typer.Option("--seed", help="seed of the sampling")] = 0,
 ) -> None:
     """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
-    from .analysis.compare import compare_runs
-    from .viz import require_viz
-
     try:
         require_viz("billow compare", ("matplotlib", "cmocean"))
         comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
@@ -664,7 +657,6 @@ def pack_command(
     ] = False,
 ) -> None:
     """Write a run as one self-contained netCDF file (fields, and diagnostics in a group)."""
-    from .io.pack import pack_run
 
     try:
         path = pack_run(run_dir, out, overwrite=overwrite)

@@ -24,10 +24,10 @@ from pydantic import (
     model_validator,
 )
 
-from .advection import SCHEMES
+from .core.advection import SCHEMES
+from .core.grid import check_transform_length
+from .core.timestepping import MAX_CFL
 from .errors import ConfigError
-from .grid import check_transform_length
-from .timestepping import MAX_CFL
 
 BCZ = Literal["free-slip", "no-slip", "periodic"]
 Scheme = Literal["upwind5", "centered2", "upwind1"]

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import RunParams
+from .core.timestepping import diffusive_dt
 from .errors import ConfigError
-from .timestepping import diffusive_dt
 
 MEMORY_BASE = 400 * 2**20
 MEMORY_PER_CELL = 256

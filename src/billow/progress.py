@@ -14,9 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
+if TYPE_CHECKING:
     from .simulation import Simulation
 
 PROGRESS_INTERVAL = 30.0  # seconds of wall clock between progress lines off a terminal
@@ -76,15 +83,6 @@ def progress_display(
 ) -> Iterator[Callable[[Simulation], None]]:
     """Yield a progress callback for :class:`~billow.Simulation`: a rich bar on a terminal
     (``console``, default stderr), :class:`ProgressLines` otherwise."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     console = console if console is not None else Console(stderr=True)
     if not console.is_terminal:
         yield ProgressLines(label, t_end, stream=console.file)

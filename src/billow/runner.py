@@ -10,17 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .callbacks import Callback, StopOnSignal, WallTimeLimit
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
-from .errors import BillowError, ConfigError
+from .core.model import Model
+from .errors import ConfigError
 from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_checkpoint, restore
 from .io.lock import lock_directory
-from .io.netcdf import check_segments, diagnostics_series, fields_series, has_records
-from .io.rundir import check_writable, claim_run_directory, close_logger, run_logger
+from .io.netcdf import diagnostics_series, fields_series, has_records
+from .io.rundir import check_writable, claim_run_directory, close_logger, open_run, run_logger
 from .limits import check_limits
-from .model import Model
 from .output_writers import DiagnosticsWriter, FieldsWriter
 from .progress import progress_display
 from .schedules import SpecifiedTimes, TimeInterval
@@ -41,7 +42,6 @@ FIELD_LONG_NAMES = {
 
 def output_attributes(case: str, params: RunParams) -> dict:
     """Global attributes of every output file: every parameter, plus provenance."""
-    from . import __version__
 
     attrs = {"title": f"billow {case} run", "source": f"billow {__version__}", "case": case}
     attrs.update({key: attribute_value(value) for key, value in params.model_dump().items()})
@@ -249,49 +249,6 @@ def _execute(
         )
         close_logger(logger)
     return out
-
-
-RUN_FILES = ("fields", "diagnostics")
-
-
-def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
-    """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
-
-    Parameters
-    ----------
-    directory : str or Path
-        A run directory (``billow run --out``).
-    which : str
-        ``"fields"`` (default): ``fields.nc``, variables u, w, b, dye c, vorticity (and
-        v for the rotating case) of shape (time, z, x) at cell centres;
-        ``"diagnostics"``: ``diagnostics.nc``, one value per step (shape (time,)) of
-        ke, pe, epsilon, max_divergence, b_integral, c_integral, mode_amplitude,
-        dye_entropy, phi_i, dt, cfl.
-
-    Returns
-    -------
-    xarray.Dataset
-        Coordinates time, z, x (units of d/U0 and d), every parameter in ``attrs``.
-        Close it (or use ``with``) when done.
-
-    ``directory`` may also be a file written by ``billow pack`` (fields at its root,
-    diagnostics in its group ``diagnostics``). Raises ValueError for another ``which``,
-    and a BillowError when the file is missing or its ``segments/`` are (a ``fields.nc``
-    copied without them holds no data).
-    """
-    import xarray as xr  # imported on use: running a case does not need it
-
-    if which not in RUN_FILES:
-        raise ValueError(f"unknown run file {which!r}: choose one of {', '.join(RUN_FILES)}")
-    directory = Path(directory)
-    if directory.is_file():
-        group = None if which == "fields" else which
-        return xr.open_dataset(directory, engine="h5netcdf", group=group)
-    path = directory / f"{which}.nc"
-    if not path.is_file():
-        raise BillowError(f"no {which}.nc in {directory}: not a billow run directory")
-    check_segments(path)
-    return xr.open_dataset(path, engine="h5netcdf")
 
 
 def run(

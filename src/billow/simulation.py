@@ -1,7 +1,7 @@
 """Simulation: the time loop, with output writers and callbacks on schedules.
 
 A :class:`Simulation` steps a model to ``t_end`` with the dt of the
-:class:`~billow.timestepping.CFLController`, shortened so that every time schedule
+:class:`~billow.core.timestepping.CFLController`, shortened so that every time schedule
 (:class:`~billow.schedules.TimeInterval`, :class:`~billow.schedules.SpecifiedTimes`)
 and ``t_end`` are hit exactly. After each step, in order:
 
@@ -30,14 +30,14 @@ from contextlib import ExitStack
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import operators
 from .callbacks import BlowUpCheck, Callback
-from .diagnostics import Diagnostic, diagnostics_for, shared_reductions
+from .core import operators
+from .core.diagnostics import Diagnostic, diagnostics_for, shared_reductions
+from .core.model import Model
+from .core.timestepping import BlowUpError, CFLController
 from .errors import BillowError
-from .model import Model
 from .output_writers import FieldsWriter
 from .schedules import TIME_EPSILON, SpecifiedTimes, TimeInterval, tolerance
-from .timestepping import BlowUpError, CFLController
 
 __all__ = ["TIME_EPSILON", "BlowUpError", "RunStopped", "Simulation"]
 

@@ -1,7 +1,7 @@
 """Analysis of runs: growth rates, energetics and mixing, the kh2d study's statistics.
 
-The submodules ``energetics``, ``kh2d`` and ``report`` are imported on first use
-(``billow.analysis.kh2d`` pulls in scipy.stats, which a simulation does not need).
+The submodules ``energetics``, ``kh2d``, ``report`` (``billow analyze``) and
+``compare`` (``billow compare``) are attributes of the package, imported on first use.
 """
 
 import importlib
@@ -10,6 +10,7 @@ from .growth import GrowthFit, fit_growth_rate, linear_theory_rate, simulate_gro
 
 __all__ = [
     "GrowthFit",
+    "compare",
     "energetics",
     "fit_growth_rate",
     "kh2d",
@@ -20,6 +21,6 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in ("energetics", "kh2d", "report"):
+    if name in ("compare", "energetics", "kh2d", "report"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

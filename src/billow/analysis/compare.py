@@ -1,5 +1,5 @@
 """Several runs side by side (``billow compare``): the kh2d study's cross-run table, its
-statistical tests and comparison figures (design.md section 5).
+statistical tests and comparison figures (README: "Comparing runs").
 
 For every run directory :func:`~billow.analysis.report.analyze_run` is run, or its
 ``analysis.nc`` reused when it is newer than the run's config.toml and every other
@@ -36,6 +36,8 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
+from ..io.rundir import open_run
+from ..viz.compare_plots import plot_compare_bars, plot_compare_timeseries
 from . import kh2d
 from .report import GRAVITY, RHO0, analyze_run, background_n2
 
@@ -133,7 +135,6 @@ def scan_fields(
     """One pass over the snapshots: ``samples`` points of rho = density(b) (b the total
     buoyancy) and of vorticity(omega), drawn without replacement from all (time, z, x),
     and max |omega| (billow's omega)."""
-    from ..runner import open_run
 
     with open_run(run_dir) as fields:
         n2, _ = background_n2(dict(fields.attrs))
@@ -212,7 +213,7 @@ def analysis_is_current(run_dir: Path) -> bool:
 
 def load_analysis(run_dir: Path):
     """analysis.nc of a run (loaded), made afresh by analyze_run unless it is current."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     if not analysis_is_current(run_dir):
         analyze_run(run_dir)
@@ -256,7 +257,6 @@ def compare_runs(
     write_netcdf_atomically(dataset, out / "compare.nc")
     write_text_atomically(out / "compare.csv", comparison_table(dataset).to_csv())
     write_text_atomically(out / "compare.md", comparison_markdown(dataset))
-    from ..viz.compare_plots import plot_compare_bars, plot_compare_timeseries
 
     paths = [
         out / "compare.md",
@@ -279,7 +279,7 @@ def comparison_dataset(
     runs: list[RunRecord], tests: dict[str, kh2d.GroupComparison], samples: int, seed: int
 ):
     """compare.nc: per-run metrics on (run[, quartile | stage]), tests on (field[, pair])."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     pairs = list(tests[FIELDS[0]].pairwise)
     per_run = {
@@ -343,7 +343,7 @@ def comparison_dataset(
 
 def comparison_table(dataset):
     """compare.csv: one row per run, quartile and stage values as separate columns."""
-    import pandas as pd
+    import pandas as pd  # on use: billow run does not need pandas
 
     columns = {}
     for name, variable in dataset.data_vars.items():

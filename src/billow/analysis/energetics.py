@@ -1,4 +1,4 @@
-"""Energetics and mixing diagnostics of stratified flows (design.md section 5).
+"""Energetics and mixing diagnostics of stratified flows (README: "Analysis").
 
 Pure functions on cell-centred arrays of shape (nz, nx) (x contiguous, row 0 at
 the bottom), cell-centre heights z (nz,) increasing upwards, and the uniform
@@ -17,27 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import trapezoid
 
-from ..operators import entropy_sum
+from ..core.energetics import diffusive_conversion, dye_entropy, potential_energy
 
-
-def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
-    """PE = -sum(b z dA).
-
-    Parameters
-    ----------
-    b : ndarray, shape (nz, nx)
-        Total buoyancy at cell centres, row 0 at the bottom.
-    z : ndarray, shape (nz,)
-        Cell-centre heights, increasing.
-    dA : float
-        Cell area dx dz.
-
-    Returns
-    -------
-    float
-        The potential energy per unit span (units of U0² d).
-    """
-    return -float(np.dot(b.sum(axis=1), z)) * dA
+# potential_energy, diffusive_conversion and dye_entropy live in billow.core.energetics
+# (the online diagnostics use them); they are part of this module's API too.
+__all__ = [
+    "available_potential_energy",
+    "background_potential_energy",
+    "diffusive_conversion",
+    "dye_entropy",
+    "gradient_richardson",
+    "horizontal_mean",
+    "mixing_from_series",
+    "mixing_layer_thickness",
+    "MixingSeries",
+    "potential_energy",
+    "sorted_buoyancy",
+]
 
 
 def sorted_buoyancy(b: np.ndarray) -> np.ndarray:
@@ -103,30 +99,6 @@ def available_potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float
     return float(np.dot(row_excess, z)) * dA
 
 
-def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
-    """Phi_i = kappa int db/dz dV = kappa dx sum_i (b_top,i - b_bottom,i).
-
-    The reversible conversion of internal to potential energy by molecular diffusion
-    across the mean profile (Winters et al. 1995); with no-flux walls the flux-form
-    sum over interior z-faces telescopes to the top and bottom rows of cell centres.
-
-    Parameters
-    ----------
-    b : ndarray, shape (nz, nx)
-        Total buoyancy at cell centres, row 0 at the bottom.
-    dx : float
-        Cell width.
-    kappa : float
-        Buoyancy diffusivity 1/(Re Pr).
-
-    Returns
-    -------
-    float
-        Phi_i per unit span (units of U0³).
-    """
-    return kappa * dx * float(np.sum(b[-1] - b[0]))
-
-
 @dataclass(frozen=True)
 class MixingSeries:
     """The result of :func:`mixing_from_series`; arrays of the shape of its ``t``."""
@@ -173,27 +145,6 @@ def mixing_from_series(
         efficiency = rate / (rate + epsilon)
     mixed, dissipated = trapezoid(rate, t), trapezoid(epsilon, t)
     return MixingSeries(rate, efficiency, float(mixed / (mixed + dissipated)))
-
-
-def dye_entropy(c: np.ndarray, dA: float) -> float:
-    """S = sum(-c ln c dA) (Lecoanet et al. 2016), 0 ln 0 = 0.
-
-    Overshoots c < 0 (dispersive advection) are clipped to 0 for the logarithm, so
-    they contribute nothing; values c > 1 count with their (negative) -c ln c.
-
-    Parameters
-    ----------
-    c : ndarray, shape (nz, nx)
-        Dye concentration at cell centres.
-    dA : float
-        Cell area dx dz.
-
-    Returns
-    -------
-    float
-        The dye entropy (units of d²).
-    """
-    return entropy_sum(c) * dA
 
 
 def horizontal_mean(q: np.ndarray) -> np.ndarray:

@@ -30,6 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from ..callbacks import Callback
+from ..cases import get_case
+from ..cases.double_shear import base_profiles
+from ..linear import stability
+from ..simulation import Simulation
+
 MAX_POINTS = 400  # longer series are resampled to this many points before the window search
 SMOOTHING = 0.025  # width of the local-rate window, a fraction of the record (>= 3 points)
 MIN_E_FOLDINGS = 0.5  # an exponential phase must grow A by at least e**MIN_E_FOLDINGS
@@ -171,9 +177,6 @@ def linear_theory_rate(case: str, params: Mapping[str, Any]) -> float:
         sigma.real of the most unstable mode at k = 2π/Lx (units of U0/d); nan where
         theory does not apply.
     """
-    from .. import stability
-    from ..cases import get_case
-
     try:
         spec = get_case(case)
         fields = spec.params.model_fields
@@ -188,7 +191,6 @@ def linear_theory_rate(case: str, params: Mapping[str, Any]) -> float:
     if resolved.bc_z == "periodic":
         return math.nan
     if case == "double_shear":
-        from ..cases.double_shear import base_profiles
 
         def U(z):
             return base_profiles(z, resolved)[0]
@@ -222,10 +224,6 @@ def simulate_growth(
 
     Returns the fit and the per-step series (t, max_z |w_hat(2 pi/Lx)|).
     """
-    from ..callbacks import Callback
-    from ..cases import get_case
-    from ..simulation import Simulation
-
     spec = get_case(case)
     resolved = spec.make_params(**params)
     model = spec.build(resolved)

@@ -1,4 +1,4 @@
-"""Statistics of the kh2d-solver study (Herho et al. 2025), as defined in design.md section 5.
+"""Statistics of the kh2d-solver study (Herho et al. 2025), as billow computes them.
 
 The definitions follow the study's published analysis script; where it was
 unseeded or uncorrected (subsamples, multiple comparisons) billow seeds the
@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy import stats
 from scipy.special import entr
+
+# scipy.stats is imported inside the functions that use it: it takes ~0.4 s to import, and
+# the CLI imports this module (through billow.analysis) even for `billow run`.
 
 STAGE_WEIGHTS = (0.15, 0.25, 0.35, 0.25)  # early, growth, mature, late
 SHAPIRO_MAX_POINTS = 5000  # Shapiro-Wilk p-values are unreliable beyond this
@@ -42,6 +44,8 @@ def shannon_entropy(field: np.ndarray, bins: int = 50) -> float:
 
 def _statistical_terms(field: np.ndarray) -> tuple[float, float, float]:
     """(H, sigma/(max - min), ln(1 + |excess kurtosis|)), kurtosis Fisher with bias=True."""
+    from scipy import stats  # deferred: see the note at the imports
+
     values = np.ravel(field)
     value_range = np.ptp(values)
     if value_range == 0:
@@ -133,6 +137,8 @@ def normality_tests(sample: np.ndarray, seed: int = 0) -> NormalityTests:
 
     All but Shapiro-Wilk use every point, as in the study.
     """
+    from scipy import stats  # deferred: see the note at the imports
+
     values = np.ravel(sample)
     subsample = values
     if values.size > SHAPIRO_MAX_POINTS:
@@ -180,6 +186,8 @@ def compare_groups(
     Each group is reduced to n points drawn without replacement by one generator
     seeded with ``seed`` (groups in dict order; a group of <= n points is used whole).
     """
+    from scipy import stats  # deferred: see the note at the imports
+
     rng = np.random.default_rng(seed)
     drawn = {}
     for name, values in samples.items():

@@ -1,4 +1,4 @@
-"""Post-processing of a run directory: ``billow analyze DIR`` (design.md sections 5 and 7).
+"""Post-processing of a run directory: ``billow analyze DIR`` (README: "Analysis").
 
 :func:`analyze_run` streams ``fields.nc`` one snapshot at a time and computes, per
 snapshot time,
@@ -35,7 +35,9 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
+from ..io.rundir import open_run
 from ..viz import INSTALL_HINT, missing_viz
+from ..viz.figures import write_figures
 from . import energetics, kh2d
 from .growth import GrowthFit, fit_growth_rate, linear_theory_rate
 
@@ -178,8 +180,6 @@ def _snapshot_metrics(data: dict[str, np.ndarray], z, dx, dz, n2, walls) -> dict
 
 
 def _open(run_dir: Path, which: str):
-    from ..runner import open_run
-
     try:
         return open_run(run_dir, which)
     except (OSError, ValueError) as error:
@@ -188,7 +188,7 @@ def _open(run_dir: Path, which: str):
 
 def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisResult:
     """Analyse a run directory; write analysis.nc, summary.md and figures/ into ``out``."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -350,8 +350,6 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
 
     figures: list[Path] = []
     if not no_viz:
-        from ..viz.figures import write_figures
-
         with _open(run_dir, "fields") as fields:
             figures = write_figures(fields, diagnostics, dataset, fit, out / "figures")
     return AnalysisResult(dataset, scalars, analysis_path, summary_path, figures, notes)

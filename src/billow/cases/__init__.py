@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import RunParams, validate_params
+from ..core.model import Model
 from ..errors import ConfigError
-from ..model import Model
 from . import double_shear, forced, kolmogorov, lecoanet2016, rotating, shear_layer
 
 

@@ -6,12 +6,12 @@ import numpy as np
 import scipy.fft
 from scipy.interpolate import CubicSpline
 
-from .. import stability
 from ..config import RunParams
+from ..core.grid import Grid
+from ..core.model import Model
+from ..core.operators import velocity_from_streamfunction
 from ..errors import ConfigError
-from ..grid import Grid
-from ..model import Model
-from ..operators import velocity_from_streamfunction
+from ..linear import stability
 
 FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke 1964)
 

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
-from ..model import Model
+from ..core.model import Model
 from .common import FASTEST_GROWING_WAVELENGTH, make_grid, make_model, seed_perturbation
 
 

@@ -4,7 +4,7 @@ The base state is shear_layer's (``base = "shear_layer"``) or the same
 buoyancy interface B = (Ri/R) tanh(R z) with no flow (``base = "rest"``).
 Every step a new band-limited, divergence-free random force with mean
 energy-injection rate ``forcing_rate`` (per unit area) acts on the flow
-(:class:`billow.forcing.StochasticForcing`); its power is recorded as
+(:class:`billow.core.forcing.StochasticForcing`); its power is recorded as
 ``injected_power`` in diagnostics.nc. Seeded: the same seed gives the same run.
 """
 
@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..forcing import StochasticForcing
-from ..model import Model
+from ..core.forcing import StochasticForcing
+from ..core.model import Model
 from . import shear_layer
 
 

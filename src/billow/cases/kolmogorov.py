@@ -13,8 +13,8 @@ import numpy as np
 from pydantic import Field
 
 from ..config import DoublyPeriodicParams
-from ..forcing import kolmogorov_force
-from ..model import Model
+from ..core.forcing import kolmogorov_force
+from ..core.model import Model
 from .common import make_grid, make_model, noise_velocity
 
 

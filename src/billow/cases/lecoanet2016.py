@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import Field
 
 from ..config import DoublyPeriodicParams
-from ..forcing import hold_base_state
-from ..model import Model
+from ..core.forcing import hold_base_state
+from ..core.model import Model
 from .common import make_grid, make_model
 
 INTERFACES = (0.5, 1.5)

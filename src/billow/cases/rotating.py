@@ -3,7 +3,7 @@
 The shear_layer base state and perturbation, plus rotation f = 1/Ro about
 the vertical: the base flow U(z) = tanh z is held in geostrophic and
 thermal-wind balance by an imposed spanwise pressure gradient -f U(z) and
-spanwise buoyancy gradient M^2 = -f U'(z) (see :func:`billow.forcing.coriolis`).
+spanwise buoyancy gradient M^2 = -f U'(z) (see :func:`billow.core.forcing.coriolis`).
 Ro = inf gives exactly the shear_layer case (v stays zero).
 """
 
@@ -14,8 +14,8 @@ import math
 import numpy as np
 from pydantic import Field
 
-from ..forcing import coriolis
-from ..model import Model
+from ..core.forcing import coriolis
+from ..core.model import Model
 from . import shear_layer
 
 

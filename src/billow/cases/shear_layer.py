@@ -1,4 +1,4 @@
-"""The classic stratified tanh shear layer (Hazel 1972; design.md section 2).
+"""The classic stratified tanh shear layer (Hazel 1972).
 
     U(z) = tanh z,   B(z) = (Ri / R) tanh(R z)
 
@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
-from ..forcing import hold_base_state
-from ..model import Model
+from ..core.forcing import hold_base_state
+from ..core.model import Model
 from .common import fastest_growing_wavenumber, make_grid, make_model, seed_perturbation
 
 

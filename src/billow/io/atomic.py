@@ -1,4 +1,4 @@
-"""Atomic writes: a file appears complete under its name or not at all (design.md §9).
+"""Atomic writes: a file appears complete under its name or not at all (docs/architecture.md).
 
 Everything is written to a unique temporary name beside the target, fsynced, and
 renamed over it (``os.replace`` is atomic on POSIX); on failure the temporary

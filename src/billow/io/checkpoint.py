@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
+from ..core.model import Model
 from ..errors import BillowError
-from ..model import Model
 from ..schedules import AtEnd, Schedule, TimeInterval, WallTimeInterval
 from .atomic import atomic_path
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..core.grid import Grid
 from ..errors import BillowError
-from ..grid import Grid
 from .atomic import atomic_path, fsync_file
 
 CONVENTIONS = "CF-1.8"

@@ -1,4 +1,5 @@
-"""Run directories: safe creation, exclusive locking, config.toml, log.txt (design.md section 7).
+"""Run directories: safe creation, exclusive locking, config.toml, log.txt, and reading
+them back (:func:`open_run`). The files of a run directory are listed in the README.
 
 :func:`claim_run_directory` is the one way a run gets its directory: it refuses, touching
 nothing, a path that is a file, a directory another writer holds (see
@@ -14,9 +15,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import BillowError, ConfigError
 from .lock import LOCK_FILE, check_not_locked, lock_directory
+from .netcdf import check_segments
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 # Everything billow writes into a run directory (glob patterns relative to it): the run
 # itself, `billow analyze`, `billow movie`, `billow compare --out DIR`, `billow stability
@@ -151,3 +157,46 @@ def close_logger(logger: logging.Logger) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+
+
+RUN_FILES = ("fields", "diagnostics")
+
+
+def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
+    """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
+
+    Parameters
+    ----------
+    directory : str or Path
+        A run directory (``billow run --out``).
+    which : str
+        ``"fields"`` (default): ``fields.nc``, variables u, w, b, dye c, vorticity (and
+        v for the rotating case) of shape (time, z, x) at cell centres;
+        ``"diagnostics"``: ``diagnostics.nc``, one value per step (shape (time,)) of
+        ke, pe, epsilon, max_divergence, b_integral, c_integral, mode_amplitude,
+        dye_entropy, phi_i, dt, cfl.
+
+    Returns
+    -------
+    xarray.Dataset
+        Coordinates time, z, x (units of d/U0 and d), every parameter in ``attrs``.
+        Close it (or use ``with``) when done.
+
+    ``directory`` may also be a file written by ``billow pack`` (fields at its root,
+    diagnostics in its group ``diagnostics``). Raises ValueError for another ``which``,
+    and a BillowError when the file is missing or its ``segments/`` are (a ``fields.nc``
+    copied without them holds no data).
+    """
+    import xarray as xr  # imported on use: running a case does not need it
+
+    if which not in RUN_FILES:
+        raise ValueError(f"unknown run file {which!r}: choose one of {', '.join(RUN_FILES)}")
+    directory = Path(directory)
+    if directory.is_file():
+        group = None if which == "fields" else which
+        return xr.open_dataset(directory, engine="h5netcdf", group=group)
+    path = directory / f"{which}.nc"
+    if not path.is_file():
+        raise BillowError(f"no {which}.nc in {directory}: not a billow run directory")
+    check_segments(path)
+    return xr.open_dataset(path, engine="h5netcdf")

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from billow.errors import BillowError
+from ..errors import BillowError
+from ..io.rundir import open_run
 
 #: Panel width in pixels (the cells are interpolated onto it).
 TARGET_WIDTH = 512
@@ -90,11 +92,9 @@ _DEFAULT_STYLE = ("haline", "first")
 
 def colour_table(name: str) -> np.ndarray:
     """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array."""
-    import warnings
-
     with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
         warnings.simplefilter("ignore", DeprecationWarning)
-        import cmocean
+        import cmocean  # viz extra, on use
 
     cmap = getattr(cmocean.cm, name)
     rgba = cmap(np.linspace(0.0, 1.0, 256))
@@ -167,10 +167,10 @@ class GlyphFont:
     background; labels are then built by concatenating the glyph bitmaps."""
 
     def __init__(self, size: int, fg=TEXT_COLOUR, bg=STRIP_COLOUR):
-        from PIL import ImageFont
+        from PIL import ImageFont  # viz extra, on use
 
         try:
-            from matplotlib import font_manager
+            from matplotlib import font_manager  # viz extra, on use
 
             self.font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
         except Exception:  # pragma: no cover - no FreeType / font: PIL's built-in one
@@ -185,7 +185,7 @@ class GlyphFont:
             self.glyph(char)
 
     def _raster(self, text: str) -> np.ndarray:
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw  # viz extra, on use
 
         width = max(1, math.ceil(self.font.getlength(text)))
         image = Image.new("L", (width, self.height), 0)
@@ -273,7 +273,7 @@ class FrameRenderer:
         extent: tuple[float, float, float, float] | None = None,
         title: str = "",
     ):
-        from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw  # viz extra, on use
 
         self.scales = list(scales)
         self.nz, self.nx = nz, nx
@@ -407,7 +407,7 @@ def _tick(value: float, span: float = 0.0) -> str:
 
 def _gif_frame(frame: np.ndarray) -> np.ndarray:
     """The frame scaled by GIF_SCALE (PIL's antialiased resampling)."""
-    from PIL import Image
+    from PIL import Image  # viz extra, on use
 
     height, width, _ = frame.shape
     size = (round(width * GIF_SCALE), round(height * GIF_SCALE))
@@ -498,9 +498,7 @@ def render_movie(
     Raises :class:`BillowError` for a missing ``fields.nc``, an unknown field or
     format, or a run without snapshots.
     """
-    import imageio.v2 as imageio
-
-    from billow.runner import open_run
+    import imageio.v2 as imageio  # viz extra, on use
 
     run_dir = Path(run_dir)
     fields = [fields] if isinstance(fields, str) else list(fields)

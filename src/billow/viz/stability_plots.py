@@ -10,10 +10,10 @@ import numpy as np
 
 def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend."""
-    import matplotlib
+    import matplotlib  # viz extra, on use
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # viz extra, on use
 
     return plt
 
@@ -41,7 +41,7 @@ def plot_stability_diagram(
 
     (Above Ri = 1/4 viscous runs keep a weak gravity-wave mode, sigma ~ 1/Re, that is not
     shear instability; it shows as the palest level.)"""
-    import cmocean
+    import cmocean  # viz extra, on use
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")

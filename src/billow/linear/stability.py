@@ -31,7 +31,7 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq, minimize_scalar
 from threadpoolctl import threadpool_limits
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Profile = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
 """A base-state profile: a vectorised callable of z, or (z, values) samples (cubic spline)."""

@@ -11,7 +11,7 @@ Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
 - mode_amplitude = max_z |w_hat(k = 2 pi / Lx, z)|, for growth-rate fits
 - dye_entropy = sum(-c ln c dA) (Lecoanet et al. 2016); phi_i = kappa int db/dz dV (walls),
   the reversible diffusive term of the mixing rate M = dBPE/dt - phi_i
-  (see :mod:`billow.analysis.energetics`)
+  (see :mod:`billow.core.energetics` and :mod:`billow.analysis.energetics`)
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import operators
-from .analysis import energetics
+from . import energetics, operators
 from .model import Model
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .._version import __version__
 from ..config import attribute_value
 from ..errors import BillowError, ConfigError
 from .samples import RunSamples
@@ -115,7 +116,6 @@ def write_well(path: str | Path, runs: Sequence[RunSamples], dataset_name: str) 
 
 def _write_metadata(out: h5py.File, runs: Sequence[RunSamples], dataset_name: str) -> None:
     """Root attributes, dimensions, boundary conditions and scalars."""
-    from .. import __version__
 
     first = runs[0]
     params = first.params.model_dump()

@@ -4,14 +4,12 @@ files and how to load them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .cases import get_case
-from .io.well import VELOCITY, physical_parameters, well_name
-
-if TYPE_CHECKING:
-    from .dataset import DatasetSpec
-    from .sweep import Member
+from .._version import __version__
+from ..cases import get_case
+from ..sweep import Member
+from .spec import DATA, SPEC_FILE, DatasetSpec
+from .well import VELOCITY, physical_parameters, well_name
 
 EQUATIONS = """\
     ∂u/∂t + (u·∇)u = −∇p + b ẑ + (1/Re) ∇²u + F
@@ -58,9 +56,6 @@ def dataset_card(
     spec: DatasetSpec, files: dict[str, list[tuple[Path, list[Member]]]], out: Path
 ) -> str:
     """The README.md of the dataset ``spec`` written to ``out`` as ``files``."""
-    from . import __version__
-    from .dataset import DATA, SPEC_FILE
-
     case = get_case(spec.sweep.case)
     first = spec.sweep.members[0].params
     times = spec.output_times(first)

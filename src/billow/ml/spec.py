@@ -31,29 +31,24 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .config import RunParams, read_toml
-from .errors import ConfigError
-from .io.atomic import atomic_path, write_text_atomically
-from .io.lock import lock_directory
-from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
-from .io.well import field_layout, field_statistics, stats_yaml, write_well
-from .sweep import (
-    MEMBERS,
+from ..cases import get_case
+from ..config import RunParams, read_toml
+from ..errors import ConfigError
+from ..simulation import Simulation
+from ..sweep import (
     Member,
     SweepSpec,
-    claim_output,
     member_names,
     parse_spec,
-    raise_failures,
-    run_members,
 )
+from .samples import DERIVED, TIME_TOLERANCE, check_interval
+from .well import field_layout
 
 SPEC_FILE = "dataset.toml"
 RUNS = "runs"
@@ -145,9 +140,6 @@ def _number(value: Any, what: str, where: str) -> float:
 
 def _snapshot_fields(member: Member, case: str) -> list[str]:
     """The fields a run of this case writes (building its model once)."""
-    from .cases import get_case
-    from .simulation import Simulation
-
     model = get_case(case).build(member.params)
     simulation = Simulation(
         model,
@@ -259,74 +251,3 @@ def parse_dataset_spec(data: dict[str, Any], where: str = "dataset spec") -> Dat
 def load_dataset_spec(path: str | Path) -> DatasetSpec:
     """Read and validate a dataset spec (TOML)."""
     return parse_dataset_spec(read_toml(path, "dataset spec"), f"dataset spec '{path}'")
-
-
-# ---------------------------------------------------------------------------- the dataset
-
-
-def data_files(spec: DatasetSpec, out: Path) -> dict[str, list[tuple[Path, list[Member]]]]:
-    """Per split: each data file with the members (trajectories, by seed) it holds."""
-    splits = spec.splits()
-    files: dict[str, list[tuple[Path, list[Member]]]] = {split: [] for split in SPLITS}
-    for split, names in splits.items():
-        for point in spec.points:
-            members = [m for m in point.members if m.name in names]
-            if members:
-                files[split].append((out / DATA / split / f"{point.stem}.hdf5", members))
-    return files
-
-
-def make_dataset(
-    spec: DatasetSpec | str | Path,
-    out: str | Path,
-    *,
-    scheduler: str | None = None,
-    n_workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    force: bool = False,
-) -> Path:
-    """Simulate every trajectory of ``spec`` (resumable) and write the dataset to ``out``:
-    data/{train,valid,test}/*.hdf5, stats.yaml and README.md. Returns ``out``.
-
-    ``scheduler``, ``n_workers``, ``progress`` and ``force`` are those of
-    :func:`billow.sweep.run_sweep`; ``out`` is locked against other writers meanwhile.
-    Data files already written are kept; a failed trajectory raises a BillowError before
-    any data file is written.
-    """
-    if not isinstance(spec, DatasetSpec):
-        spec = load_dataset_spec(spec)
-    out = Path(out)
-    claim_output(out, spec.source, SPEC_FILE, "dataset")
-    with lock_directory(out):
-        _make_dataset(spec, out, scheduler, n_workers, progress, force)
-    return out
-
-
-def _make_dataset(spec, out, scheduler, n_workers, progress, force) -> None:
-    from .dataset_card import dataset_card
-
-    runs = out / RUNS
-    results = run_members(
-        spec.sweep, runs, scheduler=scheduler, n_workers=n_workers, progress=progress, force=force
-    )
-    raise_failures(results, "trajectories")
-    files = data_files(spec, out)
-    for split, entries in files.items():
-        (out / DATA / split).mkdir(parents=True, exist_ok=True)
-        for path, members in entries:
-            if path.exists():
-                continue
-            samples = [
-                sample_run(
-                    runs / MEMBERS / m.name,
-                    dt_out=spec.dt,
-                    fields=spec.fields,
-                    spin_up=spec.spin_up,
-                )
-                for m in sorted(members, key=lambda m: m.params.seed)
-            ]
-            with atomic_path(path) as temporary:
-                write_well(temporary, samples, spec.name)
-    stats = field_statistics(path for path, _ in files["train"])
-    write_text_atomically(out / "stats.yaml", stats_yaml(stats))
-    write_text_atomically(out / "README.md", dataset_card(spec, files, out))

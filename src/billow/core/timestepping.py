@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from numba import njit, prange
 
-from .errors import BillowError
+from ..errors import BillowError
 
 
 @dataclass(frozen=True)

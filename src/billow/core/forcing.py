@@ -1,7 +1,7 @@
 """Body forces and sources added to the tendencies every stage.
 
 A forcing is a callable ``forcing(model, t, tendencies)`` that adds to the
-tendency arrays in place (see :class:`billow.model.Model`). A forcing that adds
+tendency arrays in place (see :class:`billow.core.model.Model`). A forcing that adds
 buoyancy inside the domain says so in its ``buoyancy_source`` attribute (a
 sentence), so that analysis knows that b is not conserved up to diffusion.
 """

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import BillowError, ConfigError
-from .atomic import atomic_path
+from ..io.atomic import atomic_path
 from .pdebench import write_pdebench
 from .samples import RunSamples, sample_run
 from .well import write_well

@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ u = u_bot + (u_top - u_bot)(1 + tanh((z - lz/2)/delta))/2 has thickness
 delta = shear_thickness, nu = kappa = 1/reynolds, and the buoyancy force is
 -g' (rho - 1) with g' = 9.81 richardson (so "richardson" is a gravity scale).
 billow is scaled by d = delta and U0 = (u_top - u_bot)/2 (u_max for double_shear;
-design.md section 2), so
+:mod:`billow.cases.double_shear`), so
 
     Re = U0 d reynolds,   Pr = 1,   Lx = lx/d,   Lz = lz/d,   t_end = t_final U0/d
     Ri = N^2 / S^2 at the centre = [g' (rho_bot - rho_top) / (2 d)] / (U0/d + Omega)^2
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GRAVITY = 9.81  # kh2d's g' = GRAVITY * richardson
 DOUBLE_SHEAR_DENSITY = (1.0, 1.5)  # kh2d's double shear: rho inside / outside the jet

@@ -17,6 +17,7 @@ import numpy as np
 from ..cases import get_case
 from ..config import RunParams, read_config
 from ..errors import ConfigError
+from ..io.rundir import open_run
 
 DERIVED = ("vorticity",)  # computed from u and w: exported only when asked for
 TIME_TOLERANCE = 1e-6  # relative: a snapshot time this close to k * dt_out is on the grid
@@ -40,7 +41,6 @@ class RunSamples:
         """The selected snapshots in time order, a block of consecutive ones at a time:
         (position of the block's first snapshot, dict name -> (time, z, x) array), each
         block at most ``BLOCK_BYTES`` in float64."""
-        from ..runner import open_run
 
         per_snapshot = 8 * self.x.size * self.z.size * len(self.fields)
         size = max(1, BLOCK_BYTES // per_snapshot)
@@ -96,7 +96,6 @@ def sample_run(
     One-line ConfigError for a missing run directory, an unknown field or an interval
     that is not a multiple of the run's save interval.
     """
-    from ..runner import open_run
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

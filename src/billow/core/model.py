@@ -66,7 +66,7 @@ class FieldGroup:
 class Model:
     """Prognostic state (u, w, b, tracers) on the C-grid, its tendencies and projection.
 
-    A :class:`~billow.timestepping.TimeStepper` (SSP-RK3 by default) advances it.
+    A :class:`~billow.core.timestepping.TimeStepper` (SSP-RK3 by default) advances it.
     """
 
     def __init__(
@@ -203,7 +203,7 @@ class Model:
             forcing(self, t, self.tendencies)
         return self.tendencies
 
-    # --- the time stepper's interface (see billow.timestepping.SteppedSystem) --------
+    # --- the time stepper's interface (see billow.core.timestepping.SteppedSystem) --------
     def begin_step(self, dt: float) -> None:
         """Remember the state at the start of the step (q0 of the Runge-Kutta stages)."""
         self.last_dt = dt

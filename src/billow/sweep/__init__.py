@@ -1,4 +1,4 @@
-"""Parameter sweeps on Dask distributed (design.md section 8): ``billow sweep``.
+"""Parameter sweeps on Dask distributed (README: "Parameter sweeps"): ``billow sweep``.
 
 A sweep spec is a TOML file::
 
@@ -52,11 +52,18 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from .cases import get_case
-from .config import RunParams, attribute_value, read_toml
-from .errors import BillowError, ConfigError
-from .io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
-from .io.lock import LOCK_FILE, check_not_locked, lock_directory
+from ..analysis import energetics, fit_growth_rate, linear_theory_rate
+from ..analysis.report import background_n2, buoyancy_source
+from ..cases import get_case
+from ..config import RunParams, attribute_value, read_toml
+from ..errors import BillowError, ConfigError
+from ..io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
+from ..io.checkpoint import latest_checkpoint, read_checkpoint
+from ..io.lock import LOCK_FILE, check_not_locked, lock_directory
+from ..io.rundir import open_run
+from ..limits import check_limits
+from ..runner import prepare_restart, restart_run, run_case
+from ..viz.stability_plots import pyplot
 
 SPEC_FILE = "sweep.toml"
 MEMBERS = "members"
@@ -253,10 +260,6 @@ def wall_time(run_dir: Path) -> float:
 
 def member_summary(run_dir: str | Path) -> dict[str, float]:
     """Key diagnostics of a finished run directory (nan where unavailable)."""
-    from .analysis import energetics, fit_growth_rate, linear_theory_rate
-    from .analysis.report import background_n2, buoyancy_source
-    from .runner import open_run
-
     run_dir = Path(run_dir)
     out: dict[str, Any] = {name: math.nan for name in SUMMARY_COLUMNS if name != "status"}
     out["growth_fit_note"] = ""
@@ -319,8 +322,6 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
 
 
 def _finished_checkpoint_time(member_dir: Path) -> float | None:
-    from .io.checkpoint import latest_checkpoint, read_checkpoint
-
     newest = latest_checkpoint(member_dir)
     try:
         return None if newest is None else read_checkpoint(newest).time
@@ -341,11 +342,10 @@ def run_member(
     The Dask task of :func:`run_sweep`: a plain function of its arguments, so it runs in
     any worker process. Errors are returned as ``status = "failed: ..."``, not raised.
     """
-    from .runner import prepare_restart, restart_run, run_case
 
     if threads:
         try:
-            import numba
+            import numba  # only when a worker sets its threads
 
             numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         except (ImportError, ValueError):
@@ -477,7 +477,6 @@ def check_sweep(
     """Refuse, before anything is created, what would fail later: ``n_workers`` < 1, a
     scheduler that does not answer, a member beyond the limits of
     :func:`billow.limits.check_limits` (unless ``force``), a directory in use."""
-    from .limits import check_limits
 
     if n_workers is not None and n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {n_workers}")
@@ -534,7 +533,7 @@ def run_sweep(
 def _connect(scheduler: str):
     """A Client of the Dask scheduler at ``scheduler``, or a one-line BillowError."""
     try:
-        from dask.distributed import Client
+        from dask.distributed import Client  # sweep extra, on use
     except ImportError:
         raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
 
@@ -547,7 +546,7 @@ def _connect(scheduler: str):
 
 def _run_on_dask(case, todo, out, scheduler, n_workers, progress, done, total, force=False):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster, as_completed  # sweep extra, on use
     except ImportError:
         raise BillowError('sweeps need dask.distributed: pip install -e ".[sweep]"') from None
     cluster = client = None
@@ -635,7 +634,7 @@ def _silence_dask() -> None:
 
 def summary_dataset(spec: SweepSpec, results: dict[str, dict[str, Any]]):
     """One row per member (dimension ``member``): varied parameters and diagnostics."""
-    import xarray as xr
+    import xarray as xr  # on use: billow run does not need xarray
 
     names = [m.name for m in spec.members]
     coords: dict[str, Any] = {"member": ("member", names)}
@@ -677,7 +676,6 @@ def write_summary(spec: SweepSpec, out: Path, results: dict[str, dict[str, Any]]
 def plot_summary(dataset, varied: list[str], path: Path) -> Path:
     """Growth rate (and final dye entropy) over the first two varied parameters: a
     heatmap for two, lines for one (other axes, e.g. seeds, averaged)."""
-    from .viz.stability_plots import pyplot
 
     plt = pyplot()
     quantities = [

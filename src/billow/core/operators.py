@@ -1,6 +1,6 @@
 """Discrete C-grid operators: ghost-cell filling, divergence, projection update.
 
-All kernels take padded arrays (see :mod:`billow.grid`) and write in place.
+All kernels take padded arrays (see :mod:`billow.core.grid`) and write in place.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .grid import Grid
+from .grid import Grid, Location
 
 
-def fill_ghosts(q: np.ndarray, grid: Grid, location: str, parity: float = 1.0) -> None:
+def fill_ghosts(q: np.ndarray, grid: Grid, location: Location, parity: float = 1.0) -> None:
     """Fill ghost cells: periodic in x; periodic or mirrored about the walls in z.
 
     Cell-centred rows (b, tracers, u) are mirrored with ``parity`` (+1: zero
@@ -19,7 +19,7 @@ def fill_ghosts(q: np.ndarray, grid: Grid, location: str, parity: float = 1.0) -
     i.e. no-slip). w rows are odd about the wall faces, where w = 0.
     """
     g, nx, nz = grid.ghost, grid.nx, grid.nz
-    if location == "w":
+    if location == Location.W:
         top = g + nz  # padded index of the top face
         if grid.periodic_z:
             q[top] = q[g]

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GHOST = 3  # the 5th-order upwind stencil reaches three cells upwind
 MAX_PRIME = 7  # FFT/DCT lengths must factor into primes no larger than this
@@ -116,18 +116,18 @@ class Grid:
     def z_face(self) -> np.ndarray:
         return self.z_bottom + np.arange(self.nz + 1) * self.dz
 
-    def rows(self, location: str) -> int:
+    def rows(self, location: Location) -> int:
         """Interior rows of a field at ``location``: nz + 1 for w (both wall faces), else nz."""
         return self.nz + 1 if location == Location.W else self.nz
 
-    def padded_shape(self, location: str) -> tuple[int, int]:
+    def padded_shape(self, location: Location) -> tuple[int, int]:
         """Shape of a padded array at ``location`` (a :class:`Location` or its string)."""
         return self.rows(location) + 2 * self.ghost, self.nx + 2 * self.ghost
 
-    def zeros(self, location: str) -> np.ndarray:
+    def zeros(self, location: Location) -> np.ndarray:
         return np.zeros(self.padded_shape(location))
 
-    def interior(self, padded: np.ndarray, location: str = Location.CENTRE) -> np.ndarray:
+    def interior(self, padded: np.ndarray, location: Location = Location.CENTRE) -> np.ndarray:
         """View of the physical (non-ghost) part of a padded array."""
         g = self.ghost
         return padded[g : g + self.rows(location), g : g + self.nx]

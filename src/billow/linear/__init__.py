@@ -1,0 +1,1 @@
+"""Linear stability theory of parallel stratified shear flows (:mod:`.stability`)."""
