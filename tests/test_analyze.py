@@ -1,13 +1,16 @@
 """billow analyze: analysis.nc, summary.md and figures from a run directory."""
 
+import math
+
 import numpy as np
 import pytest
 import xarray as xr
 
 import billow
 from billow.analysis import energetics
-from billow.analysis.report import VARIABLES, analyze_run, background_n2
+from billow.analysis.report import VARIABLES, analyze_run, background_n2, buoyancy_source
 from billow.errors import BillowError
+from billow.runner import output_attributes
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("snapshots.png", "energetics.png", "richardson.png", "growth_fit.png")
@@ -113,20 +116,30 @@ def test_mixing_efficiency_on_synthetic_series():
     assert mixing.cumulative_efficiency == pytest.approx(0.25)
 
 
-def test_background_n2_from_attributes():
-    assert background_n2({"case": "shear_layer", "bc_z": "free-slip"})[0] == 0.0
-    assert background_n2({"case": "kolmogorov", "bc_z": "periodic", "N2": 0.5})[0] == 0.5
-    attrs = {
-        "case": "double_shear",
-        "bc_z": "periodic",
-        "Ri": 0.2,
-        "R": 1.0,
-        "separation": 6.0,
-        "Lz": 20.0,
-    }
-    n2 = background_n2(attrs)[0]
-    expected = 0.2 * (np.tanh(13.0) + np.tanh(7.0) - np.tanh(-7.0) - np.tanh(-13.0)) / 20.0
-    assert n2 == pytest.approx(expected)
+@pytest.mark.parametrize(
+    "case, values, n2, source",
+    [
+        ("shear_layer", {}, 0.0, None),
+        ("shear_layer", {"hold_base": True}, 0.0, "hold_base"),
+        ("rotating", {}, 0.0, "thermal-wind"),
+        ("rotating", {"Ro": math.inf}, 0.0, None),  # no rotation: b is conserved
+        ("kolmogorov", {"N2": 0.5}, 0.5, None),
+        # periodic double shear: b excludes the mean gradient of the two tanh steps
+        ("double_shear", {"bc_z": "periodic", "Ri": 0.2, "separation": 6.0, "Lz": 20.0},
+         0.2 * (np.tanh(13.0) + np.tanh(7.0) - np.tanh(-7.0) - np.tanh(-13.0)) / 20.0, None),
+    ],
+)  # fmt: skip
+def test_output_attributes_carry_what_the_model_knows(case, values, n2, source):
+    """Analysis reads the background N0^2 and any buoyancy source from the attributes the
+    model wrote, instead of re-deriving them from case names."""
+    spec = billow.get_case(case)
+    params = spec.make_params(nx=16, nz=16, Lx=14.0, **values)
+    attrs = output_attributes(case, params, spec.build(params))
+    assert background_n2(attrs)[0] == pytest.approx(n2, rel=1e-12, abs=1e-15)
+    if source is None:
+        assert buoyancy_source(attrs) is None
+    else:
+        assert source in buoyancy_source(attrs)
 
 
 @pytest.mark.slow

@@ -40,11 +40,15 @@ FIELD_LONG_NAMES = {
 }
 
 
-def output_attributes(case: str, params: RunParams) -> dict:
-    """Global attributes of every output file: every parameter, plus provenance."""
-
+def output_attributes(case: str, params: RunParams, model: Model) -> dict:
+    """Global attributes of every output file: every parameter, provenance, and what the
+    model knows that analysis needs: the uniform background stratification N0^2 that b
+    excludes (``background_N2``) and what, if anything, adds buoyancy inside the domain
+    (``buoyancy_source``, empty when b changes only by advection and diffusion)."""
     attrs = {"title": f"billow {case} run", "source": f"billow {__version__}", "case": case}
     attrs.update({key: attribute_value(value) for key, value in params.model_dump().items()})
+    attrs["background_N2"] = float(model.background_N2)
+    attrs["buoyancy_source"] = model.buoyancy_source or ""
     return attrs
 
 
@@ -195,7 +199,7 @@ def _execute(
     """Assemble the run: a Simulation with its writers (snapshots, diagnostics, checkpoints)
     and callbacks (signals, wall-time limit, progress), run it, and log it."""
     logger = run_logger(out / "log.txt")
-    attrs = output_attributes(case, params)
+    attrs = output_attributes(case, params, model)
     simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
     diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics} | {
         "dt": "time step",

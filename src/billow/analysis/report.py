@@ -102,38 +102,23 @@ class AnalysisResult:
 
 
 def background_n2(attrs: dict) -> tuple[float, str]:
-    """N0^2 of the uniform background the model's b excludes, and how it was obtained."""
-    case = str(attrs.get("case", ""))
-    periodic = str(attrs.get("bc_z", "")) == "periodic"
-    if "N2" in attrs:
-        return float(attrs["N2"]), "background N0^2 = N2 attribute"
-    if case == "double_shear" and periodic:
-        try:
-            ri, r, s, lz = (float(attrs[k]) for k in ("Ri", "R", "separation", "Lz"))
-        except KeyError as missing:
-            return 0.0, f"background N0^2 unknown (attribute {missing} missing): b used as is"
-        top, bottom = lz / 2, -lz / 2
-
-        def profile(z: float) -> float:
-            return ri / r * (np.tanh(r * (z + s / 2)) + np.tanh(r * (z - s / 2)))
-
-        n2 = float(profile(top) - profile(bottom)) / lz
-        return n2, "background N0^2 from the double_shear profile"
-    return 0.0, "no background stratification"
+    """N0^2 of the uniform background the model's b excludes, and how it was obtained
+    (the run's ``background_N2`` attribute, written from the model)."""
+    if "background_N2" not in attrs:
+        return 0.0, "background N0^2 unknown (no background_N2 attribute): b used as is"
+    n2 = float(attrs["background_N2"])
+    return n2, "background N0^2 from the run" if n2 else "no background stratification"
 
 
 def buoyancy_source(attrs: dict) -> str | None:
-    """What adds buoyancy inside the domain besides diffusion, if anything.
+    """What adds buoyancy inside the domain besides diffusion, if anything (the run's
+    ``buoyancy_source`` attribute, written from the model's forcings).
 
     M = dBPE/dt - Phi_i is the irreversible mixing rate only when b is conserved
     up to diffusion; ``hold_base`` and the rotating case's thermal-wind term
     db/dt += -M^2 v supply buoyancy.
     """
-    if int(attrs.get("hold_base", 0)):
-        return "hold_base adds a buoyancy source"
-    if str(attrs.get("case", "")) == "rotating" and math.isfinite(float(attrs.get("Ro", math.inf))):
-        return "the thermal-wind term -M^2 v of the rotating case is a buoyancy source"
-    return None
+    return str(attrs.get("buoyancy_source", "")) or None
 
 
 def _safe(function, *args, **kwargs) -> float:

@@ -13,6 +13,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import ConfigError
+
+
+def check_output_file(out: Path, overwrite: bool) -> None:
+    """Refuse, in one line, an output file that cannot or must not be written: a
+    directory, an existing file without ``overwrite``, a missing or read-only folder."""
+    if out.is_dir():
+        raise ConfigError(f"output '{out}' is a directory: give a file name")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output '{out}' exists (use --overwrite to replace it)")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output directory '{out.parent}' does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output directory '{out.parent}' is not writable")
+
 
 def fsync_file(path: Path) -> None:
     with open(path, "rb+") as handle:

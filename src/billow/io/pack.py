@@ -21,8 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import BillowError, ConfigError
-from .atomic import atomic_path
+from ..errors import BillowError
+from .atomic import atomic_path, check_output_file
 from .netcdf import check_segments
 
 BLOCK_BYTES = 64 * 2**20  # records copied at once
@@ -80,14 +80,7 @@ def pack_run(
             raise BillowError(f"no {name} in {run_dir}: not a billow run directory")
         check_segments(run_dir / name)
     out = Path(out) if out is not None else default_pack_path(run_dir)
-    if out.is_dir():
-        raise ConfigError(f"output '{out}' is a directory: give a file name")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"output '{out}' exists (use --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise ConfigError(f"output directory '{out.parent}' does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"output directory '{out.parent}' is not writable")
+    check_output_file(out, overwrite)
     config = run_dir / "config.toml"
     try:
         with atomic_path(out) as temporary, h5py.File(temporary, "w") as packed:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import BillowError, ConfigError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, check_output_file
 from .pdebench import write_pdebench
 from .samples import RunSamples, sample_run
 from .well import write_well
@@ -40,14 +40,7 @@ def export_run(
     if format not in FORMATS:
         raise ConfigError(f"unknown format '{format}' (choose {' or '.join(FORMATS)})")
     out = Path(out)
-    if out.is_dir():
-        raise ConfigError(f"output '{out}' is a directory: give a file name")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"output '{out}' exists (use --overwrite to replace it)")
-    if not out.parent.is_dir():
-        raise ConfigError(f"output directory '{out.parent}' does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"output directory '{out.parent}' is not writable")
+    check_output_file(out, overwrite)
     run = sample_run(run_dir, dt_out=dt_out, fields=fields)
     try:
         with atomic_path(out) as temporary:
