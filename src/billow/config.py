@@ -7,7 +7,6 @@ API and the global attributes of every output file.
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from pathlib import Path
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from .advection import SCHEMES
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .grid import check_transform_length
 from .timestepping import MAX_CFL
 
@@ -137,8 +136,7 @@ def format_validation_error(
     first = error.errors()[0]
     loc = ".".join(str(part) for part in first["loc"]) or "parameters"
     if first["type"] == "extra_forbidden":
-        hint = difflib.get_close_matches(loc, list(params_cls.model_fields), n=1)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        suggestion = did_you_mean(loc, params_cls.model_fields)
         return f"unknown parameter '{loc}' for {context}{suggestion}"
     message = first["msg"]
     if message.startswith("Value error, "):

@@ -28,7 +28,6 @@ statistics of the training split, ``DIR/README.md`` the dataset card, and
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .config import RunParams, read_toml
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .io.atomic import atomic_path, write_text_atomically
 from .io.lock import lock_directory
 from .io.samples import DERIVED, TIME_TOLERANCE, check_interval, sample_run
@@ -131,8 +130,7 @@ def _table(data: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
         raise ConfigError(f"{where}: [{key}] must be a table")
     for name in table:
         if name not in allowed:
-            hint = difflib.get_close_matches(name, allowed, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            suggestion = did_you_mean(name, allowed)
             raise ConfigError(f"{where}: unknown key '{name}' in [{key}]{suggestion}")
     return table
 

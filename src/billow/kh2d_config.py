@@ -19,14 +19,13 @@ spread as a tanh over the shear thickness and stable at both.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 GRAVITY = 9.81  # kh2d's g' = GRAVITY * richardson
 DOUBLE_SHEAR_DENSITY = (1.0, 1.5)  # kh2d's double shear: rho inside / outside the jet
@@ -140,8 +139,7 @@ def parse_kh2d(text: str, source: str = "kh2d config") -> dict[str, object]:
             raise ConfigError(f"{where}: cannot parse '{line}' (expected key = value)")
         key, raw = (part.strip() for part in line.split("=", 1))
         if key not in KEYS:
-            hint = difflib.get_close_matches(key, list(KEYS), n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            suggestion = did_you_mean(key, KEYS)
             raise ConfigError(f"{where}: unknown kh2d-solver key '{key}'{suggestion}")
         if key in values:
             raise ConfigError(f"{where}: '{key}' is given twice")

@@ -31,7 +31,6 @@ per member: the varied parameters and key diagnostics) and ``out/sweep.png``.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import logging
@@ -54,7 +53,7 @@ import tomli_w
 
 from .cases import get_case
 from .config import RunParams, attribute_value, read_toml
-from .errors import BillowError, ConfigError
+from .errors import BillowError, ConfigError, did_you_mean
 from .io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
 from .io.lock import LOCK_FILE, check_not_locked, lock_directory
 
@@ -191,9 +190,7 @@ def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
     seeds = data.pop("seeds", None)
     for key, value in data.items():  # other top-level keys: fixed parameters, as in configs
         if isinstance(value, dict):
-            hint = difflib.get_close_matches(key, SPEC_KEYS, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ConfigError(f"{where}: unknown table [{key}]{suggestion}")
+            raise ConfigError(f"{where}: unknown table [{key}]{did_you_mean(key, SPEC_KEYS)}")
         if key in fixed:
             raise ConfigError(f"{where}: '{key}' is given twice (top level and [parameters])")
         fixed = {**fixed, key: value}
