@@ -58,6 +58,7 @@ RUNS = "runs"
 DATA = "data"
 SPLITS = ("train", "valid", "test")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # The Well's dataset_name
+DATASET_KEYS = ("name", "trajectories", "output", "split")  # the others are the sweep's
 
 
 @dataclass(frozen=True)
@@ -125,11 +126,12 @@ class DatasetSpec(Spec):
     @model_validator(mode="before")
     @classmethod
     def _sweep_keys(cls, data: Any) -> Any:
-        """Every key that is not the dataset's own is the sweep's."""
+        """Every key that is not the dataset's own is the sweep's (a key named "sweep"
+        too: a fixed parameter to the sweep, which refuses it)."""
         if not isinstance(data, dict):
             return data
-        own = {key: value for key, value in data.items() if key in cls.model_fields}
-        sweep = {key: value for key, value in data.items() if key not in cls.model_fields}
+        own = {key: value for key, value in data.items() if key in DATASET_KEYS}
+        sweep = {key: value for key, value in data.items() if key not in DATASET_KEYS}
         return {**own, "sweep": sweep}
 
     @field_validator("sweep", mode="before")
