@@ -231,6 +231,9 @@ def test_well_dataset_loads_the_dataset(dataset):
         (("spin_up = 1.0", 'fields = ["u", "b"]'), r"select both u and w"),
         (("trajectories = 2", "trajectories = 2\nseeds = [1]"), r"'trajectories' or 'seeds'"),
         (("nx = 32", "nx = 31"), r"nx = 31"),
+        (("spin_up = 1.0", "spin_up = true"), r"\[output\] spin_up must be a finite number"),
+        (("seed = 3", "seed = 1.5"), r"\[split\] seed must be an integer >= 0"),
+        (("trajectories = 2", "trajectories = 2\nsweep = 1"), r"unknown parameter 'sweep'"),
     ],
 )
 def test_bad_spec_fails_before_anything_runs(tmp_path, change, match):

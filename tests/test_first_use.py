@@ -116,9 +116,8 @@ def test_readme_config_example_exists_and_runs(tmp_path):
 TINY = ["--set", "nx=16", "--set", "nz=16", "--set", "t_end=0.2", "--set", "save_every=0.1"]
 
 
-def test_fields_nc_z_points_up_and_dye_is_named(tmp_path):
-    billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.05, save_every=0.05, out=tmp_path)
-    with billow.open_run(tmp_path) as fields:
+def test_fields_nc_z_points_up_and_dye_is_named(walls_run):
+    with billow.open_run(walls_run) as fields:
         assert fields["z"].attrs["positive"] == "up"
         assert fields["c"].attrs["long_name"] == "dye concentration"
 

@@ -285,10 +285,9 @@ def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contain
         assert not any(d.is_virtual for d in raw.values() if isinstance(d, h5py.Dataset))
 
 
-def test_open_run_names_the_valid_files(tmp_path):
-    out = tiny_run(tmp_path / "run")
+def test_open_run_names_the_valid_files(walls_run):
     with pytest.raises(ValueError, match="fields, diagnostics"):
-        billow.open_run(out, "diag")
+        billow.open_run(walls_run, "diag")
 
 
 # ------------------------------------------------------------------ 6, 7, 8. sizes, values
@@ -383,9 +382,9 @@ def test_stability_of_a_stable_flow_recommends_no_lx(tmp_path):
 # ------------------------------------------------------------------ 9. no tracebacks
 
 
-def test_unwritable_outputs_are_one_line(tmp_path):
-    out = tiny_run(tmp_path / "run")
-    before = snapshot_tree(tmp_path)
+def test_unwritable_outputs_are_one_line(walls_run, tmp_path):
+    out = walls_run
+    before = snapshot_tree(out), snapshot_tree(tmp_path)
     assert_error(
         billow_cli("export", out, "--format", "well", "--out", "/proc/x.h5", cwd=tmp_path),
         "/proc/x.h5",
@@ -394,7 +393,7 @@ def test_unwritable_outputs_are_one_line(tmp_path):
         billow_cli("movie", out, "--format", "gif", "--out", "/proc/movies", cwd=tmp_path),
         "/proc/movies",
     )
-    assert snapshot_tree(tmp_path) == before
+    assert (snapshot_tree(out), snapshot_tree(tmp_path)) == before
 
 
 def test_read_only_run_directory_is_one_line(tmp_path):
@@ -419,15 +418,16 @@ def test_read_only_run_directory_is_one_line(tmp_path):
         ("cmocean", ["stability", "--plot", "OUT"]),
     ],
 )
-def test_missing_viz_extra_names_the_install_command(module, args, tmp_path, monkeypatch, capsys):
-    out = tiny_run(tmp_path / "run")
-    other = tiny_run(tmp_path / "run2")
+def test_missing_viz_extra_names_the_install_command(
+    module, args, walls_run, other_walls_run, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
-    names = {"RUN": str(out), "RUN2": str(other), "OUT": str(tmp_path / "plots")}
-    before = snapshot_tree(tmp_path)
+    names = {"RUN": str(walls_run), "RUN2": str(other_walls_run), "OUT": str(tmp_path / "plots")}
+    trees = (walls_run, other_walls_run, tmp_path)
+    before = [snapshot_tree(tree) for tree in trees]
     code, stderr = invoke_main(monkeypatch, capsys, *[names.get(a, a) for a in args])
     assert_one_line(code, stderr, 2, "billow: error:", module, 'pip install -e ".[viz]"')
-    assert snapshot_tree(tmp_path) == before
+    assert [snapshot_tree(tree) for tree in trees] == before
 
 
 def test_analyze_without_viz_still_writes_its_numbers(tmp_path, monkeypatch):

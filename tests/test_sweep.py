@@ -96,6 +96,7 @@ def test_spec_members_names_and_ranges(tmp_path):
         ({"Ri": []}, r"\[vary\] 'Ri' is an empty list"),
         ({"Ri": [0.1, -1.0]}, r"member 'Ri=-1'.*'Ri'"),
         ({"Ri": {"start": 0, "stop": 1}}, r"range needs exactly start, stop, num"),
+        ({"Ri": {"start": 0, "stop": 1, "num": True}}, r"range needs numeric start, stop"),
         ({"nx": [16]}, r"'nx' is both fixed"),
     ],
 )

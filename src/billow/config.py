@@ -7,7 +7,6 @@ API and the global attributes of every output file.
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from pathlib import Path
@@ -27,7 +26,7 @@ from pydantic import (
 from .core.advection import SCHEMES
 from .core.grid import check_transform_length
 from .core.timestepping import MAX_CFL
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 BCZ = Literal["free-slip", "no-slip", "periodic"]
 Scheme = Literal["upwind5", "centered2", "upwind1"]
@@ -137,8 +136,7 @@ def format_validation_error(
     first = error.errors()[0]
     loc = ".".join(str(part) for part in first["loc"]) or "parameters"
     if first["type"] == "extra_forbidden":
-        hint = difflib.get_close_matches(loc, list(params_cls.model_fields), n=1)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        suggestion = did_you_mean(loc, params_cls.model_fields)
         return f"unknown parameter '{loc}' for {context}{suggestion}"
     message = first["msg"]
     if message.startswith("Value error, "):
@@ -146,6 +144,52 @@ def format_validation_error(
     if first["type"] == "value_error" and loc == "parameters":
         return f"invalid parameters for {context}: {message}"
     return f"invalid value for '{loc}' in {context}: {message} (got {first.get('input')!r})"
+
+
+def spec_field(default: Any, error: str, **constraints: Any) -> Any:
+    """A field of a :class:`Spec` whose wrong value (type, constraint, missing) is reported
+    as ``error``, a whole sentence such as "'seeds' must be a non-empty list of integers"."""
+    return Field(default, json_schema_extra={"error": error}, **constraints)
+
+
+class Spec(BaseModel):
+    """A spec file's table (sweep, dataset) checked by pydantic: strict types (no "1" for
+    1, no true for a number), no unknown keys, and one line per error (:meth:`parse`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], where: str) -> Any:
+        """The spec of a parsed TOML table, or a one-line ConfigError starting ``where``."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(f"{where}: {spec_error_message(error, cls)}") from None
+
+
+def spec_error_message(error: ValidationError, spec_cls: type[BaseModel]) -> str:
+    """The first error of a :class:`Spec` as a sentence: a validator's own message, an
+    unknown key of a table with a suggestion, or the ``error`` of the field at fault."""
+    first = error.errors()[0]
+    loc = [part for part in first["loc"] if isinstance(part, str)]
+    if first["type"] == "value_error":
+        return first["msg"].removeprefix("Value error, ")
+    model, table, field = spec_cls, None, None
+    for part in loc:  # down through nested tables to the deepest field named in loc
+        if part not in model.model_fields:
+            break
+        table, field = part, model.model_fields[part]
+        nested = field.annotation
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
+            break
+        model = nested
+    if first["type"] == "extra_forbidden":
+        key = loc[-1]
+        return f"unknown key '{key}' in [{table}]{did_you_mean(key, model.model_fields)}"
+    extra = field.json_schema_extra if field is not None else None
+    if isinstance(extra, dict) and "error" in extra:
+        return str(extra["error"])
+    return f"invalid value for '{'.'.join(loc)}': {first['msg']}"
 
 
 def validate_params(context: str, params_cls: type[BaseModel], values: dict[str, Any]) -> Any:

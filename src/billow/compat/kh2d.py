@@ -19,14 +19,14 @@ spread as a tanh over the shear thickness and stable at both.
 
 from __future__ import annotations
 
-import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 
 GRAVITY = 9.81  # kh2d's g' = GRAVITY * richardson
 DOUBLE_SHEAR_DENSITY = (1.0, 1.5)  # kh2d's double shear: rho inside / outside the jet
@@ -140,8 +140,7 @@ def parse_kh2d(text: str, source: str = "kh2d config") -> dict[str, object]:
             raise ConfigError(f"{where}: cannot parse '{line}' (expected key = value)")
         key, raw = (part.strip() for part in line.split("=", 1))
         if key not in KEYS:
-            hint = difflib.get_close_matches(key, list(KEYS), n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            suggestion = did_you_mean(key, KEYS)
             raise ConfigError(f"{where}: unknown kh2d-solver key '{key}'{suggestion}")
         if key in values:
             raise ConfigError(f"{where}: '{key}' is given twice")
@@ -170,20 +169,28 @@ def _typed(key: str, raw: str, where: str) -> object:
 
 
 def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapping:
-    """The billow case and parameters equivalent to a parsed kh2d-solver configuration."""
-    given = set(values)
+    """The billow case and parameters equivalent to a parsed kh2d-solver configuration:
+    kh2d's defaults filled in and checked, its scales (d, U0, g') found, its values turned
+    into billow parameters, and the table of how each key maps, for the user to read."""
     v = {key: values.get(key, default) for key, (_, default) in KEYS.items()}
+    scenario = _check_values(v, source)
+    units = _units(v, scenario)
+    params = _billow_params(v, scenario, units)
+    rows = _mapping_rows(v, set(values), scenario, params, units)
+    return Kh2dMapping(CASES[scenario], params, rows, units)
+
+
+def _check_values(v: dict, source: str) -> str:
+    """The kh2d scenario, once the values that billow cannot map are refused."""
     scenario = v["initial_condition"]
     if scenario not in CASES:
         raise ConfigError(
             f"{source}: initial_condition = '{scenario}' is none of {', '.join(CASES)}"
         )
-    d = v["shear_thickness"]
     double = scenario == "double_shear"
-    U0 = v["u_max"] if double else (v["u_top"] - v["u_bot"]) / 2
     checks = (
-        ("shear_thickness", d),
-        ("u_max" if double else "u_top - u_bot", U0),
+        ("shear_thickness", v["shear_thickness"]),
+        ("u_max" if double else "u_top - u_bot", _velocity_scale(v, scenario)),
         ("lx", v["lx"]),
         ("lz", v["lz"]),
     )
@@ -194,21 +201,52 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
         raise ConfigError(f"{source}: rotation_rate and richardson must not be negative")
     if v["n_snapshots"] < 2:
         raise ConfigError(f"{source}: n_snapshots must be at least 2")
-    g = GRAVITY * v["richardson"]
-    if double:
-        rho_centre = DOUBLE_SHEAR_DENSITY[0]
-        delta_rho = DOUBLE_SHEAR_DENSITY[1] - DOUBLE_SHEAR_DENSITY[0]
-    else:
-        rho_centre = (v["rho_top"] + v["rho_bot"]) / 2
-        delta_rho = v["rho_bot"] - v["rho_top"]
-        if delta_rho < 0:
-            raise ConfigError(
-                f"{source}: rho_top > rho_bot is statically unstable; billow's cases need "
-                "light fluid on top"
-            )
-    omega = v["rotation_rate"] if scenario == "rotating" else 0.0
-    shear = U0 / d + omega
-    Ri = g * delta_rho / (2 * d) / shear**2
+    if not double and v["rho_bot"] < v["rho_top"]:
+        raise ConfigError(
+            f"{source}: rho_top > rho_bot is statically unstable; billow's cases need "
+            "light fluid on top"
+        )
+    if scenario == "forced" and v["n_forcing_modes"] < 1:
+        raise ConfigError("n_forcing_modes must be at least 1")
+    return scenario
+
+
+def _velocity_scale(v: dict, scenario: str) -> float:
+    """U0: u_max for the double shear, half the velocity jump otherwise."""
+    return v["u_max"] if scenario == "double_shear" else (v["u_top"] - v["u_bot"]) / 2
+
+
+def _density_step(v: dict, scenario: str) -> tuple[float, float]:
+    """kh2d's density where billow's b = 0, and its jump across a shear layer."""
+    if scenario == "double_shear":
+        inside, outside = DOUBLE_SHEAR_DENSITY
+        return inside, outside - inside
+    return (v["rho_top"] + v["rho_bot"]) / 2, v["rho_bot"] - v["rho_top"]
+
+
+def _rotation(v: dict, scenario: str) -> float:
+    """Omega: the linear shear kh2d's rotating scenario adds to u (0 otherwise)."""
+    return v["rotation_rate"] if scenario == "rotating" else 0.0
+
+
+def _units(v: dict, scenario: str) -> Kh2dUnits:
+    d = v["shear_thickness"]
+    rho_centre, _ = _density_step(v, scenario)
+    return Kh2dUnits(
+        d=d, U0=_velocity_scale(v, scenario), g=GRAVITY * v["richardson"], rho_centre=rho_centre
+    )
+
+
+def _richardson(v: dict, scenario: str, units: Kh2dUnits) -> float:
+    """Ri = [g' delta_rho / (2 d)] / (U0/d + Omega)^2, the centre N^2/S^2."""
+    _, delta_rho = _density_step(v, scenario)
+    shear = units.U0 / units.d + _rotation(v, scenario)
+    return units.g * delta_rho / (2 * units.d) / shear**2
+
+
+def _billow_params(v: dict, scenario: str, units: Kh2dUnits) -> dict:
+    """billow's parameters (for Case.make_params), in billow's units d and U0."""
+    d, U0 = units.d, units.U0
     t_end = v["t_final"] * U0 / d
     params = {
         "nx": v["nx"],
@@ -216,7 +254,7 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
         "Lx": v["lx"] / d,
         "Lz": v["lz"] / d,
         "Re": U0 * d * v["reynolds"],
-        "Ri": Ri,
+        "Ri": _richardson(v, scenario, units),
         "Pr": 1.0,
         "bc_z": "no-slip",
         "t_end": t_end,
@@ -228,20 +266,35 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
         if noise > 0
         else {"perturbation": "sinusoid", "amplitude": 0.0}
     )
+    if scenario == "double_shear":
+        params["separation"] = v["separation"] / d
+    if scenario == "rotating":
+        omega = _rotation(v, scenario)
+        params["Ro"] = U0 / (2 * omega * d) if omega else math.inf
+    if scenario == "forced":
+        params.update(_forcing(v, d, U0, t_end))
+    return params
 
-    ri_inputs = ["richardson", *([] if double else ["rho_top", "rho_bot"])]
-    ri_inputs += ["rotation_rate"] if omega else []
+
+def _mapping_rows(
+    v: dict, given: set[str], scenario: str, params: dict, units: Kh2dUnits
+) -> list[MappingRow]:
+    """The table ``billow run --from-kh2d`` prints: each kh2d key (given ones as written,
+    the others marked "(default)"), the billow parameter it becomes, and why."""
+    double = scenario == "double_shear"
 
     def shown(key: str) -> str:
         return f"{v[key]}" if key in given else f"{v[key]} (default)"
 
+    ri_inputs = ["richardson", *([] if double else ["rho_top", "rho_bot"])]
+    ri_inputs += ["rotation_rate"] if _rotation(v, scenario) else []
     rows = [
         MappingRow("initial_condition", shown("initial_condition"), f"case {CASES[scenario]}"),
-        MappingRow("shear_thickness", shown("shear_thickness"), f"length unit d = {d:g}"),
+        MappingRow("shear_thickness", shown("shear_thickness"), f"length unit d = {units.d:g}"),
         MappingRow(
             "u_max" if double else "u_top, u_bot",
             shown("u_max") if double else f"{v['u_top']}, {v['u_bot']}",
-            f"velocity unit U0 = {U0:g}",
+            f"velocity unit U0 = {units.U0:g}",
             "" if double or v["u_top"] + v["u_bot"] == 0 else "mean flow dropped (Galilean shift)",
         ),
         MappingRow(
@@ -256,7 +309,9 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
             f"Lx = {params['Lx']:.6g}, Lz = {params['Lz']:.6g}",
             "in units of d",
         ),
-        MappingRow("t_final", shown("t_final"), f"t_end = {t_end:.6g}", "in units of d/U0"),
+        MappingRow(
+            "t_final", shown("t_final"), f"t_end = {params['t_end']:.6g}", "in units of d/U0"
+        ),
         MappingRow(
             "n_snapshots",
             shown("n_snapshots"),
@@ -272,53 +327,18 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
         MappingRow(
             ", ".join(ri_inputs),
             ", ".join(str(v[key]) for key in ri_inputs),
-            f"Ri = {Ri:.4g}",
-            f"true centre N^2/S^2 (richardson is a gravity scale g' = {g:.4g})"
+            f"Ri = {params['Ri']:.4g}",
+            f"true centre N^2/S^2 (richardson is a gravity scale g' = {units.g:.4g})"
             + (", density step spread over d, stable at both interfaces" if double else ""),
         ),
         MappingRow(
             "noise_amplitude",
             shown("noise_amplitude"),
-            f"perturbation = {params['perturbation']}, noise = {noise:g}",
+            f"perturbation = {params['perturbation']}, noise = {v['noise_amplitude'] / units.U0:g}",
             "kh2d: unseeded white w noise and a mode-2 u bump; billow: seeded smooth "
             "noise (max |w|)",
         ),
-    ]
-    if double:
-        params["separation"] = v["separation"] / d
-        rows.append(
-            MappingRow(
-                "separation",
-                shown("separation"),
-                f"separation = {params['separation']:.6g}",
-                "in units of d",
-            )
-        )
-    if scenario == "rotating":
-        params["Ro"] = U0 / (2 * omega * d) if omega else math.inf
-        rows.append(
-            MappingRow(
-                "rotation_rate",
-                shown("rotation_rate"),
-                f"Ro = {params['Ro']:.6g}",
-                "kh2d: only a linear shear added to u, no Coriolis force; "
-                "billow: Coriolis f = 2 Omega, Ro = U0/(f d)",
-            )
-        )
-    if scenario == "forced":
-        params.update(_forcing(v, d, U0, t_end))
-        rows.append(
-            MappingRow(
-                "n_forcing_modes, forcing_amplitude",
-                f"{v['n_forcing_modes']}, {v['forcing_amplitude']}",
-                f"forcing_k_min = {params['forcing_k_min']:.4g}, "
-                f"forcing_k_max = {params['forcing_k_max']:.4g}, "
-                f"forcing_rate = {params['forcing_rate']:.4g}",
-                "kh2d kicks once at t = 0; billow forces continuously with the same band and "
-                "the kick's energy spread over the run",
-            )
-        )
-    rows += [
+        *_scenario_rows(v, scenario, params, shown),
         MappingRow("(walls)", "u = w = 0 at z = 0, lz", "bc_z = no-slip"),
         MappingRow("(kappa = nu)", "", "Pr = 1"),
         MappingRow(
@@ -333,8 +353,45 @@ def map_kh2d(values: dict[str, object], source: str = "kh2d config") -> Kh2dMapp
     for key in sorted(given - used):
         reason = OUTPUT_ONLY.get(key, f"not read by kh2d's {scenario}")
         rows.append(MappingRow(key, shown(key), "ignored", reason))
-    units = Kh2dUnits(d=d, U0=U0, g=g, rho_centre=rho_centre)
-    return Kh2dMapping(CASES[scenario], params, rows, units)
+    return rows
+
+
+def _scenario_rows(
+    v: dict, scenario: str, params: dict, shown: Callable[[str], str]
+) -> list[MappingRow]:
+    """The rows of the keys only one kh2d scenario reads."""
+    if scenario == "double_shear":
+        return [
+            MappingRow(
+                "separation",
+                shown("separation"),
+                f"separation = {params['separation']:.6g}",
+                "in units of d",
+            )
+        ]
+    if scenario == "rotating":
+        return [
+            MappingRow(
+                "rotation_rate",
+                shown("rotation_rate"),
+                f"Ro = {params['Ro']:.6g}",
+                "kh2d: only a linear shear added to u, no Coriolis force; "
+                "billow: Coriolis f = 2 Omega, Ro = U0/(f d)",
+            )
+        ]
+    if scenario == "forced":
+        return [
+            MappingRow(
+                "n_forcing_modes, forcing_amplitude",
+                f"{v['n_forcing_modes']}, {v['forcing_amplitude']}",
+                f"forcing_k_min = {params['forcing_k_min']:.4g}, "
+                f"forcing_k_max = {params['forcing_k_max']:.4g}, "
+                f"forcing_rate = {params['forcing_rate']:.4g}",
+                "kh2d kicks once at t = 0; billow forces continuously with the same band and "
+                "the kick's energy spread over the run",
+            )
+        ]
+    return []
 
 
 def _forcing(v: dict, d: float, U0: float, t_end: float) -> dict[str, float]:
@@ -342,8 +399,6 @@ def _forcing(v: dict, d: float, U0: float, t_end: float) -> dict[str, float]:
     2 pi (kx/lx, kz/lz) as billow's band [k(1,1), k(N,N)] d and the rate that injects its
     energy per unit area E = (A/U0)^2/4 sum 1/(kx^2 + kz^2) over t_end."""
     n = v["n_forcing_modes"]
-    if n < 1:
-        raise ConfigError("n_forcing_modes must be at least 1")
     k_min = 2 * np.pi * d * math.hypot(1 / v["lx"], 1 / v["lz"])
     modes = np.arange(1, n + 1)
     energy = (

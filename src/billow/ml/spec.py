@@ -28,24 +28,22 @@ statistics of the training split, ``DIR/README.md`` the dataset card, and
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from ..cases import get_case
-from ..config import RunParams, read_toml
+from ..config import RunParams, Spec, read_toml, spec_field
 from ..errors import ConfigError
 from ..simulation import Simulation
 from ..sweep import (
     Member,
     SweepSpec,
     member_names,
-    parse_spec,
 )
 from .samples import DERIVED, TIME_TOLERANCE, check_interval
 from .well import field_layout
@@ -54,8 +52,8 @@ SPEC_FILE = "dataset.toml"
 RUNS = "runs"
 DATA = "data"
 SPLITS = ("train", "valid", "test")
-OUTPUT_KEYS = ("dt", "spin_up", "fields")
-SPLIT_KEYS = ("valid", "test", "seed")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # The Well's dataset_name
+DATASET_KEYS = ("name", "trajectories", "output", "split")  # the others are the sweep's
 
 
 @dataclass(frozen=True)
@@ -66,16 +64,129 @@ class Point:
     members: list[Member]
 
 
-@dataclass
-class DatasetSpec:
-    name: str
+class OutputOptions(Spec):
+    """``[output]``: the stored interval, the spin-up left out, the fields (billow names)."""
+
+    dt: float | None = spec_field(
+        None, "[output] dt must be a finite number", allow_inf_nan=False
+    )  # default: save_every
+    spin_up: float = spec_field(
+        0.0, "[output] spin_up must be a finite number >= 0", ge=0, allow_inf_nan=False
+    )
+    fields: list[str] | None = spec_field(
+        None, "[output] fields must be a non-empty list of names", min_length=1
+    )  # default: all but the derived ones
+
+
+class SplitOptions(Spec):
+    """``[split]``: fractions of all trajectories for valid and test, and the seed of the
+    random permutation that assigns them; the rest is train."""
+
+    valid: float = spec_field(0.1, "[split] valid must be a finite number", allow_inf_nan=False)
+    test: float = spec_field(0.1, "[split] test must be a finite number", allow_inf_nan=False)
+    seed: int = spec_field(0, "[split] seed must be an integer >= 0", ge=0)
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitOptions:
+        if min(self.valid, self.test) < 0 or self.valid + self.test >= 1:
+            raise ValueError("[split] valid and test must be >= 0 and add up to < 1")
+        return self
+
+
+class DatasetSpec(Spec):
+    """A dataset spec: a sweep spec (:class:`billow.sweep.SweepSpec`, whose keys sit at
+    the top level) plus the dataset's name, trajectories, ``[output]`` and ``[split]``.
+    Validating it checks every trajectory's parameters, grid, seeds and stored times."""
+
+    name: str = spec_field(
+        "", "'name' must be letters, digits, '_', '.' or '-'", pattern=NAME_PATTERN
+    )  # default: billow_<case>
+    trajectories: int | None = spec_field(
+        None, "'trajectories' must be an integer >= 1", ge=1
+    )  # seeds 0..trajectories-1
+    output: OutputOptions = spec_field(OutputOptions(), "[output] must be a table")
+    split: SplitOptions = spec_field(SplitOptions(), "[split] must be a table")
     sweep: SweepSpec
-    dt: float
-    spin_up: float
-    fields: tuple[str, ...]  # billow names
-    fractions: dict[str, float]  # valid, test
-    split_seed: int
-    source: dict[str, Any] = field(repr=False)  # the spec as written to DIR/dataset.toml
+    _source: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _fields: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_source(cls, data: Any, handler: Any) -> DatasetSpec:
+        spec = handler(data)
+        if isinstance(data, dict):
+            spec._source = dict(data)
+        return spec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sweep_keys(cls, data: Any) -> Any:
+        """Every key that is not the dataset's own is the sweep's (a key named "sweep"
+        too: a fixed parameter to the sweep, which refuses it)."""
+        if not isinstance(data, dict):
+            return data
+        own = {key: value for key, value in data.items() if key in DATASET_KEYS}
+        sweep = {key: value for key, value in data.items() if key not in DATASET_KEYS}
+        return {**own, "sweep": sweep}
+
+    @field_validator("sweep", mode="before")
+    @classmethod
+    def _trajectories_as_seeds(cls, sweep: Any, info: ValidationInfo) -> Any:
+        trajectories = info.data.get("trajectories")
+        if isinstance(sweep, dict) and trajectories is not None:
+            if "seeds" in sweep:
+                raise ValueError("give 'trajectories' or 'seeds', not both")
+            sweep = {**sweep, "seeds": list(range(trajectories))}
+        return sweep
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        if not self.name:
+            self.name = f"billow_{self.sweep.case}"
+        _check_members(self.sweep)
+        self._fields = _selected_fields(self.output.fields, self.sweep)
+        for member in self.sweep.members:
+            try:
+                check_interval(self.dt, member.params.save_every)
+            except ConfigError as error:
+                raise ValueError(f"[output] dt: {error}") from None
+            if self.output_times(member.params).size < 2:
+                raise ValueError(
+                    f"member '{member.name}' stores fewer than 2 snapshots every {self.dt:g} "
+                    f"between spin_up = {self.spin_up:g} and t_end = {member.params.t_end:g}"
+                )
+        if not self.splits()["train"]:
+            raise ValueError("[split] leaves no trajectory for training")
+        return self
+
+    @property
+    def dt(self) -> float:
+        """The stored interval ([output] dt, default the runs' save_every)."""
+        if self.output.dt is not None:
+            return self.output.dt
+        return self.sweep.members[0].params.save_every
+
+    @property
+    def spin_up(self) -> float:
+        return self.output.spin_up
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The stored fields (billow names), in the order a run writes them."""
+        return self._fields
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {"valid": self.split.valid, "test": self.split.test}
+
+    @property
+    def split_seed(self) -> int:
+        return self.split.seed
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The spec as written to DIR/dataset.toml."""
+        return self._source
 
     @property
     def points(self) -> list[Point]:
@@ -120,24 +231,6 @@ class DatasetSpec:
 # ---------------------------------------------------------------------------- the spec
 
 
-def _table(data: dict, key: str, allowed: tuple[str, ...], where: str) -> dict:
-    table = data.pop(key, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table")
-    for name in table:
-        if name not in allowed:
-            hint = difflib.get_close_matches(name, allowed, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ConfigError(f"{where}: unknown key '{name}' in [{key}]{suggestion}")
-    return table
-
-
-def _number(value: Any, what: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: {what} must be a finite number")
-    return float(value)
-
-
 def _snapshot_fields(member: Member, case: str) -> list[str]:
     """The fields a run of this case writes (building its model once)."""
     model = get_case(case).build(member.params)
@@ -155,38 +248,36 @@ def _seeds_matter(params: RunParams) -> bool:
     return params.noise > 0 or hasattr(params, "forcing_rate")
 
 
-def _check_members(sweep: SweepSpec, where: str) -> None:
+def _check_members(sweep: SweepSpec) -> None:
     """One grid for all trajectories, and seeds that make different trajectories."""
     first = sweep.members[0].params
     for member in sweep.members:
         grid = (member.params.nx, member.params.nz)
         if grid != (first.nx, first.nz):
-            raise ConfigError(
-                f"{where}: every trajectory needs the same grid; member '{member.name}' has "
+            raise ValueError(
+                f"every trajectory needs the same grid; member '{member.name}' has "
                 f"nx, nz = {grid}, not {(first.nx, first.nz)}"
             )
     if len(sweep.axes.get("seed", [])) > 1 and not all(
         _seeds_matter(m.params) for m in sweep.members
     ):
-        raise ConfigError(
-            f"{where}: the seeds only change a {sweep.case} run through its noise: "
+        raise ValueError(
+            f"the seeds only change a {sweep.case} run through its noise: "
             "set noise > 0 in [parameters]"
         )
 
 
-def _selected_fields(requested: Any, sweep: SweepSpec, where: str) -> tuple[str, ...]:
+def _selected_fields(requested: list[str] | None, sweep: SweepSpec) -> tuple[str, ...]:
     """[output] fields (billow names) in the order a run writes them; default all but the
     derived ones. Velocity must be whole (u and w) for The Well."""
     available = _snapshot_fields(sweep.members[0], sweep.case)
     if requested is None:
         fields = tuple(f for f in available if f not in DERIVED)
-    elif not isinstance(requested, list) or not requested:
-        raise ConfigError(f"{where}: [output] fields must be a non-empty list of names")
     else:
         unknown = [f for f in requested if f not in available]
         if unknown:
-            raise ConfigError(
-                f"{where}: unknown field '{unknown[0]}' in [output] fields "
+            raise ValueError(
+                f"unknown field '{unknown[0]}' in [output] fields "
                 f"(a {sweep.case} run has {', '.join(available)})"
             )
         fields = tuple(f for f in available if f in requested)
@@ -194,58 +285,10 @@ def _selected_fields(requested: Any, sweep: SweepSpec, where: str) -> tuple[str,
     return fields
 
 
-def _split_options(split: dict, where: str) -> tuple[dict[str, float], int]:
-    fractions = {s: _number(split.get(s, 0.1), f"[split] {s}", where) for s in ("valid", "test")}
-    if any(not 0 <= f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
-        raise ConfigError(f"{where}: [split] valid and test must be >= 0 and add up to < 1")
-    seed = split.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{where}: [split] seed must be an integer >= 0")
-    return fractions, seed
-
-
 def parse_dataset_spec(data: dict[str, Any], where: str = "dataset spec") -> DatasetSpec:
     """Build and validate a :class:`DatasetSpec` from a parsed TOML table (one-line
     ConfigError naming the problem; nothing is written)."""
-    source = dict(data)
-    data = dict(data)
-    name = data.pop("name", None)
-    trajectories = data.pop("trajectories", None)
-    output = _table(data, "output", OUTPUT_KEYS, where)
-    split = _table(data, "split", SPLIT_KEYS, where)
-    if trajectories is not None:
-        if "seeds" in data:
-            raise ConfigError(f"{where}: give 'trajectories' or 'seeds', not both")
-        if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
-            raise ConfigError(f"{where}: 'trajectories' must be an integer >= 1")
-        data["seeds"] = list(range(trajectories))
-    sweep = parse_spec(data, where)
-    if name is None:
-        name = f"billow_{sweep.case}"
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ConfigError(f"{where}: 'name' must be letters, digits, '_', '.' or '-'")
-    _check_members(sweep, where)
-
-    dt = _number(output.get("dt", sweep.members[0].params.save_every), "[output] dt", where)
-    spin_up = _number(output.get("spin_up", 0.0), "[output] spin_up", where)
-    if spin_up < 0:
-        raise ConfigError(f"{where}: [output] spin_up must be >= 0")
-    fractions, split_seed = _split_options(split, where)
-    fields = _selected_fields(output.get("fields"), sweep, where)
-    spec = DatasetSpec(name, sweep, dt, spin_up, fields, fractions, split_seed, source)
-    for member in sweep.members:
-        try:
-            check_interval(dt, member.params.save_every)
-        except ConfigError as error:
-            raise ConfigError(f"{where}: [output] dt: {error}") from None
-        if spec.output_times(member.params).size < 2:
-            raise ConfigError(
-                f"{where}: member '{member.name}' stores fewer than 2 snapshots every {dt:g} "
-                f"between spin_up = {spin_up:g} and t_end = {member.params.t_end:g}"
-            )
-    if not spec.splits()["train"]:
-        raise ConfigError(f"{where}: [split] leaves no trajectory for training")
-    return spec
+    return DatasetSpec.parse(data, where)
 
 
 def load_dataset_spec(path: str | Path) -> DatasetSpec:

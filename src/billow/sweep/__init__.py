@@ -31,7 +31,6 @@ per member: the varied parameters and key diagnostics) and ``out/sweep.png``.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import logging
@@ -45,18 +44,19 @@ import traceback
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import tomli_w
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..analysis import energetics, fit_growth_rate, linear_theory_rate
 from ..analysis.report import background_n2, buoyancy_source
 from ..cases import get_case
-from ..config import RunParams, attribute_value, read_toml
-from ..errors import BillowError, ConfigError
+from ..config import RunParams, Spec, attribute_value, read_toml, spec_field
+from ..errors import BillowError, ConfigError, did_you_mean
 from ..io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
 from ..io.checkpoint import latest_checkpoint, read_checkpoint
 from ..io.lock import LOCK_FILE, check_not_locked, lock_directory
@@ -68,7 +68,6 @@ from ..viz.stability_plots import pyplot
 SPEC_FILE = "sweep.toml"
 MEMBERS = "members"
 DONE = "DONE"
-SPEC_KEYS = ("case", "parameters", "vary", "seeds")
 TIME_TOLERANCE = 1e-9  # relative: a checkpoint this close to t_end is the end of the run
 SCHEDULER_TIMEOUT = 10.0  # seconds to wait for a Dask scheduler given by its address
 
@@ -105,19 +104,6 @@ class SweepInterrupted(BillowError):
     """Ctrl-C during a sweep: the Dask cluster was shut down; rerunning resumes."""
 
 
-@dataclass
-class SweepSpec:
-    case: str
-    fixed: dict[str, Any]
-    axes: dict[str, list[Any]]  # varied parameter -> its values (seeds last, as ``seed``)
-    members: list[Member]
-    source: dict[str, Any] = field(repr=False)  # the spec as written to out/sweep.toml
-
-    @property
-    def varied(self) -> list[str]:
-        return list(self.axes)
-
-
 # ---------------------------------------------------------------------------- the spec
 
 
@@ -138,34 +124,45 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _axis_values(key: str, value: Any, where: str) -> list[Any]:
+class VaryRange(Spec):
+    """A ``[vary]`` axis ``{start, stop, num}``: np.linspace(start, stop, num)."""
+
+    start: int | float
+    stop: int | float
+    num: int = Field(ge=1)
+
+    def values(self) -> list[Any]:
+        """The axis' values; integers when start, stop and every value are."""
+        values = [float(v) for v in np.linspace(self.start, self.stop, self.num)]
+        integers = all(isinstance(v, int) for v in (self.start, self.stop))
+        if integers and all(v.is_integer() for v in values):
+            return [int(v) for v in values]
+        return values
+
+
+def _axis(key: str, value: Any) -> list[Any] | VaryRange:
+    """A ``[vary]`` entry as written: a list of distinct values, or a :class:`VaryRange`."""
     if isinstance(value, list):
         if not value:
-            raise ConfigError(f"{where}: [vary] '{key}' is an empty list")
+            raise ValueError(f"[vary] '{key}' is an empty list")
         if any(isinstance(v, (list, dict)) for v in value):
-            raise ConfigError(f"{where}: [vary] '{key}' must be a list of values")
+            raise ValueError(f"[vary] '{key}' must be a list of values")
         if len(set(map(repr, value))) != len(value):
-            raise ConfigError(f"{where}: [vary] '{key}' repeats a value")
-        return list(value)
+            raise ValueError(f"[vary] '{key}' repeats a value")
+        return value
     if isinstance(value, dict):
-        if set(value) != {"start", "stop", "num"}:
-            raise ConfigError(
-                f"{where}: [vary] '{key}' range needs exactly start, stop, num "
-                f"(got {', '.join(sorted(value)) or 'nothing'})"
-            )
-        start, stop, num = value["start"], value["stop"], value["num"]
-        numbers = all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, stop)
-        )
-        if not numbers or not isinstance(num, int) or isinstance(num, bool) or num < 1:
-            raise ConfigError(
-                f"{where}: [vary] '{key}' range needs numeric start, stop and an integer num >= 1"
-            )
-        values = [float(v) for v in np.linspace(start, stop, num)]
-        if all(isinstance(v, int) for v in (start, stop)) and all(v.is_integer() for v in values):
-            values = [int(v) for v in values]
-        return values
-    raise ConfigError(f"{where}: [vary] '{key}' must be a list or a {{start, stop, num}} range")
+        try:
+            return VaryRange.model_validate(value)
+        except ValidationError as error:
+            if {e["type"] for e in error.errors()} & {"missing", "extra_forbidden"}:
+                raise ValueError(
+                    f"[vary] '{key}' range needs exactly start, stop, num "
+                    f"(got {', '.join(sorted(value)) or 'nothing'})"
+                ) from None
+            raise ValueError(
+                f"[vary] '{key}' range needs numeric start, stop and an integer num >= 1"
+            ) from None
+    raise ValueError(f"[vary] '{key}' must be a list or a {{start, stop, num}} range")
 
 
 def member_names(combinations: list[dict[str, Any]]) -> list[str]:
@@ -182,62 +179,116 @@ def member_names(combinations: list[dict[str, Any]]) -> list[str]:
     raise ConfigError("the sweep's members do not have distinct names (repeated values?)")
 
 
-def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
-    """Build and validate a :class:`SweepSpec` from a parsed TOML table."""
-    data = dict(data)
-    case = data.pop("case", None)
-    if not isinstance(case, str):
-        raise ConfigError(f"{where}: 'case' (a string) is required")
+class SweepSpec(Spec):
+    """A sweep spec: the case, its fixed parameters, the ``[vary]`` axes as written and
+    the ``seeds``. Validating it builds every member's parameters (:attr:`members`), so
+    a spec that loads has members that all run."""
+
+    case: str = spec_field(..., "'case' (a string) is required")
+    parameters: dict[str, Any] = spec_field({}, "[parameters] must be a table")
+    vary: dict[str, list[Any] | VaryRange] = spec_field({}, "[vary] must be a table")
+    seeds: list[Annotated[int, Field(ge=0)]] | None = spec_field(
+        None, "'seeds' must be a non-empty list of integers >= 0", min_length=1
+    )
+    _axes: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
+    _members: list[Member] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _top_level_parameters(cls, data: Any) -> Any:
+        """Top-level keys other than the spec's own are fixed parameters, as in configs."""
+        if not isinstance(data, dict):
+            return data
+        own = {key: value for key, value in data.items() if key in cls.model_fields}
+        fixed = own.get("parameters", {})
+        for key, value in data.items():
+            if key in own:
+                continue
+            if isinstance(value, dict):
+                raise ValueError(f"unknown table [{key}]{did_you_mean(key, cls.model_fields)}")
+            if isinstance(fixed, dict):
+                if key in fixed:
+                    raise ValueError(f"'{key}' is given twice (top level and [parameters])")
+                fixed = {**fixed, key: value}
+        return {**own, "parameters": fixed}
+
+    @field_validator("vary", mode="before")
+    @classmethod
+    def _vary_axes(cls, vary: Any) -> Any:
+        if not isinstance(vary, dict):
+            return vary
+        return {key: _axis(key, value) for key, value in vary.items()}
+
+    @model_validator(mode="after")
+    def _build_members(self) -> SweepSpec:
+        """The axes (seeds last, as ``seed``) and every member's validated parameters."""
+        axes = {}
+        for key, axis in self.vary.items():
+            if key in self.parameters:
+                raise ValueError(f"'{key}' is both fixed in [parameters] and in [vary]")
+            axes[key] = axis.values() if isinstance(axis, VaryRange) else list(axis)
+        if self.seeds is not None:
+            if "seed" in axes or "seed" in self.parameters:
+                raise ValueError("give 'seeds' or a 'seed' parameter, not both")
+            axes["seed"] = _axis("seed", self.seeds)
+        self._axes = axes
+        self._members = _members(self.case, self.parameters, axes)
+        return self
+
+    @property
+    def axes(self) -> dict[str, list[Any]]:
+        """Varied parameter -> its values (seeds last, as ``seed``)."""
+        return self._axes
+
+    @property
+    def members(self) -> list[Member]:
+        return self._members
+
+    @property
+    def varied(self) -> list[str]:
+        return list(self._axes)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        return self.parameters
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The spec as written to out/sweep.toml."""
+        vary = {
+            key: axis.model_dump() if isinstance(axis, VaryRange) else axis
+            for key, axis in self.vary.items()
+        }
+        source = {"case": self.case, "parameters": self.parameters, "vary": vary}
+        if self.seeds is not None:
+            source["seeds"] = self.seeds
+        return source
+
+
+def _members(case: str, fixed: dict[str, Any], axes: dict[str, list[Any]]) -> list[Member]:
+    """A member per combination of the axes, its parameters validated by the case."""
     case_info = get_case(case)
-    fixed = data.pop("parameters", {})
-    if not isinstance(fixed, dict):
-        raise ConfigError(f"{where}: [parameters] must be a table")
-    vary = data.pop("vary", {})
-    if not isinstance(vary, dict):
-        raise ConfigError(f"{where}: [vary] must be a table")
-    seeds = data.pop("seeds", None)
-    for key, value in data.items():  # other top-level keys: fixed parameters, as in configs
-        if isinstance(value, dict):
-            hint = difflib.get_close_matches(key, SPEC_KEYS, n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            raise ConfigError(f"{where}: unknown table [{key}]{suggestion}")
-        if key in fixed:
-            raise ConfigError(f"{where}: '{key}' is given twice (top level and [parameters])")
-        fixed = {**fixed, key: value}
-
-    axes: dict[str, list[Any]] = {}
-    for key, value in vary.items():
-        if key in fixed:
-            raise ConfigError(f"{where}: '{key}' is both fixed in [parameters] and in [vary]")
-        axes[key] = _axis_values(key, value, where)
-    if seeds is not None:
-        if "seed" in axes or "seed" in fixed:
-            raise ConfigError(f"{where}: give 'seeds' or a 'seed' parameter, not both")
-        if not isinstance(seeds, list) or not seeds:
-            raise ConfigError(f"{where}: 'seeds' must be a non-empty list of integers")
-        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-            raise ConfigError(f"{where}: 'seeds' must be a list of integers >= 0")
-        axes["seed"] = _axis_values("seed", seeds, where)
-
     combinations = [
         dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())
     ]
-    names = member_names(combinations)
     members = []
     resolved: dict[str, RunParams] = {}  # members differing only in their seed share e.g. Lx
-    for name, combo in zip(names, combinations, strict=True):
+    for name, combo in zip(member_names(combinations), combinations, strict=True):
         key = repr({k: v for k, v in combo.items() if k != "seed"})
         try:
             if key not in resolved:
                 resolved[key] = case_info.make_params(**{**fixed, **combo})
             params = case_info.make_params(**{**resolved[key].model_dump(), **combo})
         except BillowError as error:
-            raise ConfigError(f"{where}: member '{name}': {error}") from None
+            raise ValueError(f"member '{name}': {error}") from None
         members.append(Member(name, combo, params))
-    source = {"case": case, "parameters": fixed, "vary": vary}
-    if seeds is not None:
-        source["seeds"] = seeds
-    return SweepSpec(case, fixed, axes, members, source)
+    return members
+
+
+def parse_spec(data: dict[str, Any], where: str = "sweep spec") -> SweepSpec:
+    """Build and validate a :class:`SweepSpec` from a parsed TOML table (one-line
+    ConfigError starting ``where``)."""
+    return SweepSpec.parse(data, where)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
