@@ -8,9 +8,16 @@ import xarray as xr
 
 import billow
 from billow.analysis import energetics
-from billow.analysis.report import VARIABLES, analyze_run, background_n2, buoyancy_source
+from billow.analysis.report import (
+    VARIABLES,
+    analyze_run,
+    background_n2,
+    buoyancy_source,
+    cumulative_mixing_efficiency,
+)
 from billow.errors import BillowError
 from billow.runner import output_attributes
+from billow.sweep import member_summary
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("snapshots.png", "energetics.png", "richardson.png", "growth_fit.png")
@@ -35,6 +42,14 @@ def run_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(run_dir):
     return analyze_run(run_dir)
+
+
+def test_sweep_summary_and_analysis_share_one_mixing_efficiency(result, run_dir):
+    # the sweep's summary calls the analysis' function: the same number, not a re-derivation
+    efficiency = cumulative_mixing_efficiency(run_dir)
+    assert 0 < efficiency < 1
+    assert efficiency == result.scalars["cumulative_mixing_efficiency"]
+    assert member_summary(run_dir)["cumulative_mixing_efficiency"] == efficiency
 
 
 def test_analysis_nc_has_every_variable_with_units(result, run_dir):

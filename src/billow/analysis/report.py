@@ -121,6 +121,44 @@ def buoyancy_source(attrs: dict) -> str | None:
     return str(attrs.get("buoyancy_source", "")) or None
 
 
+def cumulative_mixing_efficiency(run_dir: str | Path) -> float:
+    """E_c of a run, from the background potential energy of its snapshots and its
+    diagnostics' epsilon and Phi_i (see :func:`energetics.mixing_from_series`); nan
+    where undefined: periodic z, a buoyancy source, fewer than 3 snapshots, no epsilon.
+
+    Reads one snapshot at a time (what a sweep summary needs without a full analysis).
+    """
+    with _open(Path(run_dir), "diagnostics") as diagnostics:
+        t_steps = diagnostics["time"].values.astype(float)
+        series = {
+            name: diagnostics[name].values.astype(float)
+            for name in ("epsilon", "phi_i")
+            if name in diagnostics
+        }
+    with _open(Path(run_dir), "fields") as fields:
+        attrs = dict(fields.attrs)
+        walls = str(attrs.get("bc_z", "")) != "periodic"
+        t = fields["time"].values.astype(float)
+        if not walls or "epsilon" not in series or buoyancy_source(attrs) or t.size < 3:
+            return math.nan
+        z = fields["z"].values.astype(float)
+        x = fields["x"].values.astype(float)
+        dA = float(np.mean(np.diff(x))) * float(np.mean(np.diff(z)))
+        n2, _ = background_n2(attrs)
+        bpe = np.array(
+            [
+                energetics.background_potential_energy(
+                    fields["b"].isel(time=i).values + n2 * z[:, None], z, dA
+                )
+                for i in range(t.size)
+            ]
+        )
+    epsilon = np.interp(t, t_steps, series["epsilon"])
+    phi_i = np.interp(t, t_steps, series["phi_i"]) if "phi_i" in series else 0.0
+    with np.errstate(all="ignore"):
+        return energetics.mixing_from_series(t, bpe, epsilon, phi_i).cumulative_efficiency
+
+
 def _safe(function, *args, **kwargs) -> float:
     try:
         with np.errstate(divide="ignore", invalid="ignore"):

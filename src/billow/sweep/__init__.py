@@ -52,8 +52,8 @@ import numpy as np
 import tomli_w
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from ..analysis import energetics, fit_growth_rate, linear_theory_rate
-from ..analysis.report import background_n2, buoyancy_source
+from ..analysis import fit_growth_rate, linear_theory_rate
+from ..analysis.report import cumulative_mixing_efficiency
 from ..cases import get_case
 from ..config import RunParams, Spec, attribute_value, read_toml, spec_field
 from ..errors import BillowError, ConfigError, did_you_mean
@@ -319,7 +319,7 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
         t = diagnostics["time"].values.astype(float)
         series = {
             name: diagnostics[name].values.astype(float)
-            for name in ("ke", "mode_amplitude", "dye_entropy", "epsilon", "phi_i")
+            for name in ("ke", "mode_amplitude", "dye_entropy")
             if name in diagnostics
         }
     if t.size:
@@ -342,31 +342,9 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
             out["linear_growth_rate"] = linear_theory_rate(str(attrs["case"]), attrs)
         except (KeyError, BillowError):
             pass
-    try:  # cumulative mixing efficiency from the BPE of the snapshots (walls, b conserved)
-        with open_run(run_dir) as fields:
-            attrs = dict(fields.attrs)
-            walls = str(attrs.get("bc_z", "")) != "periodic"
-            if walls and "epsilon" in series and buoyancy_source(attrs) is None:
-                ts = fields["time"].values.astype(float)
-                z = fields["z"].values.astype(float)
-                x = fields["x"].values.astype(float)
-                dA = float(np.mean(np.diff(x))) * float(np.mean(np.diff(z)))
-                n2, _ = background_n2(attrs)
-                bpe = np.array(
-                    [
-                        energetics.background_potential_energy(
-                            fields["b"].isel(time=i).values + n2 * z[:, None], z, dA
-                        )
-                        for i in range(ts.size)
-                    ]
-                )
-                if ts.size >= 3:
-                    epsilon = np.interp(ts, t, series["epsilon"])
-                    phi_i = np.interp(ts, t, series["phi_i"]) if "phi_i" in series else 0.0
-                    with np.errstate(all="ignore"):
-                        mixing = energetics.mixing_from_series(ts, bpe, epsilon, phi_i)
-                    out["cumulative_mixing_efficiency"] = mixing.cumulative_efficiency
-    except (OSError, KeyError, ValueError):
+    try:
+        out["cumulative_mixing_efficiency"] = cumulative_mixing_efficiency(run_dir)
+    except (OSError, KeyError, ValueError, BillowError):
         pass
     out["wall_time"] = wall_time(run_dir)
     return out
