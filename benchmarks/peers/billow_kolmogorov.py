@@ -51,18 +51,30 @@ def build(nx: int, nz: int, duration: float):
 
 
 def simulation(params, model):
+    from billow.callbacks import Callback
+    from billow.schedules import SpecifiedTimes, TimeInterval
     from billow.simulation import Simulation
 
     diagnostics = []
-    sim = Simulation(
-        model,
-        t_end=params.t_end,
-        save_every=params.save_every,
-        cfl=params.cfl,
-        on_snapshot=lambda sim: sim.snapshot(),
-        on_diagnostics=lambda t, values: diagnostics.append(values),
+    sim = Simulation(model, t_end=params.t_end, cfl=params.cfl)
+    # as a run does: the diagnostics every step, a snapshot every save_every (in memory)
+    sim.callbacks["diagnostics"] = Callback(
+        lambda sim: diagnostics.append(sim.evaluate_diagnostics())
+    )
+    sim.output_writers["snapshots"] = InMemorySnapshots(
+        TimeInterval(params.save_every) | SpecifiedTimes(params.t_end)
     )
     return sim
+
+
+class InMemorySnapshots:
+    """An output writer that makes each snapshot (fields at cell centres) and keeps none."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def write(self, sim) -> None:
+        sim.snapshot()
 
 
 def main() -> None:

@@ -369,6 +369,7 @@ def _count_progress(
 SchedulerOption = Annotated[
     str | None, typer.Option("--scheduler", help="address of a running Dask scheduler")
 ]
+OverwriteFileOption = Annotated[bool, typer.Option("--overwrite", help="replace an existing --out")]
 WorkersOption = Annotated[
     int | None, typer.Option("--workers", help="local workers (default: one per core)")
 ]
@@ -587,9 +588,7 @@ def export_command(
         str | None,
         typer.Option("--fields", help="comma-separated billow fields (default: all but vorticity)"),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace an existing --out")
-    ] = False,
+    overwrite: OverwriteFileOption = False,
 ) -> None:
     """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
 
@@ -652,9 +651,7 @@ def pack_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="output netCDF file (default DIR.nc beside it)")
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace an existing --out")
-    ] = False,
+    overwrite: OverwriteFileOption = False,
 ) -> None:
     """Write a run as one self-contained netCDF file (fields, and diagnostics in a group)."""
 
