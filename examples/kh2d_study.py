@@ -284,8 +284,8 @@ def report(mappings, timings, comparison, metrics, series, tests, kinetic) -> st
         + ", ".join(f"{k} {timings[k]:.0f} s" for k in labels)
         + f") on {os.cpu_count()} cores; the analysis adds",
         "about a minute.",
-        "For scale: kh2d-solver's forced case alone took 477 s on one core here (31 min",
-        "reported), with first-order numerics, no divergence control and 4 GB of memory.",
+        "For timings of billow and kh2d-solver side by side on the same problem, run",
+        "`make bench-peers` (docs/performance.md).",
         "",
         "## The scenarios in billow's units",
         "",

@@ -82,7 +82,7 @@ class RunParams(NoBooleanNumbers):
         None,
         gt=0,
         allow_inf_nan=False,
-        description="simulated time between checkpoints, taken at snapshots (default t_end/10)",
+        description="simulated time between checkpoints (default t_end/10)",
     )
 
     @model_validator(mode="before")
