@@ -405,6 +405,35 @@ def _tick(value: float, span: float = 0.0) -> str:
     return f"{value:.3g}".replace("-", "\u2212") if value < 0 else f"{value:.3g}"
 
 
+class GifWriter:
+    """An animated GIF, each frame reduced to its own 256-colour palette by PIL's fast
+    octree quantizer (5x faster than the median cut PIL uses by default, and the
+    colour maps' smooth ramps lose nothing visible); written at :meth:`close`."""
+
+    def __init__(self, path: Path, duration: float):
+        self.path, self.duration = path, duration
+        self.frames: list = []  # palette images: about 0.15 MB a frame
+
+    def append_data(self, frame: np.ndarray) -> None:
+        from PIL import Image  # viz extra, on use
+
+        image = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
+        self.frames.append(image.quantize(256, method=Image.Quantize.FASTOCTREE))
+
+    def close(self) -> None:
+        if self.frames:
+            first, *rest = self.frames
+            first.save(
+                self.path,
+                format="GIF",
+                save_all=True,
+                append_images=rest,
+                duration=self.duration,
+                loop=0,
+            )
+            self.frames = []
+
+
 def _gif_frame(frame: np.ndarray) -> np.ndarray:
     """The frame scaled by GIF_SCALE (PIL's antialiased resampling)."""
     from PIL import Image  # viz extra, on use
@@ -565,10 +594,7 @@ def render_movie(
                         ffmpeg_log_level="error",
                     )
                 else:
-                    duration = 1000.0 * GIF_STRIDE / fps
-                    writer = imageio.get_writer(
-                        temp, extension=".gif", mode="I", duration=duration, loop=0
-                    )
+                    writer = GifWriter(Path(temp), duration=1000.0 * GIF_STRIDE / fps)
                 writers.append((fmt, writer))
             loaded: dict[int, list[np.ndarray]] = {}  # at most two snapshots in memory
             # one BLAS thread: the upscaling's small matrix products were 25x slower on
