@@ -9,20 +9,18 @@ bad-input cases go through typer's CliRunner to stay fast.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from console import billow_cli
 from typer.testing import CliRunner
 
 import billow
 from billow.cli import app
 
-BILLOW = Path(sys.executable).parent / "billow"
 TINY = ["--set", "nx=64", "--set", "nz=32", "--set", "t_end=1"]
 SMALL = ["--set", "nx=32", "--set", "nz=32", "--set", "t_end=0.2"]
 OUTPUT_FILES = ("config.toml", "fields.nc", "diagnostics.nc", "log.txt")
@@ -37,19 +35,6 @@ DIAGNOSTIC_VARIABLES = (
     "dt",
     "cfl",
 )
-
-
-def billow_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
-    """Run the installed console script."""
-    env = {**os.environ, "COLUMNS": "80"}
-    return subprocess.run(
-        [str(BILLOW), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def invoke(*args: str | Path):

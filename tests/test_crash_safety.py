@@ -14,13 +14,12 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from console import BILLOW
 from test_restart import assert_identical_runs
 
 import billow
 from billow.errors import BillowError
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
-
-BILLOW = Path(sys.executable).parent / "billow"
 
 
 def make_series(run_dir: Path, resume_records: int | None = None) -> SegmentedTimeSeries:

@@ -4,11 +4,12 @@ finishing touches of the outputs."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
+import console
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -16,21 +17,11 @@ from typer.testing import CliRunner
 import billow
 from billow.cli import app
 
-BILLOW = Path(sys.executable).parent / "billow"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def billow_cli(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the installed console script (wide terminal, so help lines are not wrapped)."""
-    env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run(
-        [str(BILLOW), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+# a wide terminal, so that help lines are not wrapped
+billow_cli = partial(console.billow_cli, columns=120, timeout=300)
 
 
 def invoke(*args: str | Path):

@@ -18,12 +18,15 @@ import subprocess
 import sys
 import time
 import tomllib
+from functools import partial
 from pathlib import Path
 
+import console
 import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from console import BILLOW
 from typer.testing import CliRunner
 
 import billow
@@ -35,21 +38,12 @@ from billow.io.rundir import remove_own_files
 from billow.limits import check_limits
 from billow.runner import restart_run, run_case
 
-BILLOW = Path(sys.executable).parent / "billow"
 # a tiny, cheap run: explicit Lx and a sinusoid skip the eigenvalue solves
 TINY = ["--set", "nx=16", "--set", "nz=16", "--set", "Lx=14.0", "--set", "perturbation='sinusoid'"]
 TINY_PARAMS = dict(nx=16, nz=16, Lx=14.0, perturbation="sinusoid")
 
 
-def billow_cli(*args, cwd: Path, env: dict | None = None, timeout: float = 120):
-    return subprocess.run(
-        [str(BILLOW), *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "80", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+billow_cli = partial(console.billow_cli, timeout=120)
 
 
 def assert_one_line(returncode: int, stderr: str, code: int, prefix: str, *keywords: str) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from console import BILLOW
 
 import billow
 from billow.errors import BillowError
 from billow.runner import RunStopped, restart_run, run_case
 
-BILLOW = Path(sys.executable).parent / "billow"
 CASES = {
     "shear_layer": dict(Lx=14.0, perturbation="sinusoid", noise=1e-3),
     "forced": dict(Lx=14.0, perturbation="sinusoid"),  # random: the generator state must resume
