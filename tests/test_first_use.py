@@ -249,7 +249,7 @@ def test_batch_log_gets_progress_lines_at_the_interval(tmp_path, monkeypatch):
     import billow.progress
 
     monkeypatch.setattr(billow.progress, "PROGRESS_INTERVAL", 0.0)
-    args = ["shear_layer", *TINY, "--set", "Lx=14", "--set", "save_every=0.02"]
+    args = ["shear_layer", *TINY, "--set", "Lx=14", "--set", "cfl=0.02"]
     result = invoke("run", *args, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if "steps/s" in line]
@@ -288,7 +288,7 @@ def test_python_api_progress_shows_the_same_progress(tmp_path, monkeypatch, caps
     import billow.progress
 
     monkeypatch.setattr(billow.progress, "PROGRESS_INTERVAL", 0.0)
-    billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.1, save_every=0.02, progress=True)
+    billow.run("shear_layer", nx=16, nz=16, Lx=14.0, t_end=0.1, cfl=0.05, progress=True)
     err = capsys.readouterr().err
     assert "shear_layer: t = 0.1 / 0.1 (100 %)" in err and "steps/s" in err
 

@@ -52,8 +52,7 @@ def build(nx: int, nz: int, duration: float):
 
 def simulation(params, model):
     from billow.callbacks import Callback
-    from billow.schedules import SpecifiedTimes, TimeInterval
-    from billow.simulation import Simulation
+    from billow.simulation import Simulation, snapshot_schedule
 
     diagnostics = []
     sim = Simulation(model, t_end=params.t_end, cfl=params.cfl)
@@ -62,7 +61,7 @@ def simulation(params, model):
         lambda sim: diagnostics.append(sim.evaluate_diagnostics())
     )
     sim.output_writers["snapshots"] = InMemorySnapshots(
-        TimeInterval(params.save_every) | SpecifiedTimes(params.t_end)
+        snapshot_schedule(params.save_every, params.t_end)
     )
     return sim
 
@@ -73,8 +72,8 @@ class InMemorySnapshots:
     def __init__(self, schedule):
         self.schedule = schedule
 
-    def write(self, sim) -> None:
-        sim.snapshot()
+    def write_at(self, sim, time) -> None:
+        sim.snapshot(time)
 
 
 def main() -> None:

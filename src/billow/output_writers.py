@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .schedules import IterationInterval, Schedule
+from .schedules import IterationInterval, Schedule, tolerance
 
 if TYPE_CHECKING:
     from .simulation import Simulation
@@ -46,10 +46,12 @@ class Series(Protocol):
 
 class FieldsWriter:
     """Snapshots (:meth:`Simulation.snapshot`: fields at cell centres) appended to
-    ``series`` when ``schedule`` is due, each logged as "snapshot N at t = ...".
+    ``series`` at every time of ``schedule``, each logged as "snapshot N at t = ...".
 
-    Without a series nothing is stored, but the schedule still shapes the steps (the
-    ``save_every`` of a Simulation run in memory)."""
+    The writer has ``write_at``: after a step, the simulation gives it every scheduled
+    time that step reached, and it writes the state at that time (by dense output inside
+    the step), so its schedule need not shorten dt (``TimeInterval(..., align=False)``).
+    Without a series nothing is stored (a Simulation's ``save_every`` in memory)."""
 
     def __init__(
         self,
@@ -63,13 +65,21 @@ class FieldsWriter:
         self.written = series.records if series is not None else 0
 
     def write(self, sim: Simulation) -> None:
+        """Write the current state."""
+        self.write_at(sim, sim.model.time)
+
+    def write_at(self, sim: Simulation, time: float) -> None:
+        """Write the state at ``time``, now or inside the step just taken (a time within
+        :func:`~billow.schedules.tolerance` of now is recorded as now: t_end exactly)."""
+        if abs(time - sim.model.time) <= tolerance(time):
+            time = sim.model.time
         if self.series is not None:
-            self.series.append(sim.model.time, sim.snapshot())
+            self.series.append(time, sim.snapshot(time))
         if self.logger is not None:
             self.logger.info(
                 "snapshot %d at t = %.6g (step %d, dt = %.4g)",
                 self.written,
-                sim.model.time,
+                time,
                 sim.model.iteration,
                 sim.dt,
             )

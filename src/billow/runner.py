@@ -24,8 +24,7 @@ from .io.rundir import check_writable, claim_run_directory, close_logger, open_r
 from .limits import check_limits
 from .output_writers import DiagnosticsWriter, FieldsWriter
 from .progress import progress_display
-from .schedules import SpecifiedTimes, TimeInterval
-from .simulation import RunStopped, Simulation
+from .simulation import RunStopped, Simulation, snapshot_schedule
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -117,7 +116,7 @@ def prepare_restart(
         values["t_end"] = t_end
     params = get_case(case).make_params(**values)
     check_limits(params, run_dir, force=force)
-    newest = None if from_scratch else latest_checkpoint(run_dir)
+    newest = None if from_scratch else latest_checkpoint(run_dir, params.t_end)
     if newest is None:
         if not from_scratch and has_records(run_dir):
             raise ConfigError(
@@ -143,6 +142,9 @@ def restart_run(
 ) -> Path:
     """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
     files; records written after that checkpoint are replaced, so nothing is duplicated.
+    A run extended beyond the t_end it reached continues from its newest checkpoint
+    before the steps shortened to land on that t_end, so that it is the run it would have
+    been with the new t_end from the start.
     A run stopped before its first checkpoint (or any run, with ``from_scratch``) starts
     again from t = 0. The run directory is locked against other writers meanwhile."""
     check_max_wall_time(max_wall_time)
@@ -201,6 +203,8 @@ def _execute(
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params, model)
     simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
+    if resume is not None:
+        simulation.end_approach = resume.end_approach
     diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics} | {
         "dt": "time step",
         "cfl": "advective Courant number",
@@ -208,7 +212,7 @@ def _execute(
     records = resume.records if resume is not None else {}  # a restart drops later records
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
-    snapshot_times = TimeInterval(params.save_every) | SpecifiedTimes(params.t_end)
+    snapshot_times = snapshot_schedule(params.save_every, params.t_end)
     simulation.output_writers["fields"] = FieldsWriter(fields, snapshot_times, logger)
     simulation.output_writers["diagnostics"] = DiagnosticsWriter(series)
     simulation.output_writers["checkpointer"] = Checkpointer(

@@ -3,10 +3,13 @@
 A schedule is asked after every step (and, at a fresh start, once before the first)
 whether its writer or callback is due; answering yes counts the actuation. Time
 schedules also give the next simulated time they fall on (:meth:`Schedule.next_time`),
-and :class:`~billow.simulation.Simulation` shortens dt to land there exactly.
+and :class:`~billow.simulation.Simulation` shortens dt to land there exactly. A writer
+that can write the state at a time inside the step just taken (``write_at``, as the
+snapshot writer does by dense output) asks instead for every scheduled time the step
+reached (:meth:`Schedule.times_due`), so its schedule need not shorten dt.
 
 - :class:`TimeInterval` ``(interval)``: at t = k interval, k = 0, 1, 2, ...
-  (``align=False``: at the end of the first step reaching each of them, dt unchanged);
+  (``align=False``: reached by the first step past each of them, dt unchanged);
 - :class:`IterationInterval` ``(n)``: every n-th step (iteration % n == 0);
 - :class:`WallTimeInterval` ``(seconds)``: every ``seconds`` of wall clock;
 - :class:`SpecifiedTimes` ``(*times)``: at those simulated times;
@@ -61,6 +64,15 @@ class Schedule:
         """The next simulated time the step must land on exactly (inf: none)."""
         return math.inf
 
+    def upcoming_time(self, sim: Simulation) -> float:
+        """The next scheduled simulated time, landed on or not (inf: none)."""
+        return self.next_time(sim)
+
+    def times_due(self, sim: Simulation) -> list[float]:
+        """The scheduled times the simulation has reached since the last call, in order,
+        each counted as an actuation (a schedule without times: the current time if due)."""
+        return [sim.model.time] if self(sim) else []
+
     def __or__(self, other: Schedule) -> OrSchedule:
         return OrSchedule(self, other)
 
@@ -97,7 +109,17 @@ class TimeInterval(Schedule):
         return True
 
     def next_time(self, sim: Simulation) -> float:
-        return self.actuations * self.interval if self.align else math.inf
+        return self.upcoming_time(sim) if self.align else math.inf
+
+    def upcoming_time(self, sim: Simulation) -> float:
+        return self.actuations * self.interval
+
+    def times_due(self, sim: Simulation) -> list[float]:
+        times = []
+        while reached(sim.model.time, self.actuations * self.interval):
+            times.append(self.actuations * self.interval)
+            self.actuations += 1
+        return times
 
 
 class SpecifiedTimes(Schedule):
@@ -124,6 +146,12 @@ class SpecifiedTimes(Schedule):
 
     def next_time(self, sim: Simulation) -> float:
         return self.times[self.index] if self.index < len(self.times) else math.inf
+
+    def times_due(self, sim: Simulation) -> list[float]:
+        start = self.index
+        while self.index < len(self.times) and reached(sim.model.time, self.times[self.index]):
+            self.index += 1
+        return self.times[start : self.index]
 
 
 class IterationInterval(Schedule):
@@ -181,3 +209,14 @@ class OrSchedule(Schedule):
 
     def next_time(self, sim: Simulation) -> float:
         return min(schedule.next_time(sim) for schedule in self.schedules)
+
+    def upcoming_time(self, sim: Simulation) -> float:
+        return min(schedule.upcoming_time(sim) for schedule in self.schedules)
+
+    def times_due(self, sim: Simulation) -> list[float]:
+        """Every schedule's due times, merged; times within :func:`tolerance` are one."""
+        merged: list[float] = []
+        for t in sorted(t for schedule in self.schedules for t in schedule.times_due(sim)):
+            if not merged or t > merged[-1] + tolerance(t):
+                merged.append(t)
+        return merged

@@ -1,9 +1,13 @@
 """Simulation: the time loop, with output writers and callbacks on schedules.
 
 A :class:`Simulation` steps a model to ``t_end`` with the dt of the
-:class:`~billow.core.timestepping.CFLController`, shortened so that every time schedule
-(:class:`~billow.schedules.TimeInterval`, :class:`~billow.schedules.SpecifiedTimes`)
-and ``t_end`` are hit exactly. After each step, in order:
+:class:`~billow.core.timestepping.CFLController`, shortened so that every landing time
+schedule (:class:`~billow.schedules.TimeInterval`, :class:`~billow.schedules.SpecifiedTimes`)
+and ``t_end`` are hit exactly. Snapshots do not shorten dt: their schedule is a
+``TimeInterval(save_every, align=False)``, and the snapshot writer (which has
+``write_at``) writes the state at each scheduled time inside the step just taken by
+dense output (:meth:`Simulation.snapshot` with a time; see
+:mod:`billow.core.timestepping`). After each step, in order:
 
 1. the dt of the next step is computed from the new velocity (as Oceananigans'
    time-step wizard does; it also gives the Courant number of the step just taken,
@@ -37,9 +41,22 @@ from .core.model import Model
 from .core.timestepping import BlowUpError, CFLController
 from .errors import BillowError
 from .output_writers import FieldsWriter
-from .schedules import TIME_EPSILON, SpecifiedTimes, TimeInterval, tolerance
+from .schedules import (
+    TIME_EPSILON,
+    Schedule,
+    SpecifiedTimes,
+    TimeInterval,
+    reached,
+    tolerance,
+)
 
 __all__ = ["TIME_EPSILON", "BlowUpError", "RunStopped", "Simulation"]
+
+
+def snapshot_schedule(save_every: float, t_end: float) -> Schedule:
+    """Snapshots at every multiple of ``save_every`` (by dense output: dt is not shortened)
+    and at ``t_end``."""
+    return TimeInterval(save_every, align=False) | SpecifiedTimes(t_end)
 
 
 class RunStopped(BillowError):
@@ -69,7 +86,7 @@ def _removed(name: str, instead: str) -> property:
 
 
 class Simulation:
-    """Steps a :class:`Model` to ``t_end``; with ``save_every``, lands on snapshot times.
+    """Steps a :class:`Model` to ``t_end``; with ``save_every``, takes snapshots.
 
     Parameters
     ----------
@@ -80,7 +97,8 @@ class Simulation:
     save_every : float, optional
         Snapshot interval: adds ``output_writers["fields"]``, a
         :class:`~billow.output_writers.FieldsWriter` without a series (the runner gives
-        it one) at every multiple of ``save_every`` and at ``t_end``.
+        it one) at every multiple of ``save_every`` (by dense output, dt unchanged) and
+        at ``t_end``.
     cfl : float, optional
         Courant number; defaults to that of the model's advection scheme (upwind5: 1.3).
     callbacks : mapping or sequence
@@ -115,10 +133,10 @@ class Simulation:
             self.callbacks[name] = callback if hasattr(callback, "schedule") else Callback(callback)
         self.output_writers: dict[str, object] = {}
         if save_every is not None:
-            self.output_writers["fields"] = FieldsWriter(
-                None, TimeInterval(save_every) | SpecifiedTimes(t_end)
-            )
+            self.output_writers["fields"] = FieldsWriter(None, snapshot_schedule(save_every, t_end))
         self._stable: tuple[int, float, float] | None = None  # iteration, dt, rate
+        self._step_start = 0.0  # time at the start of the last step
+        self.end_approach: float | None = None  # t_end, once a step was shortened for it
         self._initialized = False
         self._centre_u = np.zeros((grid.nz, grid.nx))
         self._centre_w = np.zeros((grid.nz, grid.nx))
@@ -136,20 +154,38 @@ class Simulation:
         """The controller's dt for the current velocity (see :class:`CFLController`)."""
         return self.controller.stable_dt(self.model.interior("u"), self.model.interior("w"))
 
-    def snapshot(self) -> dict[str, np.ndarray]:
-        """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx."""
+    def snapshot(self, time: float | None = None) -> dict[str, np.ndarray]:
+        """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx;
+        now, or at a ``time`` inside the step just taken, by dense output (work arrays,
+        overwritten by the next call)."""
         m, g = self.model, self.model.grid
+        state = m.state
+        if time is not None and abs(time - m.time) > tolerance(time):
+            state = m.interpolate(self._fraction_of_last_step(time))
         operators.velocity_at_centres(
-            m.state["u"], m.state["w"], g.constants, self._centre_u, self._centre_w
+            state["u"], state["w"], g.constants, self._centre_u, self._centre_w
         )
-        operators.vorticity_at_centres(m.state["u"], m.state["w"], g.constants, self._vorticity)
-        fields = {"u": self._centre_u, "w": self._centre_w, "b": m.interior("b")}
-        if "v" in m.state:
-            v = m.interior("v")
+        operators.vorticity_at_centres(state["u"], state["w"], g.constants, self._vorticity)
+
+        def interior(name: str) -> np.ndarray:
+            return g.interior(state[name], m.field(name).location)
+
+        fields = {"u": self._centre_u, "w": self._centre_w, "b": interior("b")}
+        if "v" in state:
+            v = interior("v")
             fields["v"] = 0.5 * (v + np.roll(v, -1, axis=1))
-        fields.update({name: m.interior(name) for name in m.tracer_names})
+        fields.update({name: interior(name) for name in m.tracer_names})
         fields["vorticity"] = self._vorticity
         return fields
+
+    def _fraction_of_last_step(self, time: float) -> float:
+        """theta with time = t_n + theta (t_n+1 - t_n) in the step just taken."""
+        start, end = self._step_start, self.model.time
+        if not (reached(time, start) and reached(end, time)) or self.model.iteration == 0:
+            raise ValueError(
+                f"t = {time:.6g} is not inside the last step ({start:.6g} to {end:.6g})"
+            )
+        return min(max((time - start) / (end - start), 0.0), 1.0)
 
     def evaluate_diagnostics(self) -> dict[str, float]:
         """The scalar diagnostics of the current state, with the step's ``dt`` and ``cfl``."""
@@ -192,6 +228,10 @@ class Simulation:
             (w, w.write) for w in self.output_writers.values()
         ]
 
+    def _dense_writers(self) -> list[object]:
+        """The output writers that write states inside a step (they have ``write_at``)."""
+        return [w for w in self.output_writers.values() if hasattr(w, "write_at")]
+
     def initialize(self) -> None:
         """Position every schedule at the current state and initialize the callbacks and
         writers; at a fresh start (iteration 0), run the due ones once."""
@@ -218,7 +258,10 @@ class Simulation:
 
     def _actuate(self) -> None:
         for thing, action in self._activities():
-            if thing.schedule(self):
+            if hasattr(thing, "write_at"):
+                for time in thing.schedule.times_due(self):
+                    thing.write_at(self, time)
+            elif thing.schedule(self):
                 action(self)
 
     def next_target(self) -> float:
@@ -232,9 +275,10 @@ class Simulation:
         return next(c for c in candidates if c <= earliest + tolerance(earliest))
 
     def step(self) -> None:
-        """One adaptive step, shortened to land exactly on the next scheduled time (the
+        """One adaptive step, shortened to land exactly on the next landing time (the
         last two steps before it split the remaining time evenly), then the due
-        callbacks and writers."""
+        callbacks and writers; a step that will pass a dense writer's time keeps its
+        first stage for dense output."""
         if not self._initialized:
             self.initialize()
         m = self.model
@@ -248,9 +292,15 @@ class Simulation:
             dt = remaining
         elif 2 * dt > remaining:
             dt = 0.5 * remaining  # two equal steps rather than one full and one tiny
+        if target == self.t_end and dt < self._stable[1]:
+            self.end_approach = self.t_end  # off the path of a run to a later t_end
         self.dt = dt
         self.courant = rate * dt
-        m.step(dt)
+        self._step_start = t
+        upcoming = min(
+            (w.schedule.upcoming_time(self) for w in self._dense_writers()), default=np.inf
+        )
+        m.step(dt, keep_first_stage=upcoming < t + dt - tolerance(upcoming))
         if abs(m.time - target) <= tolerance(target):
             m.time = target
         self._remember_stable_dt()  # the velocity's rate at the end of the step

@@ -28,7 +28,7 @@ from . import operators
 from .advection import SCALAR, SCHEMES, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
 from .grid import Grid, Location
 from .poisson import PoissonSolver
-from .timestepping import TimeStepper, rk_stage_update
+from .timestepping import TimeStepper, dense_output_weights, rk_stage_update
 
 BOUNDARY_CONDITIONS = ("free-slip", "no-slip", "periodic")
 
@@ -116,6 +116,9 @@ class Model:
         self.time = 0.0
         self.iteration = 0
         self.last_dt = 0.0  # dt of the step in progress (or last taken)
+        self._first_stage: dict[str, np.ndarray] = {}  # q1 of a step, for dense output
+        self._first_stage_iteration = -1  # the step whose q1 that is
+        self._interpolated: dict[str, np.ndarray] = {}
 
     def _group(self, location: Location) -> FieldGroup:
         members = [f for f in self.fields if f.location == location]
@@ -221,6 +224,29 @@ class Model:
     def end_step(self) -> None:
         self.fill_all_ghosts()
 
-    def step(self, dt: float) -> None:
-        """Advance by dt with the model's time stepper (SSP-RK3: a projection per stage)."""
-        self.stepper.step(self, dt)
+    def keep_first_stage(self) -> None:
+        """Copy the first stage q1 = P[q_n + dt L(q_n)] of the step in progress."""
+        for f in self.fields:
+            kept = self._first_stage.setdefault(f.name, np.empty_like(self.state[f.name]))
+            np.copyto(kept, self.state[f.name])
+        self._first_stage_iteration = self.iteration
+
+    def step(self, dt: float, keep_first_stage: bool = False) -> None:
+        """Advance by dt with the model's time stepper (SSP-RK3: a projection per stage);
+        with ``keep_first_stage``, :meth:`interpolate` can then give states inside the step."""
+        self.stepper.step(self, dt, keep_first_stage)
+
+    def interpolate(self, theta: float) -> dict[str, np.ndarray]:
+        """The state at t_n + theta dt, 0 <= theta <= 1, inside the step just taken (which
+        kept its first stage), with ghost cells filled (work arrays, overwritten by the next
+        call): q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
+        if self._first_stage_iteration != self.iteration - 1:
+            raise RuntimeError("the last step did not keep its first stage (keep_first_stage)")
+        weights = dense_output_weights(theta)
+        for f in self.fields:
+            out = self._interpolated.setdefault(f.name, np.empty_like(self.state[f.name]))
+            np.multiply(self._start[f.name], weights[0], out=out)
+            for weight, q in zip(weights[1:], (self._first_stage[f.name], self.state[f.name])):
+                out += weight * q
+            operators.fill_ghosts(out, self.grid, f.location, f.parity)
+        return self._interpolated

@@ -14,6 +14,17 @@ and q_n+1 is the last stage. SSP-RK3 (Shu & Osher 1988) is
 Because every stage is divergence-free, this is the Runge-Kutta method
 applied to the projected equations dq/dt = P L(q).
 
+Dense output: the first stage of every scheme here is a forward-Euler step,
+q1 = q0 + dt P L(q0), so the state inside a step, t = t_n + theta dt, is given by
+the quadratic Hermite interpolant through q_n, its slope P L(q_n) and q_n+1,
+
+    q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1,
+
+a continuous extension of SSP-RK3 of order 2 (local error O(dt^3), the order of
+the global error of the scheme), divergence-free as a combination of
+divergence-free fields. Snapshots are taken with it, so that output times do not
+shorten the steps.
+
 The :class:`CFLController` chooses dt from the advective and diffusive limits
 of the scheme and stops a run whose Courant number exceeds a hard limit.
 """
@@ -42,6 +53,16 @@ class RungeKuttaScheme:
     order: int
     real_axis_limit: float
 
+    def __post_init__(self):
+        if self.stages[0] != (0.0, 1.0, 0.0):
+            raise ValueError(f"{self.name}: the first stage must be forward Euler (dense output)")
+
+
+def dense_output_weights(theta: float) -> tuple[float, float, float]:
+    """Weights of (q_n, q1, q_n+1) in q(t_n + theta dt) = (1 - theta) q_n
+    + theta (1 - theta) q1 + theta^2 q_n+1, with q1 = q_n + dt P L(q_n) the first stage."""
+    return 1.0 - theta, theta * (1.0 - theta), theta * theta
+
 
 SSPRK3 = RungeKuttaScheme(
     "ssprk3", ((0.0, 1.0, 0.0), (0.75, 0.25, 1.0), (1.0 / 3.0, 2.0 / 3.0, 0.5)), 3, 2.5
@@ -65,6 +86,8 @@ class SteppedSystem(Protocol):
 
     def end_step(self) -> None: ...
 
+    def keep_first_stage(self) -> None: ...  # remember q1 (dense output; only if asked)
+
 
 class TimeStepper:
     """Advances any :class:`SteppedSystem` by one step of a Runge-Kutta scheme."""
@@ -72,12 +95,16 @@ class TimeStepper:
     def __init__(self, scheme: str | RungeKuttaScheme = "ssprk3"):
         self.scheme = RK_SCHEMES[scheme] if isinstance(scheme, str) else scheme
 
-    def step(self, system: SteppedSystem, dt: float) -> None:
+    def step(self, system: SteppedSystem, dt: float, keep_first_stage: bool = False) -> None:
+        """One step; with ``keep_first_stage`` the system keeps q1 for dense output
+        (:func:`dense_output_weights`)."""
         system.begin_step(dt)
-        for a0, a1, offset in self.scheme.stages:
+        for stage, (a0, a1, offset) in enumerate(self.scheme.stages):
             system.compute_tendencies(system.time + offset * dt)
             system.stage_update(a0, a1, dt)
             system.project()
+            if stage == 0 and keep_first_stage:
+                system.keep_first_stage()
         system.end_step()
         system.time += dt
         system.iteration += 1

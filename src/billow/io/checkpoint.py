@@ -3,8 +3,10 @@
 A checkpoint (``checkpoints/checkpoint_<iteration>.h5``) holds every prognostic
 field with its ghost cells, the model time, iteration and last dt, how many
 records each output writer had published (``records``: snapshots in fields.nc,
-diagnostics in diagnostics.nc), and the state of every stateful forcing (e.g.
-the random generator of the stochastic forcing). It is written to a
+diagnostics in diagnostics.nc), the state of every stateful forcing (e.g.
+the random generator of the stochastic forcing), and ``end_approach``: the t_end
+whose approach shortened a step before it (NaN if none), because such a state is
+off the path of a longer run. It is written to a
 temporary name, fsynced and renamed, so a crash leaves either the old or the
 new checkpoint, never half of one; the newest ``keep`` are kept.
 
@@ -43,11 +45,19 @@ class Checkpoint:
     last_dt: float
     records: dict[str, int]  # output writer -> records it had published
     forcing_states: list
+    end_approach: float | None = None  # t_end whose approach shortened a step before it
 
 
-def write_checkpoint(run_dir: Path, model: Model, records: dict[str, int], keep: int = 2) -> Path:
-    """Write the model's state and ``records`` (output writer -> records published)
-    atomically, and keep the newest ``keep`` checkpoints."""
+def write_checkpoint(
+    run_dir: Path,
+    model: Model,
+    records: dict[str, int],
+    keep: int = 2,
+    end_approach: float | None = None,
+) -> Path:
+    """Write the model's state, ``records`` (output writer -> records published) and
+    ``end_approach`` atomically, and keep the newest ``keep`` checkpoints, and also, once
+    the approach to t_end has shortened steps, the newest from before that."""
     directory = Path(run_dir) / DIRECTORY
     directory.mkdir(exist_ok=True)
     path = directory / f"checkpoint_{model.iteration:09d}.h5"
@@ -61,16 +71,37 @@ def write_checkpoint(run_dir: Path, model: Model, records: dict[str, int], keep:
             last_dt=model.last_dt,
             records=json.dumps(records),
             forcing_states=json.dumps(states),
+            end_approach=np.nan if end_approach is None else end_approach,
         )
-    for old in sorted(directory.glob("checkpoint_*.h5"))[:-keep]:
+    older = sorted(directory.glob("checkpoint_*.h5"))[:-keep]
+    if end_approach is not None:  # keep the newest that a longer run can continue from
+        unshortened = [old for old in older if _end_approach(old) is None]
+        older = [old for old in older if old not in unshortened[-1:]]
+    for old in older:
         old.unlink()
     return path
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint of a run directory (None if it has none)."""
+def latest_checkpoint(run_dir: Path, t_end: float | None = None) -> Path | None:
+    """The newest checkpoint of a run directory (None if it has none); with ``t_end``, the
+    newest on the path of a run to ``t_end``: one that no approach to another t_end
+    shortened a step before (if every kept one was, the newest)."""
     candidates = sorted((Path(run_dir) / DIRECTORY).glob("checkpoint_*.h5"))
+    if t_end is not None:
+        for path in reversed(candidates):
+            approach = _end_approach(path)
+            if approach is None or approach == t_end:
+                return path
     return candidates[-1] if candidates else None
+
+
+def _end_approach(path: Path) -> float | None:
+    try:
+        with h5py.File(path, "r") as source:
+            value = float(source.attrs.get("end_approach", np.nan))
+    except OSError:
+        return None  # unreadable: read_checkpoint says so
+    return None if np.isnan(value) else value
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -93,6 +124,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         float(attrs["last_dt"]),
         records,
         json.loads(attrs["forcing_states"]),
+        _end_approach(path),
     )
 
 
@@ -150,7 +182,7 @@ class Checkpointer:
             for name, writer in sim.output_writers.items()
             if writer is not self and hasattr(writer, "flush")
         }
-        path = write_checkpoint(self.run_dir, sim.model, records, self.keep)
+        path = write_checkpoint(self.run_dir, sim.model, records, self.keep, sim.end_approach)
         self.last_iteration = sim.model.iteration
         self.wall_clock.initialize()  # the wall-clock interval counts from any checkpoint
         if self.logger is not None:

@@ -1,0 +1,91 @@
+"""Snapshots by dense output: taken inside a step, they do not shorten dt, converge at
+third order in dt, and stay divergence-free."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import billow
+from billow.core import operators
+from billow.schedules import SpecifiedTimes, TimeInterval
+from billow.simulation import snapshot_schedule
+
+TIMES = [0.0, 0.7, 1.4, 2.1]  # none a multiple of the steps' dt
+
+
+def small_model():
+    case = billow.get_case("shear_layer")
+    params = case.make_params(
+        nx=48, nz=24, Lx=14.0, Re=500, perturbation="sinusoid", amplitude=0.05, noise=0.0
+    )
+    return case.build(params)
+
+
+class Snapshots:
+    """An in-memory fields writer: with ``dense`` it writes at scheduled times inside steps
+    (write_at); otherwise its schedule lands the steps on them (write)."""
+
+    def __init__(self, times, dense: bool):
+        self.schedule = SpecifiedTimes(*times) if not dense else snapshot_schedule(0.7, 2.1)
+        self.taken: dict[float, dict[str, np.ndarray]] = {}
+        if dense:
+            self.write_at = self._write_at
+
+    def _write_at(self, sim, time) -> None:
+        time = round(time, 12)  # 3 * 0.7 = 2.0999999999999996
+        self.taken[time] = {name: a.copy() for name, a in sim.snapshot(time).items()}
+
+    def write(self, sim) -> None:
+        self.taken[sim.model.time] = {name: a.copy() for name, a in sim.snapshot().items()}
+
+
+def run(cfl: float, dense: bool):
+    model = small_model()
+    sim = billow.Simulation(model, t_end=TIMES[-1], cfl=cfl)
+    sim.output_writers["snapshots"] = writer = Snapshots(TIMES, dense)
+    sim.run()
+    return writer.taken, model
+
+
+def difference(a: dict, b: dict, name: str) -> float:
+    """Largest relative L2 difference of field ``name`` over the common times > 0."""
+    return max(
+        np.linalg.norm(a[t][name] - b[t][name]) / np.linalg.norm(b[t][name]) for t in TIMES[1:]
+    )
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run(0.05, dense=False)[0]
+
+
+def test_dense_snapshots_converge_at_third_order_in_dt(reference):
+    # error against snapshots landed at cfl 0.05: halving cfl divides it by about 8
+    # (order 3: the interpolant's local error O(dt^3) and the scheme's global error)
+    errors = [difference(run(cfl, dense=True)[0], reference, "vorticity") for cfl in (1.2, 0.6)]
+    assert errors[0] / errors[1] > 2**2.5, errors
+    # and at the default cfl it is as close to the reference as landing the steps is
+    landed = difference(run(1.2, dense=False)[0], reference, "vorticity")
+    assert errors[0] < 3 * landed, (errors[0], landed)
+
+
+def test_dense_snapshots_do_not_change_the_steps_and_are_divergence_free():
+    taken, model = run(1.3, dense=True)
+    assert sorted(taken) == TIMES
+    bare = small_model()
+    billow.Simulation(bare, t_end=TIMES[-1], cfl=1.3).run()
+    assert bare.iteration == model.iteration  # the snapshot times shortened no step
+    for name in model.state:
+        np.testing.assert_array_equal(bare.state[name], model.state[name])
+    # an interpolated state (inside the last step) is divergence-free to round-off
+    sim = billow.Simulation(model, t_end=TIMES[-1] + 0.5 * model.last_dt)
+    sim.output_writers["snapshots"] = writer = Snapshots([], dense=True)
+    writer.schedule = TimeInterval(0.01, align=False)
+    sim.run()
+    state = model.interpolate(0.37)
+    divergence = np.zeros((model.grid.nz, model.grid.nx))
+    operators.divergence(state["u"], state["w"], model.grid.constants, divergence)
+    gradient = np.abs(np.diff(model.interior("u"), axis=1)).max() / model.grid.dx
+    assert np.abs(divergence).max() < 1e-12 * gradient
+    assert len(writer.taken) >= 2  # several snapshot times inside one step: each written
