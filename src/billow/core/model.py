@@ -28,7 +28,7 @@ from . import operators
 from .advection import SCALAR, SCHEMES, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
 from .grid import Grid, Location
 from .poisson import PoissonSolver
-from .timestepping import TimeStepper, dense_output_weights, rk_stage_update
+from .timestepping import TimeStepper, dense_output_weights, interpolate_in_step, rk_stage_update
 
 BOUNDARY_CONDITIONS = ("free-slip", "no-slip", "periodic")
 
@@ -245,8 +245,12 @@ class Model:
         weights = dense_output_weights(theta)
         for f in self.fields:
             out = self._interpolated.setdefault(f.name, np.empty_like(self.state[f.name]))
-            np.multiply(self._start[f.name], weights[0], out=out)
-            for weight, q in zip(weights[1:], (self._first_stage[f.name], self.state[f.name])):
-                out += weight * q
+            interpolate_in_step(
+                out.reshape(-1),
+                self._start[f.name].reshape(-1),
+                self._first_stage[f.name].reshape(-1),
+                self.state[f.name].reshape(-1),
+                weights,
+            )
             operators.fill_ghosts(out, self.grid, f.location, f.parity)
         return self._interpolated

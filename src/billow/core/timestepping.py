@@ -125,6 +125,14 @@ def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants):
                 q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
 
 
+@njit(cache=True)
+def interpolate_in_step(out, start, first_stage, end, weights):
+    """out = w0 q_n + w1 q1 + w2 q_n+1 for 1-D arrays (:func:`dense_output_weights`)."""
+    w0, w1, w2 = weights
+    for i in range(out.size):
+        out[i] = w0 * start[i] + w1 * first_stage[i] + w2 * end[i]
+
+
 class BlowUpError(BillowError):
     """The solution became non-finite or its Courant number ran away."""
 
