@@ -199,3 +199,24 @@ def test_flow_from_rest_takes_steps_at_the_velocity_scale(tmp_path):
     default_cfl = billow.core.advection.SCHEMES["upwind5"].cfl
     assert np.all(dt <= default_cfl * dx * (1 + 1e-12))  # cfl x min(dx, dz) / U0
     assert np.all(cfl <= default_cfl * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("name, value", [("u", np.nan), ("w", np.inf), ("c", np.nan)])
+def test_a_non_finite_velocity_or_tracer_stops_the_run_naming_it(name, value, monkeypatch):
+    # u and w are checked through the controller's rate (a NaN or inf makes it non-finite);
+    # an inf is already a Courant number above the hard limit
+    from billow.simulation import BlowUpError, Simulation
+
+    original_step = billow.Model.step
+
+    def step_then_poison(model, dt, keep_first_stage=False):
+        original_step(model, dt, keep_first_stage)
+        if model.iteration == 2:
+            model.interior(name)[3, 4] = value
+
+    monkeypatch.setattr(billow.Model, "step", step_then_poison)
+    case = billow.get_case("shear_layer")
+    model = case.build(case.make_params(nx=32, nz=32, **CASES["shear_layer"]))
+    reason = "is not finite" if np.isnan(value) else "reached a Courant number of inf"
+    with pytest.raises(BlowUpError, match=rf"step 2, .*field '{name}' {reason}"):
+        Simulation(model, t_end=10.0).run()
