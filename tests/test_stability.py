@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
+from billow.cases import common, double_shear, get_case, shear_layer
 from billow.errors import ConfigError
 from billow.linear.stability import (
     K_BOUNDS,
@@ -205,6 +206,29 @@ def test_fastest_mode_is_the_mode_at_its_wavenumber_to_the_bit():
     assert fastest.error_estimate == again.error_estimate
     for name in ("z", "u", "w", "b"):
         np.testing.assert_array_equal(getattr(fastest, name), getattr(again, name))
+
+
+def test_default_run_is_seeded_with_the_fastest_mode_itself():
+    # shear_layer's default Lx holds one fastest-growing wavelength: its eigenmode seed is that
+    # mode, not a second solve, and the same to the bit as one
+    params = get_case("shear_layer").make_params()
+    U, B = shear_layer.base_profiles(params)
+    k = 2 * np.pi / params.Lx
+    seed = common.most_unstable_mode(params, U, B, k)
+    options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
+    solved = most_unstable_mode(U, B, k, **options)
+    assert seed.k == k and seed.sigma == solved.sigma
+    for name in ("u", "w", "b"):
+        np.testing.assert_array_equal(getattr(seed, name), getattr(solved, name))
+    assert common.most_unstable_mode(params, U, B, k) is seed
+    # another case with the same Ri, R, Re, Pr, Lz, walls has other profiles: solved anew
+    double = get_case("double_shear").make_params(
+        **{name: getattr(params, name) for name in ("Ri", "R", "Re", "Pr", "Lz", "Lx")},
+        perturbation="eigenmode",
+        bc_z=params.bc_z,
+    )
+    profiles = [lambda z, i=i: double_shear.base_profiles(z, double)[i] for i in (0, 1)]
+    assert common.most_unstable_mode(double, *profiles, k) is not seed
 
 
 def test_invalid_inputs_are_rejected():
