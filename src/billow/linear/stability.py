@@ -437,6 +437,16 @@ class _Discretisation:
         B[m:, m:] = Tb[rb]
         return A, B
 
+    def standard_matrix(
+        self, A: NDArray[np.complex128], B: NDArray[np.complex128]
+    ) -> NDArray[np.complex128]:
+        """B⁻¹A for matrices()' A, B. B is block-diagonal, L on the ψ rows and the identity
+        on the b rows, so only the ψ rows need a solve."""
+        m = self.T_psi.shape[1]
+        standard = A.copy()
+        standard[:m] = np.linalg.solve(B[:m, :m], A[:m])
+        return standard
+
     def fields(self, k: float, q: NDArray[np.complex128]) -> tuple[NDArray[np.complex128], ...]:
         """(u, w, b) on the grid from a reduced eigenvector q, normalised to max|w| = 1 > 0."""
         m = self.T_psi.shape[1]
@@ -585,7 +595,7 @@ class _Solver:
         """
         A, B = self.fine.matrices(k)
         try:
-            standard = np.linalg.solve(B, A)
+            standard = self.fine.standard_matrix(A, B)
             sigmas = sla.eigvals(standard, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:  # B singular (infinite eigenvalues) or QR failed: QZ's job
             return None
