@@ -4,12 +4,17 @@ import math
 
 import numpy as np
 import pytest
+from scipy.optimize import minimize_scalar
 
+from billow.cases import common, double_shear, get_case, shear_layer
 from billow.errors import ConfigError
 from billow.linear.stability import (
+    K_BOUNDS,
     Mode,
     _chebyshev_grid,
     _fourier_grid,
+    _one_blas_thread,
+    _Solver,
     fastest_growing,
     growth_rate_curve,
     most_unstable_mode,
@@ -138,6 +143,92 @@ def test_sampled_profiles_match_callables():
     sampled = most_unstable_mode((z, U(z)), (z, B(z)), 0.44, Re=1000.0)
     exact = most_unstable_mode(U, B, 0.44, Re=1000.0)
     assert sampled.sigma == pytest.approx(exact.sigma, abs=5e-7)
+
+
+def scan_and_search_exactly(U, B, **options) -> tuple[float, np.ndarray]:
+    """fastest_growing's k as it was found before the scan used estimates: every scan point
+    solved by the solver's QZ path; also the exact scan rates."""
+    with _one_blas_thread():
+        solver = _Solver(U, B, n=None, **options)
+        ks = np.linspace(*K_BOUNDS, 12)
+        rates = np.array([solver.mode(float(k)).sigma.real for k in ks])
+        best = int(np.argmax(rates))
+        bracket = (float(ks[max(best - 1, 0)]), float(ks[min(best + 1, ks.size - 1)]))
+        result = minimize_scalar(
+            lambda k: -solver.mode(k).sigma.real,
+            bounds=bracket,
+            method="bounded",
+            options={"xatol": 1e-4},
+        )
+        return float(result.x), rates
+
+
+def check_scan_estimates_and_k(Ri: float, **options):
+    U, B = tanh_profiles(Ri)
+    options = {"Re": 1000.0, "Pr": 1.0, "Lz": 14.0, "bc_z": "free-slip", **options}
+    k_exact, rates = scan_and_search_exactly(U, B, **options)
+    # the domain length of a default run comes from this k: the same to the bit
+    assert fastest_growing(U, B, **options).k == k_exact
+    with _one_blas_thread():
+        solver = _Solver(U, B, n=None, **options)
+        for k, rate in zip(np.linspace(*K_BOUNDS, 12), rates):
+            estimate = solver.growth_rate_estimate(float(k))
+            if estimate is not None:
+                assert abs(estimate[0] - rate) <= estimate[1], k
+
+
+def test_fastest_growing_k_is_the_exact_scan_and_search_to_the_bit():
+    # the default shear_layer run (Re = 1000, Ri = 0.1, Lz = 14): its Lx is 2π / k
+    check_scan_estimates_and_k(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "Ri, options",
+    [
+        (0.0, {"Re": math.inf, "Lz": 30.0}),
+        (0.1, {"Re": math.inf}),
+        (0.2, {"Re": 300.0, "Lz": 8.0, "bc_z": "no-slip"}),
+        (0.15, {"Re": 5000.0, "Pr": 7.0}),
+        (0.3, {"Re": 1000.0}),  # only a weak gravity-wave mode grows
+    ],
+)
+def test_fastest_growing_k_is_the_exact_scan_and_search_to_the_bit_elsewhere(Ri, options):
+    check_scan_estimates_and_k(Ri, **options)
+
+
+def test_fastest_mode_is_the_mode_at_its_wavenumber_to_the_bit():
+    # cases seed a default run with the fastest mode itself (2π/Lx is its k again)
+    U, B = tanh_profiles(0.1)
+    fastest = fastest_growing(U, B, Re=1000.0, Lz=14.0)
+    again = most_unstable_mode(U, B, fastest.k, Re=1000.0, Lz=14.0)
+    assert (fastest.sigma, fastest.converged) == (again.sigma, again.converged)
+    assert fastest.error_estimate == again.error_estimate
+    for name in ("z", "u", "w", "b"):
+        np.testing.assert_array_equal(getattr(fastest, name), getattr(again, name))
+
+
+def test_default_run_is_seeded_with_the_fastest_mode_itself():
+    # shear_layer's default Lx holds one fastest-growing wavelength: its eigenmode seed is that
+    # mode, not a second solve, and the same to the bit as one
+    params = get_case("shear_layer").make_params()
+    U, B = shear_layer.base_profiles(params)
+    k = 2 * np.pi / params.Lx
+    seed = common.most_unstable_mode(params, U, B, k)
+    options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
+    solved = most_unstable_mode(U, B, k, **options)
+    assert seed.k == k and seed.sigma == solved.sigma
+    for name in ("u", "w", "b"):
+        np.testing.assert_array_equal(getattr(seed, name), getattr(solved, name))
+    assert common.most_unstable_mode(params, U, B, k) is seed
+    # another case with the same Ri, R, Re, Pr, Lz, walls has other profiles: solved anew
+    double = get_case("double_shear").make_params(
+        **{name: getattr(params, name) for name in ("Ri", "R", "Re", "Pr", "Lz", "Lx")},
+        perturbation="eigenmode",
+        bc_z=params.bc_z,
+    )
+    profiles = [lambda z, i=i: double_shear.base_profiles(z, double)[i] for i in (0, 1)]
+    assert common.most_unstable_mode(double, *profiles, k) is not seed
 
 
 def test_invalid_inputs_are_rejected():
