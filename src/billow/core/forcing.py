@@ -111,6 +111,7 @@ def _adjoint_source(u, w, dx, dz, periodic_z, zeta):
     """
     corner_rows, nx = zeta.shape
     nz = u.shape[0]
+    inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
     for k in prange(corner_rows):
         for i in range(nx):
             above = u[k, i] if k < nz else 0.0
@@ -121,30 +122,58 @@ def _adjoint_source(u, w, dx, dz, periodic_z, zeta):
             else:
                 below = 0.0
             west = w[k, i - 1] if i > 0 else w[k, nx - 1]
-            zeta[k, i] = (below - above) / dz + (w[k, i] - west) / dx
+            zeta[k, i] = (below - above) * inverse_dz + (w[k, i] - west) * inverse_dx
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _dot(a, b):
+    """sum a b over a row, vectorised: in an order fixed when compiled, not by threads."""
+    total = 0.0
+    for i in range(a.size):
+        total += a[i] * b[i]
+    return total
+
+
+@njit(cache=True)
+def _sum_in_order(values):
+    """values[0] + values[1] + ... left to right (a parallel kernel's ``values.sum()``
+    would be split between threads)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
 
 
 @njit(parallel=True, cache=True)
-def _velocity_and_squares(psi, dx, dz, periodic_z, fu, fw, fu_squared, fw_squared):
-    """f = (d psi/dz, -d psi/dx) from psi on the cell corners, and f^2 elementwise:
+def _force_velocity(psi, dx, dz, periodic_z, fu, fw):
+    """f = (d psi/dz, -d psi/dx) from psi on the cell corners; returns sum |f|^2 over the
+    u points and the distinct w rows (not the top one when z is periodic):
 
-        fu[k, i] = (psi[k+1, i] - psi[k, i]) / dz,   fw[k, i] = -(psi[k, i+1] - psi[k, i]) / dx,
+        fu[k, i] = (psi[k+1, i] - psi[k, i]) / dz,   fw[k, i] = (psi[k, i] - psi[k, i+1]) / dx,
 
-    i periodic; fw = 0 on the wall rows unless z is periodic.
+    i periodic; fw = 0 on the wall rows. Row sums, then rows in order: the same on any
+    number of threads.
     """
     nz, nx = fu.shape
+    inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
+    row_sums = np.zeros(nz + 1)
     for k in prange(nz + 1):
         if k < nz:
+            u_row, below, above = fu[k], psi[k], psi[k + 1]
             for i in range(nx):
-                value = (psi[k + 1, i] - psi[k, i]) / dz
-                fu[k, i] = value
-                fu_squared[k, i] = value * value
-        wall = not periodic_z and (k == 0 or k == nz)
-        for i in range(nx):
-            east = psi[k, i + 1] if i < nx - 1 else psi[k, 0]
-            value = 0.0 if wall else -(east - psi[k, i]) / dx
-            fw[k, i] = value
-            fw_squared[k, i] = value * value
+                u_row[i] = (above[i] - below[i]) * inverse_dz
+            row_sums[k] = _dot(u_row, u_row)
+        w_row, row = fw[k], psi[k]
+        if not periodic_z and (k == 0 or k == nz):
+            for i in range(nx):
+                w_row[i] = 0.0
+        else:
+            for i in range(nx - 1):
+                w_row[i] = (row[i] - row[i + 1]) * inverse_dx
+            w_row[nx - 1] = (row[nx - 1] - row[0]) * inverse_dx
+            if k < nz:
+                row_sums[k] += _dot(w_row, w_row)
+    return _sum_in_order(row_sums)
 
 
 @njit(parallel=True, cache=True)
@@ -161,14 +190,16 @@ def _add_force(tendency_u, tendency_w, fu, fw, inverse_sqrt_dt, periodic_z):
 
 
 @njit(parallel=True, cache=True)
-def _midpoint_work(force, before, after_padded, ghost, out):
-    """out = force (before + after) / 2 elementwise, the work density at the midpoint
-    (``after`` from the padded state: after[k, i] = after_padded[k + ghost, i + ghost])."""
-    rows, nx = out.shape
+def _midpoint_work(force, before, after_padded, ghost, rows):
+    """sum force (before + after) / 2 over the first ``rows`` rows (the work at the
+    midpoint), ``after`` from the padded state: after[k, i] = after_padded[k + ghost, i +
+    ghost]. Row sums, then rows in order: the same on any number of threads."""
+    nx = force.shape[1]
+    row_sums = np.zeros(rows)
     for k in prange(rows):
         after = after_padded[k + ghost, ghost : ghost + nx]
-        for i in range(nx):
-            out[k, i] = force[k, i] * (0.5 * (before[k, i] + after[i]))
+        row_sums[k] = 0.5 * (_dot(force[k], before[k]) + _dot(force[k], after))
+    return _sum_in_order(row_sums)
 
 
 class StochasticForcing:
@@ -185,7 +216,9 @@ class StochasticForcing:
     fixed through the step's stages; the energy it adds per step is
     1/2 dt^2 sum |F|^2 dA = rate Lx Lz dt, for any dt.
 
-    The force is built once per step, in work arrays reused every step.
+    The force is built once per step, in work arrays reused every step, by
+    transforms restricted to the forced modes: the z sums are products with the
+    few forced Z(z) (real matrices), the x transforms act on those few rows only.
     """
 
     def __init__(self, model: Model, rate: float, k_min: float, k_max: float, seed: int):
@@ -211,40 +244,43 @@ class StochasticForcing:
             )
         rows = np.flatnonzero(active.any(axis=1))
         self.z_basis, self.active = z_basis[:, rows], active[rows]
+        # Re psi = Re Z @ irfft(A) + Im Z @ irfft(i A); V = rfft(Re Z^T zeta) - i rfft(Im Z^T zeta)
+        parts = (self.z_basis.real, self.z_basis.imag) if grid.periodic_z else (self.z_basis.real,)
         corner_rows = grid.nz if grid.periodic_z else grid.nz + 1
-        self.z_basis_adjoint = self.z_basis[:corner_rows].conj().T
+        self.z_synthesis = np.ascontiguousarray(np.hstack(parts))
+        self.z_analysis = np.ascontiguousarray(self.z_synthesis[:corner_rows].T)
         # work arrays, reused every step
-        spectrum_columns = grid.nx // 2 + 1
         self.zeta = np.empty((corner_rows, grid.nx))
-        self.zeta_spectrum = np.empty((corner_rows, spectrum_columns), dtype=complex)
-        self.projection = np.empty(self.active.shape, dtype=complex)
-        self.psi_spectrum = np.empty((grid.nz + 1, spectrum_columns), dtype=complex)
+        self.zeta_z_modes = np.empty((len(self.z_analysis), grid.nx))
+        self.psi_z_modes = np.empty((len(self.z_analysis), grid.nx))
         self.psi = np.empty((grid.nz + 1, grid.nx))
         u_shape, w_shape = (grid.nz, grid.nx), (grid.nz + 1, grid.nx)
         self.force_buffers = (np.empty(u_shape), np.empty(w_shape))
-        self.products = (np.empty(u_shape), np.empty(w_shape))  # f^2, then F . u_mid
         self.force: tuple[np.ndarray, np.ndarray] | None = None  # f, normalised
         self.inverse_sqrt_dt = 0.0  # F = f / sqrt(dt) of the step
         self.step_start: int | None = None  # iteration whose force is drawn
         self.velocity_before = (np.empty(u_shape), np.empty(w_shape))
 
-    def _velocity(self, amplitudes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """f(A) into self.force_buffers, f^2 into self.products."""
-        grid = self.grid
-        np.matmul(self.z_basis, amplitudes, out=self.psi_spectrum)
-        np.fft.irfft(self.psi_spectrum, n=grid.nx, axis=1, out=self.psi)
+    def _velocity(self, amplitudes: np.ndarray) -> float:
+        """f(A) into self.force_buffers; returns sum |f|^2 (distinct points)."""
+        grid, modes = self.grid, len(self.active)
+        psi_x = self.psi_z_modes
+        np.fft.irfft(amplitudes, n=grid.nx, axis=1, out=psi_x[:modes])
+        if grid.periodic_z:
+            np.fft.irfft(1j * amplitudes, n=grid.nx, axis=1, out=psi_x[modes:])
+        np.matmul(self.z_synthesis, psi_x, out=self.psi)
         fu, fw = self.force_buffers
-        _velocity_and_squares(self.psi, grid.dx, grid.dz, grid.periodic_z, fu, fw, *self.products)
-        return fu, fw
+        return _force_velocity(self.psi, grid.dx, grid.dz, grid.periodic_z, fu, fw)
 
     def _projections(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
         """V with sum f(A) . (u, w) = (2 / nx) Re sum A conj(V): the adjoint of A -> f(A),
         i.e. the transform of zeta = Dz^T u + Dx^T w on the cell corners."""
-        grid = self.grid
+        grid, modes = self.grid, len(self.active)
         _adjoint_source(u, w, grid.dx, grid.dz, grid.periodic_z, self.zeta)
-        np.fft.rfft(self.zeta, axis=1, out=self.zeta_spectrum)
-        np.matmul(self.z_basis_adjoint, self.zeta_spectrum, out=self.projection)
-        return np.multiply(self.projection, self.active, out=self.projection)
+        np.matmul(self.z_analysis, self.zeta, out=self.zeta_z_modes)
+        spectrum = np.fft.rfft(self.zeta_z_modes, axis=1)
+        V = spectrum[:modes] - 1j * spectrum[modes:] if grid.periodic_z else spectrum
+        return V * self.active
 
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
         """New force f, orthogonal to the velocity (u, w) and normalised."""
@@ -256,13 +292,10 @@ class StochasticForcing:
         norm = np.vdot(V, V).real
         if norm > 0:
             amplitudes -= (np.vdot(V, amplitudes).real / norm) * V
-        fu, fw = self._velocity(amplitudes)
         grid = self.grid
-        fu_squared, fw_squared = self.products
-        energy = 0.5 * (
-            np.sum(fu_squared) + np.sum(fw_squared[:-1] if grid.periodic_z else fw_squared)
-        )
+        energy = 0.5 * self._velocity(amplitudes)
         scale = np.sqrt(self.rate * grid.Lx * grid.Lz / (energy * grid.cell_area))
+        fu, fw = self.force_buffers
         np.multiply(fu, scale, out=fu)
         np.multiply(fw, scale, out=fw)
         self.force = (fu, fw)
@@ -283,13 +316,12 @@ class StochasticForcing:
         """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate)."""
         if self.force is None:
             return 0.0
-        work_u, work_w = self.products
-        for force, before, name, out in zip(self.force, self.velocity_before, "uw", self.products):
-            _midpoint_work(force, before, model.state[name], self.grid.ghost, out)
-        if self.grid.periodic_z:
-            work_w = work_w[:-1]
-        work = np.sum(work_u) + np.sum(work_w)
-        return float(work) * self.grid.cell_area / np.sqrt(model.last_dt)
+        grid = self.grid
+        (fu, fw), (u_before, w_before) = self.force, self.velocity_before
+        w_rows = grid.nz if grid.periodic_z else grid.nz + 1
+        work = _midpoint_work(fu, u_before, model.state["u"], grid.ghost, grid.nz)
+        work += _midpoint_work(fw, w_before, model.state["w"], grid.ghost, w_rows)
+        return float(work) * grid.cell_area / np.sqrt(model.last_dt)
 
     def get_state(self) -> dict:
         """What a checkpoint needs to continue the random sequence exactly."""
