@@ -29,7 +29,7 @@ import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
 from billow.core.diagnostics import dissipation, kinetic_energy, potential_energy
-from billow.core.forcing import coriolis, diffusion_tendency
+from billow.core.forcing import StochasticForcing, coriolis, diffusion_tendency
 
 # The shear layer's defaults (Lx from a ~1 s linear-stability solve, eigenmode seeding)
 # are not what these tests are about: fix Lx (about one fastest-growing wavelength) and
@@ -430,6 +430,93 @@ def test_stochastic_force_is_divergence_free_tangential_and_band_limited():
         assert energy[~band].sum() <= 1e-24 * energy.sum()
         # and the whole band is forced: every allowed mode carries energy
         assert np.all(energy[band] > 1e-12 * energy[band].max())
+
+
+def numpy_stochastic_force(
+    forcing: StochasticForcing, rng: np.random.Generator, u: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The normalised force f of one step, by the forcing's plain numpy formulation: random
+    amplitudes A made orthogonal to V (the adjoint of A -> f applied to (u, w): z-basis^H
+    times the FFT of zeta = Dz^T u + Dx^T w), psi = irfft(z-basis A), f = (Dz psi, -Dx psi)
+    scaled to 1/2 sum |f|^2 dA = rate Lx Lz."""
+    grid, active = forcing.grid, forcing.active
+    amplitudes = (
+        rng.standard_normal(active.shape) + 1j * rng.standard_normal(active.shape)
+    ) * active
+    if grid.periodic_z:
+        zeta, w_corners = (np.roll(u, 1, axis=0) - u) / grid.dz, w[:-1]
+    else:
+        padded = np.vstack([np.zeros((1, grid.nx)), u, np.zeros((1, grid.nx))])
+        zeta, w_corners = (padded[:-1] - padded[1:]) / grid.dz, w
+    zeta = zeta + (w_corners - np.roll(w_corners, 1, axis=1)) / grid.dx
+    basis = forcing.z_basis
+    V = (basis[: zeta.shape[0]].conj().T @ np.fft.rfft(zeta, axis=1)) * active
+    amplitudes -= (np.vdot(V, amplitudes).real / np.vdot(V, V).real) * V
+    psi = np.fft.irfft(basis @ amplitudes, n=grid.nx, axis=1)
+    fu = np.diff(psi, axis=0) / grid.dz
+    fw = -(np.roll(psi, -1, axis=1) - psi) / grid.dx
+    if not grid.periodic_z:
+        fw[[0, -1]] = 0.0
+    energy = 0.5 * (np.sum(fu**2) + np.sum((fw[:-1] if grid.periodic_z else fw) ** 2))
+    scale = np.sqrt(forcing.rate * grid.Lx * grid.Lz / (energy * grid.cell_area))
+    return scale * fu, scale * fw
+
+
+@pytest.mark.parametrize("bc_z", ["no-slip", "periodic"])
+def test_stochastic_force_is_its_numpy_formulation_to_round_off(bc_z):
+    """The force of every step and the injected power sum F . (u^n + u^{n+1}) / 2 dA
+    equal the plain numpy formulation (full-grid transforms; same random stream) to
+    round-off, with walls and with periodic z; the force stays divergence-free to
+    round-off, and a stage adds exactly F = f / sqrt(dt)."""
+    periodic = bc_z == "periodic"
+    grid = Grid(30, 21, 7.0, 5.0, periodic_z=periodic, z_bottom=0.0 if periodic else -2.5)
+    model = Model(grid, Re=300.0, bc_z=bc_z)
+    noise = np.random.default_rng(2)
+    model.set(u=0.1 * noise.standard_normal((21, 30)), b=0.1 * noise.standard_normal((21, 30)))
+    model.project()
+    forcing = StochasticForcing(model, rate=1e-2, k_min=1.0, k_max=4.0, seed=11)
+    model.forcings.append(forcing)
+    for _ in range(3):
+        rng = np.random.default_rng()
+        rng.bit_generator.state = forcing.rng.bit_generator.state
+        u_before, w_before = model.interior("u").copy(), model.interior("w").copy()
+        model.step(0.02)
+        fu, fw = numpy_stochastic_force(forcing, rng, u_before, w_before)
+        # Both sum the same ~20 modes (17 walls, 19 periodic) in another order (products
+        # restricted to the forced modes instead of full-grid transforms), i.e. psi to a
+        # few eps of its size; the difference over dz amplifies that by ~1/(k_min dz) = 4:
+        # a bound of ~(20 + log2 30) eps * 4 = 2e-14 of max|f|, measured <= 1.3e-15
+        size = max(np.max(np.abs(fu)), np.max(np.abs(fw)))
+        assert np.max(np.abs(forcing.force[0] - fu)) <= 1e-13 * size
+        assert np.max(np.abs(forcing.force[1] - fw)) <= 1e-13 * size
+        new_u, new_w = forcing.force
+        divergence = (np.roll(new_u, -1, axis=1) - new_u) / grid.dx + np.diff(
+            new_w, axis=0
+        ) / grid.dz
+        assert np.max(np.abs(divergence)) <= 1e-13 * size / min(grid.dx, grid.dz)
+        if periodic:
+            fw, w_before, w_after = fw[:-1], w_before[:-1], model.interior("w")[:-1]
+        else:
+            w_after = model.interior("w")
+        works = [
+            fu * (0.5 * (u_before + model.interior("u"))),
+            fw * (0.5 * (w_before + w_after)),
+        ]
+        per_area = grid.cell_area / np.sqrt(model.last_dt)
+        power = sum(np.sum(work) for work in works) * per_area
+        # F . u^n = 0 cancels between the terms: round-off is relative to sum |F . u_mid|
+        # (the force's error above plus the sums' own; measured <= 1.4e-16 of it)
+        scale = sum(np.sum(np.abs(work)) for work in works) * per_area
+        assert abs(forcing.injected_power(model) - power) <= 1e-13 * scale
+    # a stage adds F = f / sqrt(dt) to the u rows and to the w rows off the walls
+    tendencies = {name: np.zeros_like(values) for name, values in model.tendencies.items()}
+    forcing(model, model.time, tendencies)  # a new step: draws a new force
+    inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
+    assert np.array_equal(tendencies["u"], forcing.force[0] * inverse_sqrt_dt)
+    rows = slice(None) if periodic else slice(1, -1)
+    assert np.array_equal(tendencies["w"][rows], forcing.force[1][rows] * inverse_sqrt_dt)
+    assert periodic or not (np.any(tendencies["w"][0]) or np.any(tendencies["w"][-1]))
+    assert not np.any(tendencies["b"])
 
 
 def forced_run(seed: int) -> tuple[Model, list[dict[str, float]]]:

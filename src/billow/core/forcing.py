@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import njit, prange
 
 from .advection import advection_diffusion
 from .diagnostics import Diagnostic
 from .grid import Location
 from .model import KIND, Forcing, Model
-from .operators import fill_ghosts, velocity_from_streamfunction
+from .operators import fill_ghosts
 
 
 def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarray:
@@ -100,6 +101,107 @@ def coriolis(model: Model, f: float, U: np.ndarray, dU_dz: np.ndarray) -> Forcin
     return rotate
 
 
+@njit(parallel=True, cache=True)
+def _adjoint_source(u, w, dx, dz, periodic_z, zeta):
+    """zeta = Dz^T u + Dx^T w on the cell corners (the rows of ``zeta``):
+
+        zeta[k, i] = (u[k-1, i] - u[k, i]) / dz + (w[k, i] - w[k, i-1]) / dx,
+
+    i periodic; u = 0 beyond the walls (nz + 1 corner rows), or k periodic (nz rows).
+    """
+    corner_rows, nx = zeta.shape
+    nz = u.shape[0]
+    inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
+    for k in prange(corner_rows):
+        for i in range(nx):
+            above = u[k, i] if k < nz else 0.0
+            if k > 0:
+                below = u[k - 1, i]
+            elif periodic_z:
+                below = u[nz - 1, i]
+            else:
+                below = 0.0
+            west = w[k, i - 1] if i > 0 else w[k, nx - 1]
+            zeta[k, i] = (below - above) * inverse_dz + (w[k, i] - west) * inverse_dx
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _dot(a, b):
+    """sum a b over a row, vectorised: in an order fixed when compiled, not by threads."""
+    total = 0.0
+    for i in range(a.size):
+        total += a[i] * b[i]
+    return total
+
+
+@njit(cache=True)
+def _sum_in_order(values):
+    """values[0] + values[1] + ... left to right (a parallel kernel's ``values.sum()``
+    would be split between threads)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+@njit(parallel=True, cache=True)
+def _force_velocity(psi, dx, dz, periodic_z, fu, fw):
+    """f = (d psi/dz, -d psi/dx) from psi on the cell corners; returns sum |f|^2 over the
+    u points and the distinct w rows (not the top one when z is periodic):
+
+        fu[k, i] = (psi[k+1, i] - psi[k, i]) / dz,   fw[k, i] = (psi[k, i] - psi[k, i+1]) / dx,
+
+    i periodic; fw = 0 on the wall rows. Row sums, then rows in order: the same on any
+    number of threads.
+    """
+    nz, nx = fu.shape
+    inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
+    row_sums = np.zeros(nz + 1)
+    for k in prange(nz + 1):
+        if k < nz:
+            u_row, below, above = fu[k], psi[k], psi[k + 1]
+            for i in range(nx):
+                u_row[i] = (above[i] - below[i]) * inverse_dz
+            row_sums[k] = _dot(u_row, u_row)
+        w_row, row = fw[k], psi[k]
+        if not periodic_z and (k == 0 or k == nz):
+            for i in range(nx):
+                w_row[i] = 0.0
+        else:
+            for i in range(nx - 1):
+                w_row[i] = (row[i] - row[i + 1]) * inverse_dx
+            w_row[nx - 1] = (row[nx - 1] - row[0]) * inverse_dx
+            if k < nz:
+                row_sums[k] += _dot(w_row, w_row)
+    return _sum_in_order(row_sums)
+
+
+@njit(parallel=True, cache=True)
+def _add_force(tendency_u, tendency_w, fu, fw, inverse_sqrt_dt, periodic_z):
+    """Tendencies += F = f / sqrt(dt): all u rows; the w rows off the walls."""
+    nz, nx = fu.shape
+    for k in prange(nz):
+        for i in range(nx):
+            tendency_u[k, i] += fu[k, i] * inverse_sqrt_dt
+    first, last = (0, nz + 1) if periodic_z else (1, nz)
+    for k in prange(first, last):
+        for i in range(nx):
+            tendency_w[k, i] += fw[k, i] * inverse_sqrt_dt
+
+
+@njit(parallel=True, cache=True)
+def _midpoint_work(force, before, after_padded, ghost, rows):
+    """sum force (before + after) / 2 over the first ``rows`` rows (the work at the
+    midpoint), ``after`` from the padded state: after[k, i] = after_padded[k + ghost, i +
+    ghost]. Row sums, then rows in order: the same on any number of threads."""
+    nx = force.shape[1]
+    row_sums = np.zeros(rows)
+    for k in prange(rows):
+        after = after_padded[k + ghost, ghost : ghost + nx]
+        row_sums[k] = 0.5 * (_dot(force[k], before[k]) + _dot(force[k], after))
+    return _sum_in_order(row_sums)
+
+
 class StochasticForcing:
     """Band-limited, divergence-free, white-in-time random body force (after Alvelius 1999).
 
@@ -113,6 +215,10 @@ class StochasticForcing:
     to 1/2 sum |f|^2 dA = rate Lx Lz, and applied as F = f / sqrt(dt), held
     fixed through the step's stages; the energy it adds per step is
     1/2 dt^2 sum |F|^2 dA = rate Lx Lz dt, for any dt.
+
+    The force is built once per step, in work arrays reused every step, by
+    transforms restricted to the forced modes: the z sums are products with the
+    few forced Z(z) (real matrices), the x transforms act on those few rows only.
     """
 
     def __init__(self, model: Model, rate: float, k_min: float, k_max: float, seed: int):
@@ -138,34 +244,43 @@ class StochasticForcing:
             )
         rows = np.flatnonzero(active.any(axis=1))
         self.z_basis, self.active = z_basis[:, rows], active[rows]
-        self.force: tuple[np.ndarray, np.ndarray] | None = None
-        self.step_force: tuple[np.ndarray, np.ndarray] | None = None  # F = f / sqrt(dt)
+        # Re psi = Re Z @ irfft(A) + Im Z @ irfft(i A); V = rfft(Re Z^T zeta) - i rfft(Im Z^T zeta)
+        parts = (self.z_basis.real, self.z_basis.imag) if grid.periodic_z else (self.z_basis.real,)
+        corner_rows = grid.nz if grid.periodic_z else grid.nz + 1
+        self.z_synthesis = np.ascontiguousarray(np.hstack(parts))
+        self.z_analysis = np.ascontiguousarray(self.z_synthesis[:corner_rows].T)
+        # work arrays, reused every step
+        self.zeta = np.empty((corner_rows, grid.nx))
+        self.zeta_z_modes = np.empty((len(self.z_analysis), grid.nx))
+        self.psi_z_modes = np.empty((len(self.z_analysis), grid.nx))
+        self.psi = np.empty((grid.nz + 1, grid.nx))
+        u_shape, w_shape = (grid.nz, grid.nx), (grid.nz + 1, grid.nx)
+        self.force_buffers = (np.empty(u_shape), np.empty(w_shape))
+        self.force: tuple[np.ndarray, np.ndarray] | None = None  # f, normalised
+        self.inverse_sqrt_dt = 0.0  # F = f / sqrt(dt) of the step
         self.step_start: int | None = None  # iteration whose force is drawn
-        self.velocity_before: tuple[np.ndarray, np.ndarray] | None = None
+        self.velocity_before = (np.empty(u_shape), np.empty(w_shape))
 
-    def _velocity(self, amplitudes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        grid = self.grid
-        psi = np.fft.irfft(self.z_basis @ amplitudes, n=grid.nx, axis=1)
-        u, w = velocity_from_streamfunction(grid, psi)
-        if not grid.periodic_z:
-            w[[0, -1]] = 0.0
-        return u, w
+    def _velocity(self, amplitudes: np.ndarray) -> float:
+        """f(A) into self.force_buffers; returns sum |f|^2 (distinct points)."""
+        grid, modes = self.grid, len(self.active)
+        psi_x = self.psi_z_modes
+        np.fft.irfft(amplitudes, n=grid.nx, axis=1, out=psi_x[:modes])
+        if grid.periodic_z:
+            np.fft.irfft(1j * amplitudes, n=grid.nx, axis=1, out=psi_x[modes:])
+        np.matmul(self.z_synthesis, psi_x, out=self.psi)
+        fu, fw = self.force_buffers
+        return _force_velocity(self.psi, grid.dx, grid.dz, grid.periodic_z, fu, fw)
 
     def _projections(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
         """V with sum f(A) . (u, w) = (2 / nx) Re sum A conj(V): the adjoint of A -> f(A),
         i.e. the transform of zeta = Dz^T u + Dx^T w on the cell corners."""
-        grid = self.grid
-        if grid.periodic_z:
-            u_below = np.roll(u, 1, axis=0)
-            zeta = (u_below - u) / grid.dz
-            w = w[:-1]
-        else:
-            padded = np.vstack([np.zeros((1, grid.nx)), u, np.zeros((1, grid.nx))])
-            zeta = (padded[:-1] - padded[1:]) / grid.dz
-        zeta = zeta + (w - np.roll(w, 1, axis=1)) / grid.dx
-        spectrum = np.fft.rfft(zeta, axis=1)
-        rows = zeta.shape[0]
-        return (self.z_basis[:rows].conj().T @ spectrum) * self.active
+        grid, modes = self.grid, len(self.active)
+        _adjoint_source(u, w, grid.dx, grid.dz, grid.periodic_z, self.zeta)
+        np.matmul(self.z_analysis, self.zeta, out=self.zeta_z_modes)
+        spectrum = np.fft.rfft(self.zeta_z_modes, axis=1)
+        V = spectrum[:modes] - 1j * spectrum[modes:] if grid.periodic_z else spectrum
+        return V * self.active
 
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
         """New force f, orthogonal to the velocity (u, w) and normalised."""
@@ -177,35 +292,36 @@ class StochasticForcing:
         norm = np.vdot(V, V).real
         if norm > 0:
             amplitudes -= (np.vdot(V, amplitudes).real / norm) * V
-        fu, fw = self._velocity(amplitudes)
         grid = self.grid
-        energy = 0.5 * (np.sum(fu**2) + np.sum((fw[:-1] if grid.periodic_z else fw) ** 2))
+        energy = 0.5 * self._velocity(amplitudes)
         scale = np.sqrt(self.rate * grid.Lx * grid.Lz / (energy * grid.cell_area))
-        self.force = (scale * fu, scale * fw)
+        fu, fw = self.force_buffers
+        np.multiply(fu, scale, out=fu)
+        np.multiply(fw, scale, out=fw)
+        self.force = (fu, fw)
 
     def __call__(self, model: Model, t: float, tendencies: dict[str, np.ndarray]) -> None:
         if self.step_start != model.iteration:  # first stage of a new step: new force
             self.step_start = model.iteration
-            self.velocity_before = (model.interior("u").copy(), model.interior("w").copy())
+            for before, name in zip(self.velocity_before, ("u", "w")):
+                np.copyto(before, model.interior(name))
             self.draw(*self.velocity_before)
-            inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
-            self.step_force = (self.force[0] * inverse_sqrt_dt, self.force[1] * inverse_sqrt_dt)
-        tendencies["u"] += self.step_force[0]
-        rows = slice(0, None) if self.grid.periodic_z else slice(1, -1)
-        tendencies["w"][rows] += self.step_force[1][rows]
+            self.inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
+        fu, fw = self.force
+        _add_force(
+            tendencies["u"], tendencies["w"], fu, fw, self.inverse_sqrt_dt, self.grid.periodic_z
+        )
 
     def injected_power(self, model: Model) -> float:
         """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate)."""
         if self.force is None:
             return 0.0
-        fu, fw = self.force
-        u_before, w_before = self.velocity_before
-        u_mid = 0.5 * (u_before + model.interior("u"))
-        w_mid = 0.5 * (w_before + model.interior("w"))
-        if self.grid.periodic_z:
-            fw, w_mid = fw[:-1], w_mid[:-1]
-        work = np.sum(fu * u_mid) + np.sum(fw * w_mid)
-        return float(work) * self.grid.cell_area / np.sqrt(model.last_dt)
+        grid = self.grid
+        (fu, fw), (u_before, w_before) = self.force, self.velocity_before
+        w_rows = grid.nz if grid.periodic_z else grid.nz + 1
+        work = _midpoint_work(fu, u_before, model.state["u"], grid.ghost, grid.nz)
+        work += _midpoint_work(fw, w_before, model.state["w"], grid.ghost, w_rows)
+        return float(work) * grid.cell_area / np.sqrt(model.last_dt)
 
     def get_state(self) -> dict:
         """What a checkpoint needs to continue the random sequence exactly."""
