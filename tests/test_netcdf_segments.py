@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import h5py
 import numpy as np
 import xarray as xr
 
+from billow.io import netcdf
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
 
 
@@ -79,3 +83,81 @@ def test_index_maps_records_as_h5py_virtual_layout_does(tmp_path):
         assert read.time.values.tolist() == list(range(7))
         assert read.u.values[:, 0, 0].tolist() == list(range(7))
         assert read.w.values[:, 1, 2].tolist() == [-float(n) for n in range(7)]
+
+
+def assert_holds(segment: Path, numbers: list[int]) -> None:
+    """A finished segment file holds exactly the records ``numbers``, in every variable."""
+    with h5py.File(segment, "r") as source:
+        assert source["time"][...].tolist() == numbers
+        for name in ("u", "w"):
+            assert source[name].shape == (len(numbers), 2, 3)
+            assert source[name].maxshape == (None, 2, 3)
+    with xr.open_dataset(segment, engine="h5netcdf") as alone:
+        assert alone.sizes["time"] == len(numbers)
+        assert alone.u.values[:, 0, 0].tolist() == numbers
+
+
+def test_segments_sized_ahead_hold_exactly_their_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(netcdf, "SEGMENT_CAPACITY", 3)
+    series = make_series(tmp_path)
+    series.append(0.0, record(0))  # fewer records than the capacity
+    series.commit()
+    for n in range(1, 8):  # grown twice, one record at a time
+        series.append(float(n), record(n))
+    series.commit()
+    block = range(8, 13)  # one block of records past the capacity at once
+    series.append(
+        np.array(block, float), {k: np.stack([record(n)[k] for n in block]) for k in "uw"}
+    )
+    series.append(13.0, record(13))
+    series.close()
+    segments = sorted((tmp_path / SEGMENTS).iterdir())
+    assert_holds(segments[0], [0])
+    assert_holds(segments[1], list(range(1, 8)))
+    assert_holds(segments[2], list(range(8, 14)))
+    with xr.open_dataset(tmp_path / "fields.nc", engine="h5netcdf") as index:
+        assert index.time.values.tolist() == list(range(14))
+        assert index.u.values[:, 1, 1].tolist() == list(range(14))
+        assert index.w.values[:, 0, 2].tolist() == [-float(n) for n in range(14)]
+
+    # a resume cutting the last segment rewrites it with exactly the records kept
+    series = make_series(tmp_path, resume_records=10)
+    assert_holds(segments[2], [8, 9])
+    for n in range(20, 25):
+        series.append(float(n), record(n))
+    series.close()
+    assert_holds(tmp_path / SEGMENTS / "fields.000000010.nc", list(range(20, 25)))
+    with xr.open_dataset(tmp_path / "fields.nc", engine="h5netcdf") as index:
+        assert index.u.values[:, 0, 0].tolist() == [*range(10), *range(20, 25)]
+
+
+def test_a_crash_in_a_segment_grown_past_its_capacity_leaves_the_committed_records(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from billow.io import netcdf
+        from test_netcdf_segments import make_series, record
+        netcdf.SEGMENT_CAPACITY = 2
+        series = make_series({str(tmp_path)!r})
+        for n in range(5):
+            series.append(float(n), record(n))
+        series.commit()
+        for n in range(5, 12):
+            series.append(float(n), record(n))
+        os._exit(9)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=False, timeout=120)
+    assert len(list((tmp_path / SEGMENTS).glob("*.partial"))) == 1
+    assert_holds(tmp_path / SEGMENTS / "fields.000000000.nc", list(range(5)))
+    with xr.open_dataset(tmp_path / "fields.nc", engine="h5netcdf") as index:
+        assert index.time.values.tolist() == list(range(5))
+
+    series = make_series(tmp_path, resume_records=5)
+    assert not list((tmp_path / SEGMENTS).glob("*.partial"))
+    series.append(50.0, record(50))
+    series.close()
+    assert_holds(tmp_path / SEGMENTS / "fields.000000005.nc", [50])
+    with xr.open_dataset(tmp_path / "fields.nc", engine="h5netcdf") as index:
+        assert index.u.values[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 50]

@@ -34,6 +34,7 @@ from .atomic import atomic_path, fsync_file
 CONVENTIONS = "CF-1.8"
 SEGMENTS = "segments"
 PARTIAL = ".partial"
+SEGMENT_CAPACITY = 64  # records an open segment's variables are first sized for
 TIME_ATTRIBUTES = {"units": "1", "long_name": "time (units of d/U0)", "axis": "T"}
 
 
@@ -201,43 +202,60 @@ class SegmentedTimeSeries:
         variable.attrs.update(attrs)
 
     def _open(self, first: int) -> None:
-        """Start the segment whose first record is ``first``, as a ``.partial`` file."""
+        """Start the segment whose first record is ``first``, as a ``.partial`` file.
+
+        Its variables are sized for ``SEGMENT_CAPACITY`` records at first (chunks not
+        written take no space) and doubled when full, rather than resized every record;
+        :meth:`_close_open` cuts them to the records written and writes the times."""
         path = self._segment_path(first)
         segment = h5py.File(path.with_name(path.name + PARTIAL), "w")
         scales = self._write_header(segment, np.zeros(0))
-        self.open_datasets = {"time": scales["time"]}
+        self.open_datasets = {}
         for name, (dims, _) in self.variables.items():
             shape = self._shape(dims)
             chunks = (1, *shape) if shape else (1024,)  # one snapshot, or many scalars
             variable = segment.create_dataset(
-                name, (0, *shape), "f8", maxshape=(None, *shape), chunks=chunks
+                name, (SEGMENT_CAPACITY, *shape), "f8", maxshape=(None, *shape), chunks=chunks
             )
             self._describe(variable, name, scales)
             self.open_datasets[name] = variable
         self.open_segment = segment
+        self.open_time = scales["time"]
         self.open_first = first
+        self.open_count = 0  # records written
+        self.open_capacity = SEGMENT_CAPACITY
         self.open_times: list[np.ndarray] = []
 
     def _append_to_open(self, times: np.ndarray, values: dict) -> None:
-        start = sum(len(t) for t in self.open_times)
-        stop = start + times.size
+        start, stop = self.open_count, self.open_count + times.size
+        if stop > self.open_capacity:
+            self.open_capacity = max(stop, 2 * self.open_capacity)
+            for dataset in self.open_datasets.values():
+                dataset.resize(self.open_capacity, axis=0)
         for name, dataset in self.open_datasets.items():
-            dataset.resize(stop, axis=0)
-            data = times if name == "time" else values[name]
             if dataset.ndim > 1 and times.size == 1:  # one snapshot = one whole chunk
                 # handed to HDF5 as is: no selection, conversion or chunk-cache copy
-                chunk = np.ascontiguousarray(data, dtype="<f8")
+                chunk = np.ascontiguousarray(values[name], dtype="<f8")
                 dataset.id.write_direct_chunk((start,) + (0,) * (dataset.ndim - 1), chunk)
             else:
-                dataset[start:stop] = data
+                dataset[start:stop] = values[name]
+        self.open_count = stop
         self.open_times.append(times)
 
-    def _close_open(self, path: Path) -> None:
+    def _close_open(self, path: Path) -> np.ndarray:
+        """Write the times and cut the variables to the records written, then close, fsync
+        and rename the open segment to ``path``; returns its times."""
+        times = np.concatenate(self.open_times)
+        self.open_time.resize(times.size, axis=0)
+        self.open_time[:] = times
+        for dataset in self.open_datasets.values():
+            dataset.resize(times.size, axis=0)
         partial = path.with_name(path.name + PARTIAL)
         self.open_segment.close()
         self.open_segment = None
         fsync_file(partial)
         os.replace(partial, path)
+        return times
 
     def append(self, times: float | np.ndarray, values: dict[str, np.ndarray | float]) -> None:
         """Append one record (or several: arrays whose first axis is time) to the open segment."""
@@ -252,9 +270,8 @@ class SegmentedTimeSeries:
         if self.open_segment is None:
             return
         first = self.open_first
-        times = np.concatenate(self.open_times)
         path = self._segment_path(first)
-        self._close_open(path)
+        times = self._close_open(path)
         self.segments.append(Segment(path, first, times, len(times)))
         self._write_index()
 
