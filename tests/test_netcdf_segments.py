@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from billow.io import netcdf
+from billow.io import atomic, netcdf
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
 
 
@@ -136,7 +137,7 @@ def test_a_crash_in_a_segment_grown_past_its_capacity_leaves_the_committed_recor
         f"""
         import os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from billow.io import netcdf
+        from billow.io import atomic, netcdf
         from test_netcdf_segments import make_series, record
         netcdf.SEGMENT_CAPACITY = 2
         series = make_series({str(tmp_path)!r})
@@ -161,3 +162,34 @@ def test_a_crash_in_a_segment_grown_past_its_capacity_leaves_the_committed_recor
     assert_holds(tmp_path / SEGMENTS / "fields.000000005.nc", [50])
     with xr.open_dataset(tmp_path / "fields.nc", engine="h5netcdf") as index:
         assert index.u.values[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 50]
+
+
+def test_each_append_starts_the_writeback_of_its_segment(tmp_path, monkeypatch):
+    hinted = []
+    monkeypatch.setattr(netcdf, "start_writeback", lambda fd: hinted.append(os.fstat(fd).st_ino))
+    series = make_series(tmp_path)
+    for n in range(3):
+        series.append(float(n), record(n))
+    partial = next((tmp_path / SEGMENTS).glob("*.partial"))
+    assert hinted == [partial.stat().st_ino] * 3
+    series.close()
+    assert_holds(tmp_path / SEGMENTS / "fields.000000000.nc", [0, 1, 2])
+
+
+def test_start_writeback_is_a_harmless_hint(tmp_path):
+    if sys.platform.startswith("linux"):
+        assert atomic._SYNC_FILE_RANGE is not None, "sync_file_range not found in libc"
+    path = tmp_path / "data"
+    data = np.arange(300_000.0).tobytes()
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        atomic.start_writeback(handle.fileno())
+        atomic.start_writeback(handle.fileno())  # nothing dirty left: no effect
+    assert path.read_bytes() == data
+    reading, writing = os.pipe()  # not a file: the kernel refuses, nothing is raised
+    try:
+        atomic.start_writeback(reading)
+    finally:
+        os.close(reading)
+        os.close(writing)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.grid import Grid
 from ..errors import BillowError
-from .atomic import atomic_path, fsync_file
+from .atomic import atomic_path, fsync_file, start_writeback
 
 CONVENTIONS = "CF-1.8"
 SEGMENTS = "segments"
@@ -241,6 +241,8 @@ class SegmentedTimeSeries:
                 dataset[start:stop] = values[name]
         self.open_count = stop
         self.open_times.append(times)
+        # the segment's fsync at commit then waits for little: ~90 MB per checkpoint by default
+        start_writeback(self.open_segment.id.get_vfd_handle())
 
     def _close_open(self, path: Path) -> np.ndarray:
         """Write the times and cut the variables to the records written, then close, fsync
