@@ -211,8 +211,10 @@ class SegmentedTimeSeries:
         segment = h5py.File(path.with_name(path.name + PARTIAL), "w")
         scales = self._write_header(segment, np.zeros(0))
         self.open_datasets = {}
+        self.open_origins = {}  # of a record in each variable, without the time axis
         for name, (dims, _) in self.variables.items():
             shape = self._shape(dims)
+            self.open_origins[name] = (0,) * len(shape)
             chunks = (1, *shape) if shape else (1024,)  # one snapshot, or many scalars
             variable = segment.create_dataset(
                 name, (SEGMENT_CAPACITY, *shape), "f8", maxshape=(None, *shape), chunks=chunks
@@ -233,10 +235,11 @@ class SegmentedTimeSeries:
             for dataset in self.open_datasets.values():
                 dataset.resize(self.open_capacity, axis=0)
         for name, dataset in self.open_datasets.items():
-            if dataset.ndim > 1 and times.size == 1:  # one snapshot = one whole chunk
+            origin = self.open_origins[name]
+            if origin and times.size == 1:  # one snapshot = one whole chunk
                 # handed to HDF5 as is: no selection, conversion or chunk-cache copy
                 chunk = np.ascontiguousarray(values[name], dtype="<f8")
-                dataset.id.write_direct_chunk((start,) + (0,) * (dataset.ndim - 1), chunk)
+                dataset.id.write_direct_chunk((start, *origin), chunk)
             else:
                 dataset[start:stop] = values[name]
         self.open_count = stop
