@@ -193,3 +193,26 @@ def test_start_writeback_is_a_harmless_hint(tmp_path):
     finally:
         os.close(reading)
         os.close(writing)
+
+
+def test_segments_written_by_another_hdf5_driver_get_no_hint(tmp_path):
+    # HDF5_DRIVER=core: HDF5 holds the file in memory until it is closed, no descriptor
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from billow.io import netcdf
+        from test_netcdf_segments import make_series, record
+        hinted = []
+        netcdf.start_writeback = hinted.append
+        series = make_series({str(tmp_path)!r})
+        for n in range(4):
+            series.append(float(n), record(n))
+        assert series.open_segment.driver == "core", series.open_segment.driver
+        series.close()
+        assert hinted == [], hinted
+        """
+    )
+    environment = {**os.environ, "HDF5_DRIVER": "core"}
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120, env=environment)
+    assert_holds(tmp_path / SEGMENTS / "fields.000000000.nc", [0, 1, 2, 3])

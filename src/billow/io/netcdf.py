@@ -223,6 +223,8 @@ class SegmentedTimeSeries:
             self.open_datasets[name] = variable
         self.open_segment = segment
         self.open_time = scales["time"]
+        # the file descriptor HDF5 writes to (its default driver; another has none)
+        self.open_descriptor = segment.id.get_vfd_handle() if segment.driver == "sec2" else None
         self.open_first = first
         self.open_count = 0  # records written
         self.open_capacity = SEGMENT_CAPACITY
@@ -244,8 +246,8 @@ class SegmentedTimeSeries:
                 dataset[start:stop] = values[name]
         self.open_count = stop
         self.open_times.append(times)
-        # the segment's fsync at commit then waits for little: ~90 MB per checkpoint by default
-        start_writeback(self.open_segment.id.get_vfd_handle())
+        if self.open_descriptor is not None:  # then the fsync at commit waits for little
+            start_writeback(self.open_descriptor)
 
     def _close_open(self, path: Path) -> np.ndarray:
         """Write the times and cut the variables to the records written, then close, fsync
