@@ -10,7 +10,9 @@ record, the global attributes, and each variable as an HDF5 virtual dataset
 over the finished segments. At any moment the index and every finished
 segment are complete files; an interrupted segment is a ``.partial`` file,
 never referenced, deleted on restart. Memory does not grow with the number of
-records (each record goes to disk as it is appended).
+records: each record goes to the open segment as it is appended, and the kernel is
+asked to start writing it to disk then (:func:`~billow.io.atomic.start_writeback`),
+so that the fsync of the commit finds little left to write.
 
 Readers (xarray, netCDF-C, h5py) see the index as one ordinary file. It refers
 to its segments by relative path, so a run directory can be moved or copied
