@@ -138,7 +138,9 @@ def _nonzero_span(vmin: float, vmax: float) -> tuple[float, float]:
 
 
 def colour_scales(dataset, fields: Sequence[str], times: Sequence[int]) -> list[ColourScale]:
-    """Fixed colour limits of ``fields`` over the snapshots ``times`` (read one at a time)."""
+    """Fixed colour limits of ``fields`` over the snapshots ``times`` (read one at a time);
+    ``dataset[name][i]`` is snapshot i of a field (an xarray Dataset with time first, or
+    :func:`field_readers`)."""
     scales = []
     for name in fields:
         cmap, rule = _STYLES.get(name, _DEFAULT_STYLE)
@@ -146,13 +148,14 @@ def colour_scales(dataset, fields: Sequence[str], times: Sequence[int]) -> list[
         if rule == "symmetric":
             limit = 0.0
             for i in times:
-                values = np.abs(variable[i].values)
-                values = values[np.isfinite(values)]
+                values = np.abs(np.asarray(variable[i]))
+                if not np.isfinite(values).all():
+                    values = values[np.isfinite(values)]
                 if values.size:
                     limit = max(limit, float(np.percentile(values, ROBUST_PERCENTILE)))
             vmin, vmax = _nonzero_span(-limit, limit)
         else:
-            first = variable[times[0]].values
+            first = np.asarray(variable[times[0]])
             finite = first[np.isfinite(first)]
             if finite.size:
                 vmin, vmax = _nonzero_span(float(finite.min()), float(finite.max()))
@@ -160,6 +163,28 @@ def colour_scales(dataset, fields: Sequence[str], times: Sequence[int]) -> list[
                 vmin, vmax = -1.0, 1.0
         scales.append(ColourScale.from_cmocean(cmap, vmin, vmax, name=name))
     return scales
+
+
+class FieldReader:
+    """Snapshot i of one field as a (z, x) array: ``reader[i]``, straight from the
+    HDF5 dataset with h5py (through xarray a read cost ~4 ms of indexing, 20x the read)."""
+
+    def __init__(self, variable, dims: Sequence[str]):
+        self.variable = variable
+        self.axis = list(dims).index("time")
+        rest = [d for d in dims if d != "time"]
+        self.transposed = rest == ["x", "z"]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        key = (slice(None),) * self.axis + (i,)
+        values = self.variable[key]
+        return values.T if self.transposed else values
+
+
+def field_readers(h5file, dataset, fields: Sequence[str]) -> dict[str, FieldReader]:
+    """A :class:`FieldReader` per field of ``h5file`` (``fields.nc`` opened by h5py),
+    with the dimension order from ``dataset`` (the same file opened by xarray)."""
+    return {name: FieldReader(h5file[name], dataset[name].dims) for name in fields}
 
 
 class GlyphFont:
@@ -527,6 +552,7 @@ def render_movie(
     Raises :class:`BillowError` for a missing ``fields.nc``, an unknown field or
     format, or a run without snapshots.
     """
+    import h5py  # the netCDF reader's, on use
     import imageio.v2 as imageio  # viz extra, on use
 
     run_dir = Path(run_dir)
@@ -547,21 +573,21 @@ def render_movie(
         raise BillowError(f"no fields.nc in {run_dir}: not a billow run directory with snapshots")
     out_dir = Path(out) if out is not None else run_dir
 
-    with open_run(run_dir) as dataset:
+    with open_run(run_dir) as dataset, h5py.File(source, "r") as h5file:
         missing = [name for name in fields if name not in dataset.data_vars]
         if missing:
             raise BillowError(
                 f"field {', '.join(missing)} not in {source}; available: "
                 f"{', '.join(map(str, dataset.data_vars))}"
             )
-        variables = [dataset[name].transpose("time", "z", "x") for name in fields]
+        readers = field_readers(h5file, dataset, fields)
         n_snapshots = dataset.sizes.get("time", 0)
         if n_snapshots == 0:
             raise BillowError(f"{source} holds no snapshots")
         schedule = frame_schedule(n_snapshots, fps, min_duration, max_frames)
         times = sorted({k for k, _ in schedule})
 
-        scales = colour_scales(dataset, fields, times)
+        scales = colour_scales(readers, fields, times)
         z = np.asarray(dataset["z"]) if "z" in dataset.coords else np.arange(dataset.sizes["z"])
         x = np.asarray(dataset["x"]) if "x" in dataset.coords else np.arange(dataset.sizes["x"])
         renderer = FrameRenderer(
@@ -602,7 +628,7 @@ def render_movie(
             blas = threadpool_limits(limits=1, user_api="blas")
             for number, (k, fraction) in enumerate(schedule):
                 wanted = [k, k + 1] if fraction > 0 else [k]
-                loaded = {i: loaded.get(i) or [v[i].values for v in variables] for i in wanted}
+                loaded = {i: loaded.get(i) or [readers[f][i] for f in fields] for i in wanted}
                 if fraction > 0:
                     arrays = [
                         (1 - fraction) * a + fraction * b for a, b in zip(loaded[k], loaded[k + 1])
