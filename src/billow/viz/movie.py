@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..errors import BillowError
 from ..io.rundir import open_run
@@ -255,24 +254,55 @@ def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
     return np.where(np.abs(ticks) < 1e-12 * step, 0.0, ticks)
 
 
-def interpolation_matrix(n_cells: int, n_pixels: int, periodic: bool) -> np.ndarray:
-    """(n_pixels, n_cells) weights of linear interpolation from cell centres to pixel
-    centres over the same span: periodic wraps around, otherwise the end cells extend
-    to the edges. ``W @ values`` upscales smoothly (no blocky pixel repetition)."""
+def interpolation_weights(
+    n_cells: int, n_pixels: int, periodic: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear interpolation from cell centres to pixel centres over the same span: pixel
+    p is ``(1 - weight[p]) * cells[lower[p]] + weight[p] * cells[upper[p]]``. Periodic
+    wraps around, otherwise the end cells extend to the edges."""
     position = (np.arange(n_pixels) + 0.5) * n_cells / n_pixels - 0.5
     if not periodic:
         position = np.clip(position, 0.0, n_cells - 1.0)
-    lower = np.floor(position).astype(int)
+    lower = np.floor(position).astype(np.intp)
     weight = (position - lower).astype(np.float32)
-    matrix = np.zeros((n_pixels, n_cells), dtype=np.float32)
-    rows = np.arange(n_pixels)
-    np.add.at(matrix, (rows, lower % n_cells), 1.0 - weight)
-    np.add.at(
-        matrix,
-        (rows, np.minimum(lower + 1, n_cells - 1) if not periodic else (lower + 1) % n_cells),
-        weight,
-    )
-    return matrix
+    upper = (lower + 1) % n_cells if periodic else np.minimum(lower + 1, n_cells - 1)
+    return lower % n_cells, upper, weight
+
+
+class Upscaler:
+    """Bilinear upscaling of (nz, nx) cells to a (height, width) panel, periodic in x, z
+    upwards if ``z_ascending``: per axis two gathers and a blend (two weights a pixel,
+    where a dense matrix product spends nz or nx multiplications: 0.25 vs 2.4 ms for
+    192 x 384 cells onto 256 x 512 pixels). Works in float32 in reused buffers."""
+
+    def __init__(self, nz: int, nx: int, height: int, width: int, z_ascending: bool = True):
+        self.x = interpolation_weights(nx, width, periodic=True)
+        lower, upper, weight = interpolation_weights(nz, height, periodic=False)
+        if z_ascending:  # the top pixel row shows the largest z
+            lower, upper, weight = lower[::-1].copy(), upper[::-1].copy(), weight[::-1].copy()
+        self.z = (lower, upper, weight[:, None])
+        self.shape = (height, width)
+        self._rows = np.empty((2, nz, width), np.float32)
+        self._panel = np.empty((2, height, width), np.float32)
+
+    def __call__(self, cells: np.ndarray) -> np.ndarray:
+        """(height, width) float32 values; the buffer is overwritten by the next call."""
+        cells = np.asarray(cells, dtype=np.float32)
+        rows, step = self._rows
+        lower, upper, weight = self.x
+        np.take(cells, lower, axis=1, out=rows, mode="clip")
+        np.take(cells, upper, axis=1, out=step, mode="clip")
+        step -= rows
+        step *= weight
+        rows += step
+        panel, step = self._panel
+        lower, upper, weight = self.z
+        np.take(rows, lower, axis=0, out=panel, mode="clip")
+        np.take(rows, upper, axis=0, out=step, mode="clip")
+        step -= panel
+        step *= weight
+        panel += step
+        return panel
 
 
 class FrameRenderer:
@@ -306,10 +336,9 @@ class FrameRenderer:
         ratio = cell_aspect if math.isfinite(cell_aspect) and cell_aspect > 0 else 1.0
         panel_w = target_width
         panel_h = int(min(2 * panel_w, max(panel_w / 4, round(panel_w * ratio * nz / nx))))
-        self.to_x = interpolation_matrix(nx, panel_w, periodic=True).T.copy()  # (nx, W)
-        self.to_z = interpolation_matrix(nz, panel_h, periodic=False)  # (H, nz)
-        if z_ascending:
-            self.to_z = self.to_z[::-1].copy()  # the top pixel row shows the largest z
+        self.upscaler = Upscaler(nz, nx, panel_h, panel_w, z_ascending)
+        self._cells = np.empty((nz, nx), np.float32)
+        self._index = np.empty((panel_h, panel_w), np.uint8)
         self.font = GlyphFont(size=FONT_SIZE)
         text_h = self.font.height
         x_min, x_max, z_min, z_max = extent if extent is not None else (0, nx, 0, nz)
@@ -398,16 +427,35 @@ class FrameRenderer:
 
     def upscale(self, values: np.ndarray) -> np.ndarray:
         """(H, W) panel values: bilinear from the (nz, nx) cells, z upwards."""
-        values = np.nan_to_num(np.asarray(values, dtype=np.float32))
-        return self.to_z @ values @ self.to_x
+        return self.upscaler(np.nan_to_num(np.asarray(values, dtype=np.float32))).copy()
 
-    def render(self, arrays: Sequence[np.ndarray], time: float) -> np.ndarray:
-        """RGB frame (uint8, ``frame_shape``) of the panels ``arrays`` at ``time``."""
-        frame = self.template.copy()
+    def panel_index(self, values: np.ndarray, scale: ColourScale) -> np.ndarray:
+        """:meth:`ColourScale.index` of the upscaled ``values``, the normalisation done
+        on the cells (it commutes with interpolation); a reused buffer."""
+        cells = self._cells
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.copyto(cells, values, casting="unsafe")
+            np.nan_to_num(cells, copy=False)
+            cells -= np.float32(scale.vmin)
+            cells *= np.float32(256.0 / (scale.vmax - scale.vmin))
+            np.clip(cells, -1e30, 1e30, out=cells)  # no inf - inf in the blend
+        panel = self.upscaler(cells)
+        np.clip(panel, 0.0, 255.0, out=panel)
+        np.copyto(self._index, panel, casting="unsafe")
+        return self._index
+
+    def render(
+        self, arrays: Sequence[np.ndarray], time: float, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """RGB frame (uint8, ``frame_shape``) of the panels ``arrays`` at ``time``; ``out``,
+        a frame it returned before, is redrawn in place (only panels and time change)."""
+        frame = self.template.copy() if out is None else out
         for values, scale, (y0, y1, x0, x1) in zip(arrays, self.scales, self.panel_boxes):
-            frame[y0:y1, x0:x1] = scale.apply(self.upscale(values))
+            frame[y0:y1, x0:x1] = np.take(scale.lut, self.panel_index(values, scale), axis=0)
+        ty0, ty1, tx0, tx1 = self.time_box
+        if out is not None:
+            frame[ty0:ty1, tx0:tx1] = self.template[ty0:ty1, tx0:tx1]
         label = self.font.render(time_label(time))
-        ty0, _, tx0, tx1 = self.time_box
         _blit(frame, label, ty0, max(tx0, tx1 - label.shape[1]))
         return frame
 
@@ -623,9 +671,7 @@ def render_movie(
                     writer = GifWriter(Path(temp), duration=1000.0 * GIF_STRIDE / fps)
                 writers.append((fmt, writer))
             loaded: dict[int, list[np.ndarray]] = {}  # at most two snapshots in memory
-            # one BLAS thread: the upscaling's small matrix products were 25x slower on
-            # a busy 2-core machine with a multithreaded BLAS pool
-            blas = threadpool_limits(limits=1, user_api="blas")
+            frame = None
             for number, (k, fraction) in enumerate(schedule):
                 wanted = [k, k + 1] if fraction > 0 else [k]
                 loaded = {i: loaded.get(i) or [readers[f][i] for f in fields] for i in wanted}
@@ -640,14 +686,13 @@ def render_movie(
                     t = t0 + fraction * (float(time_values[k + 1]) - t0) if fraction else t0
                 else:
                     t = k + fraction
-                frame = renderer.render(arrays, t)
+                frame = renderer.render(arrays, t, out=frame)
                 for fmt, writer in writers:
                     if fmt == "gif":
                         if number % GIF_STRIDE == 0 or number == len(schedule) - 1:
                             writer.append_data(_gif_frame(frame))
                     else:
                         writer.append_data(frame)
-            blas.unregister()
             while writers:
                 writers.pop()[1].close()
             mode = 0o666 & ~_umask()  # mkstemp made them private
