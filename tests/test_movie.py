@@ -3,8 +3,10 @@
 import os
 
 import imageio.v2 as imageio
+import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 
 import billow
 from billow.errors import BillowError
@@ -14,6 +16,8 @@ from billow.viz.movie import (
     MACRO_BLOCK,
     ColourScale,
     FrameRenderer,
+    GifRenderer,
+    GifWriter,
     colour_scales,
     frame_schedule,
     movie_title,
@@ -109,6 +113,75 @@ def test_upscaling_is_smooth_not_blocky(renderer):
     assert len(np.unique(row)) > 200
     # no steps between cells (the first and last half cell blend across the periodic x)
     assert np.abs(np.diff(row[8:-8].astype(int))).max() <= 2
+
+
+def test_render_in_place_equals_a_fresh_render(renderer):
+    rng = np.random.default_rng(3)
+    shape = (renderer.nz, renderer.nx)
+    first = [rng.standard_normal(shape) for _ in renderer.scales]
+    second = [rng.standard_normal(shape) for _ in renderer.scales]
+    reused = renderer.render(first, 123.25)
+    reused = renderer.render(second, 1.0, out=reused)  # a shorter time label
+    assert np.array_equal(reused, renderer.render(second, 1.0))
+    gif = GifRenderer(renderer, [reused])
+    indices = gif.render(renderer.render(first, 123.25))
+    indices = gif.render(reused, out=indices)
+    assert np.array_equal(indices, gif.render(reused))
+
+
+def test_gif_palette_keeps_the_colour_extremes(renderer):
+    # a palette from frames without the extremes still shows vmin and vmax exactly
+    vorticity, b = renderer.scales
+    shape = (renderer.nz, renderer.nx)
+    middle = renderer.render([np.zeros(shape), np.full(shape, (b.vmin + b.vmax) / 2)], 0.0)
+    gif = GifRenderer(renderer, [middle])
+    extremes = renderer.render([np.full(shape, 10 * vorticity.vmax), np.full(shape, b.vmin)], 1.0)
+    indices = gif.render(extremes)
+    for box, colour in zip(gif.boxes, [vorticity.lut[-1], b.lut[0]]):
+        y0, y1, x0, x1 = box.target
+        assert (gif.palette[indices[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2]] == colour).all()
+    assert vorticity.lut[0].tolist() in gif.palette.tolist()
+    assert b.lut[-1].tolist() in gif.palette.tolist()
+
+
+def test_gif_frame_is_the_whole_frame_resized(renderer):
+    # only the panels and the time are resized per frame; the result matches resizing
+    # the whole frame, up to the palette
+    rng = np.random.default_rng(4)
+    shape = (renderer.nz, renderer.nx)
+    arrays = [scale.vmax * rng.uniform(-1, 1, shape) for scale in renderer.scales]
+    frame = renderer.render(arrays, 37.5)
+    gif = GifRenderer(renderer, [frame])
+    whole = np.asarray(Image.fromarray(frame).resize(gif.size, Image.BILINEAR)).astype(int)
+    shown = gif.palette[gif.render(frame)].astype(int)
+    assert shown.shape == whole.shape
+    assert np.abs(shown - whole).mean() < 2
+    assert np.percentile(np.abs(shown - whole), 99) < 12
+
+
+def test_gif_writer_round_trip(tmp_path):
+    # unchanged pixels are written transparent and left in place: frames decode exactly
+    rng = np.random.default_rng(5)
+    palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    first = rng.integers(0, 255, (30, 40), dtype=np.uint8)
+    second = first.copy()
+    second[5:9, 10:30] = rng.integers(0, 255, (4, 20))
+    frames = [first, second, second, rng.integers(0, 255, (30, 40), dtype=np.uint8)]
+    writer = GifWriter(tmp_path / "t.gif", (40, 30), palette, duration=100.0)
+    for frame in frames:
+        writer.append_data(frame)
+    writer.close()
+    with Image.open(tmp_path / "t.gif") as image:
+        assert image.n_frames == len(frames) and image.info["loop"] == 0
+        for number, frame in enumerate(frames):
+            image.seek(number)
+            assert image.info["duration"] == 100
+            assert np.array_equal(np.asarray(image.convert("RGB")), palette[frame])
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "t.gif"))  # another decoder
+    assert next(reader)["size"] == (40, 30)
+    decoded = [np.frombuffer(data, np.uint8).reshape(30, 40, 3) for data in reader]
+    assert [np.array_equal(a, palette[f]) for a, f in zip(decoded, frames)] == [True] * 4
+    assert len(decoded) == len(frames)
 
 
 def test_frame_shows_title_axes_and_colourbars(run_dir, renderer):

@@ -5,13 +5,14 @@ Design
 A frame is built with numpy alone, never with a matplotlib figure:
 
 1. **array -> colour index**: each field of a snapshot is normalised with *fixed*
-   colour limits and quantised to a uint8 index 0..255;
+   colour limits (on the cells, before upscaling: the two commute) and quantised to
+   a uint8 index 0..255;
 2. **index -> RGB**: the index looks up a table (LUT) of the 256 colours of a
    cmocean colormap (``balance`` for vorticity and velocities, ``thermal`` for
    buoyancy, ``dense`` for the tracer);
 3. **panels -> frame**: the field values are upscaled to the panel's pixels by
-   bilinear interpolation (two small matrix products, periodic in x; the domain's
-   aspect ratio kept), z upwards on screen, before the colour lookup, and written
+   bilinear interpolation (two gathers and a blend per axis, periodic in x; the
+   domain's aspect ratio kept), z upwards on screen, before the colour lookup, and written
    into a template drawn once with PIL: the title (case and parameters), a name
    strip over each panel, z/d and x/d axes with ticks, a colourbar with its limits
    beside each panel, padding up to a multiple of 16 pixels (H.264 macroblocks, so
@@ -29,19 +30,25 @@ a few extreme cells); buoyancy and tracer use the min/max of the first
 snapshot, which by the maximum principle bounds every later snapshot.
 
 Why it is fast: per frame the work is a few vectorised numpy passes over the
-pixels (normalise, take from the LUT, repeat, copy), with no figure, axes,
-text layout or Agg rasterisation, and the snapshots are streamed one at a time
-from ``fields.nc`` (memory stays at one snapshot), each frame being fed to the
-MP4 (ffmpeg, libx264) and GIF writers in a single pass (the GIF takes every
-GIF_STRIDE-th frame at GIF_SCALE: its per-frame palette costs most). Both files are written
-under temporary names in the output directory and moved into place with
-``os.replace``, so a crash never leaves a half-written ``movie.mp4``.
+pixels (upscale, clip, take from the LUT), with no figure, axes, text layout or
+Agg rasterisation, into one frame buffer redrawn in place (only the panels and
+the time change); the snapshots are read straight with h5py and streamed one at
+a time from ``fields.nc`` (memory stays at one snapshot), each frame being fed to
+the MP4 and GIF writers in a single pass. The MP4 is libx264's "veryfast" preset
+on one thread (X264_OPTIONS). The GIF takes every GIF_STRIDE-th frame at
+GIF_SCALE with one palette for the whole movie (from GIF_PALETTE_SAMPLES frames,
+plus the strip, text and colour-map end colours exactly): per frame only the
+panels and the time label are resized and mapped to it, and only the pixels that
+changed are written, the others transparent; it is streamed to the file too.
+Both files are written under temporary names in the output directory and moved
+into place with ``os.replace``, so a crash never leaves a half-written ``movie.mp4``.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import struct
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -62,9 +69,13 @@ FONT_SIZE = 14
 #: Colourbar width in pixels.
 COLOURBAR_WIDTH = 14
 #: The GIF shows every GIF_STRIDE-th frame (at fps / GIF_STRIDE, so as long as the MP4),
-#: scaled by GIF_SCALE: GIF encoding (palette per frame) costs far more than H.264.
+#: scaled by GIF_SCALE (LZW coding, its main cost, and its size grow with the pixels).
 GIF_STRIDE = 2
 GIF_SCALE = 0.75
+#: The GIF's palette comes from this many frames spread over the movie; its last
+#: index marks the pixels unchanged since the previous GIF frame.
+GIF_PALETTE_SAMPLES = 8
+GIF_TRANSPARENT = 255
 #: Frame width and height are padded to multiples of this (H.264 macroblocks).
 MACRO_BLOCK = 16
 #: libx264's settings for the MP4: the "veryfast" preset with the fastest subpixel
@@ -293,6 +304,8 @@ class Upscaler:
         self.shape = (height, width)
         self._rows = np.empty((2, nz, width), np.float32)
         self._panel = np.empty((2, height, width), np.float32)
+        self._cells = np.empty((nz, nx), np.float32)
+        self._index = np.empty((height, width), np.uint8)
 
     def __call__(self, cells: np.ndarray) -> np.ndarray:
         """(height, width) float32 values; the buffer is overwritten by the next call."""
@@ -312,6 +325,21 @@ class Upscaler:
         step *= weight
         panel += step
         return panel
+
+    def colour_index(self, values: np.ndarray, scale: ColourScale) -> np.ndarray:
+        """:meth:`ColourScale.index` of the upscaled ``values``, normalised on the cells
+        (normalising commutes with interpolation); a buffer reused by the next call."""
+        cells = self._cells
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.copyto(cells, values, casting="unsafe")
+            np.nan_to_num(cells, copy=False)
+            cells -= np.float32(scale.vmin)
+            cells *= np.float32(256.0 / (scale.vmax - scale.vmin))
+            np.clip(cells, -1e30, 1e30, out=cells)  # no inf - inf in the blend
+        panel = self(cells)
+        np.clip(panel, 0.0, 255.0, out=panel)
+        np.copyto(self._index, panel, casting="unsafe")
+        return self._index
 
 
 class FrameRenderer:
@@ -346,8 +374,6 @@ class FrameRenderer:
         panel_w = target_width
         panel_h = int(min(2 * panel_w, max(panel_w / 4, round(panel_w * ratio * nz / nx))))
         self.upscaler = Upscaler(nz, nx, panel_h, panel_w, z_ascending)
-        self._cells = np.empty((nz, nx), np.float32)
-        self._index = np.empty((panel_h, panel_w), np.uint8)
         self.font = GlyphFont(size=FONT_SIZE)
         text_h = self.font.height
         x_min, x_max, z_min, z_max = extent if extent is not None else (0, nx, 0, nz)
@@ -438,21 +464,6 @@ class FrameRenderer:
         """(H, W) panel values: bilinear from the (nz, nx) cells, z upwards."""
         return self.upscaler(np.nan_to_num(np.asarray(values, dtype=np.float32))).copy()
 
-    def panel_index(self, values: np.ndarray, scale: ColourScale) -> np.ndarray:
-        """:meth:`ColourScale.index` of the upscaled ``values``, the normalisation done
-        on the cells (it commutes with interpolation); a reused buffer."""
-        cells = self._cells
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.copyto(cells, values, casting="unsafe")
-            np.nan_to_num(cells, copy=False)
-            cells -= np.float32(scale.vmin)
-            cells *= np.float32(256.0 / (scale.vmax - scale.vmin))
-            np.clip(cells, -1e30, 1e30, out=cells)  # no inf - inf in the blend
-        panel = self.upscaler(cells)
-        np.clip(panel, 0.0, 255.0, out=panel)
-        np.copyto(self._index, panel, casting="unsafe")
-        return self._index
-
     def render(
         self, arrays: Sequence[np.ndarray], time: float, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -460,7 +471,8 @@ class FrameRenderer:
         a frame it returned before, is redrawn in place (only panels and time change)."""
         frame = self.template.copy() if out is None else out
         for values, scale, (y0, y1, x0, x1) in zip(arrays, self.scales, self.panel_boxes):
-            frame[y0:y1, x0:x1] = np.take(scale.lut, self.panel_index(values, scale), axis=0)
+            index = self.upscaler.colour_index(values, scale)
+            frame[y0:y1, x0:x1] = np.take(scale.lut, index, axis=0)
         ty0, ty1, tx0, tx1 = self.time_box
         if out is not None:
             frame[ty0:ty1, tx0:tx1] = self.template[ty0:ty1, tx0:tx1]
@@ -487,42 +499,140 @@ def _tick(value: float, span: float = 0.0) -> str:
     return f"{value:.3g}".replace("-", "\u2212") if value < 0 else f"{value:.3g}"
 
 
-class GifWriter:
-    """An animated GIF, each frame reduced to its own 256-colour palette by PIL's fast
-    octree quantizer (5x faster than the median cut PIL uses by default, and the
-    colour maps' smooth ramps lose nothing visible); written at :meth:`close`."""
-
-    def __init__(self, path: Path, duration: float):
-        self.path, self.duration = path, duration
-        self.frames: list = []  # palette images: about 0.15 MB a frame
-
-    def append_data(self, frame: np.ndarray) -> None:
-        from PIL import Image  # viz extra, on use
-
-        image = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
-        self.frames.append(image.quantize(256, method=Image.Quantize.FASTOCTREE))
-
-    def close(self) -> None:
-        if self.frames:
-            first, *rest = self.frames
-            first.save(
-                self.path,
-                format="GIF",
-                save_all=True,
-                append_images=rest,
-                duration=self.duration,
-                loop=0,
-            )
-            self.frames = []
-
-
-def _gif_frame(frame: np.ndarray) -> np.ndarray:
-    """The frame scaled by GIF_SCALE (PIL's antialiased resampling)."""
+def gif_palette(samples: Sequence[np.ndarray], scales: Sequence[ColourScale]) -> np.ndarray:
+    """The GIF's one palette, (256, 3) uint8, from a few frames ``samples`` (RGB at the
+    GIF's size): the strip and text colours and both ends of every colour map, exactly,
+    then PIL's fast octree quantization of the samples for the rest; the last entry
+    (:data:`GIF_TRANSPARENT`) is left for the unchanged pixels."""
     from PIL import Image  # viz extra, on use
 
-    height, width, _ = frame.shape
-    size = (round(width * GIF_SCALE), round(height * GIF_SCALE))
-    return np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
+    reserved = [STRIP_COLOUR, TEXT_COLOUR]
+    reserved += [tuple(lut[end]) for lut in (s.lut for s in scales) for end in (0, -1)]
+    reserved = np.array(list(dict.fromkeys(map(tuple, reserved))), dtype=np.uint8)
+    mosaic = Image.fromarray(np.concatenate(list(samples), axis=0))
+    quantized = mosaic.quantize(GIF_TRANSPARENT - len(reserved), method=Image.Quantize.FASTOCTREE)
+    found = np.array(quantized.getpalette()[: 3 * 256], dtype=np.uint8).reshape(-1, 3)
+    found = found[np.unique(np.asarray(quantized))]
+    palette = np.concatenate([reserved, found])[:GIF_TRANSPARENT]
+    return np.concatenate([palette, np.zeros((256 - len(palette), 3), np.uint8)])
+
+
+class ResampledBox:
+    """A box of the frame at another scale, resized on its own: PIL's antialiased
+    bilinear resize of the box's source plus a margin wider than the filter, so that its
+    pixels equal those of the whole frame resized (as GIF frames were made)."""
+
+    def __init__(self, box: tuple[int, int, int, int], frame_shape, size: tuple[int, int]):
+        height, width = frame_shape[:2]
+        sx, sy = size[0] / width, size[1] / height
+        y0, y1, x0, x1 = box
+        gy0, gx0 = max(0, math.floor(y0 * sy) - 1), max(0, math.floor(x0 * sx) - 1)
+        gy1, gx1 = min(size[1], math.ceil(y1 * sy) + 1), min(size[0], math.ceil(x1 * sx) + 1)
+        self.target = (gy0, gy1, gx0, gx1)
+        ry0, rx0 = max(0, math.floor(gy0 / sy) - 3), max(0, math.floor(gx0 / sx) - 3)
+        ry1, rx1 = min(height, math.ceil(gy1 / sy) + 3), min(width, math.ceil(gx1 / sx) + 3)
+        self.source = (ry0, ry1, rx0, rx1)
+        self.size = (gx1 - gx0, gy1 - gy0)
+        self.box = (gx0 / sx - rx0, gy0 / sy - ry0, gx1 / sx - rx0, gy1 / sy - ry0)
+
+    def resize(self, frame: np.ndarray):
+        """The box of ``frame`` (full size, RGB) at the other scale, a PIL image."""
+        from PIL import Image  # viz extra, on use
+
+        ry0, ry1, rx0, rx1 = self.source
+        source = Image.fromarray(np.ascontiguousarray(frame[ry0:ry1, rx0:rx1]))
+        return source.resize(self.size, Image.BILINEAR, box=self.box)
+
+
+class GifRenderer:
+    """GIF frames from a :class:`FrameRenderer`'s RGB frames: scaled by GIF_SCALE (PIL's
+    antialiased bilinear) as indices into one palette (:func:`gif_palette`, from
+    ``samples``, a few frames of the movie). The template is resized and mapped once; per
+    frame only the boxes that change (the panels, the time) are resized and mapped to the
+    palette (PIL, nearest colour, no dithering): no whole-frame resize, no palette per
+    frame."""
+
+    def __init__(
+        self, renderer: FrameRenderer, samples: Sequence[np.ndarray], scale: float = GIF_SCALE
+    ):
+        from PIL import Image  # viz extra, on use
+
+        height, width, _ = renderer.frame_shape
+        self.size = (round(width * scale), round(height * scale))  # PIL's (width, height)
+
+        def small(frame):
+            return np.asarray(Image.fromarray(frame).resize(self.size, Image.BILINEAR))
+
+        self.palette = gif_palette([small(f) for f in samples], renderer.scales)
+        self._palette_image = Image.new("P", (1, 1))
+        self._palette_image.putpalette(self.palette[:GIF_TRANSPARENT].tobytes())
+        self.template = self.quantize(Image.fromarray(small(renderer.template)))
+        boxes = [*renderer.panel_boxes, renderer.time_box]
+        self.boxes = [ResampledBox(box, renderer.frame_shape, self.size) for box in boxes]
+
+    def quantize(self, image) -> np.ndarray:
+        """Palette indices (uint8) of a PIL RGB image: the nearest colour, no dithering."""
+        from PIL import Image  # viz extra, on use
+
+        quantized = image.quantize(palette=self._palette_image, dither=Image.Dither.NONE)
+        return np.asarray(quantized)
+
+    def render(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(height, width) uint8 palette indices of ``frame``; ``out``, a frame it returned
+        before, is redrawn in place (only the panels and the time change)."""
+        indices = self.template.copy() if out is None else out
+        for box in self.boxes:
+            y0, y1, x0, x1 = box.target
+            indices[y0:y1, x0:x1] = self.quantize(box.resize(frame))
+        return indices
+
+
+class GifWriter:
+    """An animated GIF written frame by frame (memory: one frame), looping forever: a
+    header with the one palette, then per frame its delay and the box of the pixels that
+    changed, the others transparent (:data:`GIF_TRANSPARENT`, left in place), LZW-coded
+    by PIL's GIF encoder. Frames are (height, width) uint8 palette indices."""
+
+    def __init__(self, path: Path, size: tuple[int, int], palette: np.ndarray, duration: float):
+        self.size = size
+        self.delay = int(duration / 10)  # centiseconds, truncated as PIL does
+        self.previous: np.ndarray | None = None
+        self.file = open(path, "wb")
+        width, height = size
+        self.file.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0))
+        self.file.write(np.asarray(palette, dtype=np.uint8).tobytes())  # 256 colours
+        self.file.write(b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop forever
+
+    def append_data(self, indices: np.ndarray) -> None:
+        from PIL import Image  # viz extra, on use
+
+        width, height = self.size
+        if indices.shape != (height, width):
+            raise ValueError(f"GIF frame of shape {indices.shape}, not {(height, width)}")
+        if self.previous is None:
+            y0, y1, x0, x1 = 0, height, 0, width
+            patch, self.previous = indices, indices.copy()
+        else:
+            changed = indices != self.previous
+            rows = np.flatnonzero(changed.any(axis=1))
+            columns = np.flatnonzero(changed.any(axis=0))
+            if rows.size:
+                y0, y1, x0, x1 = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+            else:
+                y0, y1, x0, x1 = 0, 1, 0, 1  # the same frame: one transparent pixel
+            box = np.s_[y0:y1, x0:x1]
+            patch = np.where(changed[box], indices[box], np.uint8(GIF_TRANSPARENT))
+            np.copyto(self.previous, indices)
+        # graphic control: leave in place (disposal 1), transparent index, delay
+        control = b"!\xf9\x04\x05" + struct.pack("<HBB", self.delay, GIF_TRANSPARENT, 0)
+        descriptor = b"," + struct.pack("<HHHHB", x0, y0, x1 - x0, y1 - y0, 0) + b"\x08"
+        data = Image.fromarray(np.ascontiguousarray(patch, dtype=np.uint8)).tobytes("gif", "L")
+        self.file.write(control + descriptor + data + b"\x00")
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.write(b";")
+            self.file.close()
 
 
 def frame_schedule(
@@ -604,7 +714,8 @@ def render_movie(
     needed; default ``run_dir``), written under temporary names then moved into
     place. ``max_frames`` caps the frames: beyond it every k-th snapshot is kept (k the
     smallest stride that fits), so the movie still spans the whole run. The GIF has
-    every GIF_STRIDE-th frame, scaled by GIF_SCALE. Returns the paths written, in
+    every GIF_STRIDE-th frame, scaled by GIF_SCALE, with one palette (:class:`GifRenderer`).
+    Returns the paths written, in
     ``formats`` order.
     Raises :class:`BillowError` for a missing ``fields.nc``, an unknown field or
     format, or a run without snapshots.
@@ -657,6 +768,14 @@ def render_movie(
             title=movie_title(dict(dataset.attrs), z.size, x.size),
         )
         time_values = np.asarray(dataset["time"]) if "time" in dataset.coords else None
+        gif = None
+        if "gif" in formats:  # its palette from a few snapshots spread over the movie
+            picks = np.linspace(0, len(times) - 1, GIF_PALETTE_SAMPLES).round().astype(int)
+            samples = (
+                renderer.render([readers[name][times[i]] for name in fields], 0.0)
+                for i in np.unique(picks)
+            )
+            gif = GifRenderer(renderer, samples)
 
         out_dir.mkdir(parents=True, exist_ok=True)
         finals, temps, writers = [], [], []
@@ -678,10 +797,11 @@ def render_movie(
                         ffmpeg_log_level="error",
                     )
                 else:
-                    writer = GifWriter(Path(temp), duration=1000.0 * GIF_STRIDE / fps)
+                    duration = 1000.0 * GIF_STRIDE / fps
+                    writer = GifWriter(Path(temp), gif.size, gif.palette, duration)
                 writers.append((fmt, writer))
             loaded: dict[int, list[np.ndarray]] = {}  # at most two snapshots in memory
-            frame = None
+            frame = indices = None  # the last frame (RGB) and GIF frame, redrawn in place
             for number, (k, fraction) in enumerate(schedule):
                 wanted = [k, k + 1] if fraction > 0 else [k]
                 loaded = {i: loaded.get(i) or [readers[f][i] for f in fields] for i in wanted}
@@ -696,13 +816,15 @@ def render_movie(
                     t = t0 + fraction * (float(time_values[k + 1]) - t0) if fraction else t0
                 else:
                     t = k + fraction
-                frame = renderer.render(arrays, t, out=frame)
+                in_gif = number % GIF_STRIDE == 0 or number == len(schedule) - 1
+                if "mp4" in formats or in_gif:
+                    frame = renderer.render(arrays, t, out=frame)
                 for fmt, writer in writers:
-                    if fmt == "gif":
-                        if number % GIF_STRIDE == 0 or number == len(schedule) - 1:
-                            writer.append_data(_gif_frame(frame))
-                    else:
+                    if fmt == "mp4":
                         writer.append_data(frame)
+                    elif in_gif:
+                        indices = gif.render(frame, out=indices)
+                        writer.append_data(indices)
             while writers:
                 writers.pop()[1].close()
             mode = 0o666 & ~_umask()  # mkstemp made them private
