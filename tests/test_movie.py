@@ -2,6 +2,7 @@
 
 import os
 
+import h5py
 import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
@@ -15,10 +16,13 @@ from billow.viz.movie import (
     GIF_STRIDE,
     MACRO_BLOCK,
     ColourScale,
+    FieldReader,
     FrameRenderer,
     GifRenderer,
     GifWriter,
+    Upscaler,
     colour_scales,
+    field_readers,
     frame_schedule,
     movie_title,
     render_movie,
@@ -115,6 +119,33 @@ def test_upscaling_is_smooth_not_blocky(renderer):
     assert np.abs(np.diff(row[8:-8].astype(int))).max() <= 2
 
 
+def test_upscaler_is_bilinear_interpolation():
+    # against np.interp along x (periodic) then z (end cells extend to the edges)
+    cells = np.random.default_rng(1).standard_normal((6, 9)).astype(np.float32)
+    xs = (np.arange(40) + 0.5) * 9 / 40 - 0.5
+    zs = (np.arange(17) + 0.5) * 6 / 17 - 0.5
+    rows = np.array([np.interp(xs, np.arange(9), row, period=9) for row in cells])
+    expected = np.array([np.interp(zs, np.arange(6), column) for column in rows.T]).T
+    np.testing.assert_allclose(
+        Upscaler(6, 9, 17, 40, z_ascending=False)(cells), expected, atol=1e-5
+    )
+    np.testing.assert_allclose(Upscaler(6, 9, 17, 40)(cells), expected[::-1], atol=1e-5)
+
+
+def test_colour_index_on_cells_equals_index_of_upscaled_values(renderer):
+    # normalising the cells before interpolating gives the same colours (up to round-off)
+    scale = renderer.scales[0]
+    rng = np.random.default_rng(2)
+    values = rng.uniform(-1.5, 1.5, (renderer.nz, renderer.nx)) * scale.vmax
+    values[3, 4], values[7, 1], values[9, 9] = np.nan, np.inf, -np.inf
+    fast = renderer.upscaler.colour_index(values, scale).astype(int)
+    with np.errstate(over="ignore"):
+        slow = scale.index(renderer.upscale(values)).astype(int)
+    finite = np.isfinite(renderer.upscale(np.where(np.isinf(values), np.nan, values)))
+    assert np.abs(fast - slow)[finite].max() <= 1
+    assert np.mean(fast != slow) < 0.01
+
+
 def test_render_in_place_equals_a_fresh_render(renderer):
     rng = np.random.default_rng(3)
     shape = (renderer.nz, renderer.nx)
@@ -182,6 +213,30 @@ def test_gif_writer_round_trip(tmp_path):
     decoded = [np.frombuffer(data, np.uint8).reshape(30, 40, 3) for data in reader]
     assert [np.array_equal(a, palette[f]) for a, f in zip(decoded, frames)] == [True] * 4
     assert len(decoded) == len(frames)
+
+
+def test_mp4_is_encoded_by_one_x264_thread(movie):
+    data = movie[0].read_bytes()
+    options = data[data.index(b"x264 - core") :].split(b"\x00")[0].decode().split()
+    assert "threads=1" in options and "lookahead_threads=1" in options
+
+
+def test_colour_scales_read_with_h5py_as_with_xarray(run_dir):
+    fields = ["vorticity", "b", "u"]
+    with billow.open_run(run_dir) as dataset, h5py.File(run_dir / "fields.nc") as file:
+        times = range(dataset.sizes["time"])
+        by_xarray = colour_scales(dataset, fields, times)
+        by_h5py = colour_scales(field_readers(file, dataset, fields), fields, times)
+        assert np.array_equal(field_readers(file, dataset, ["b"])["b"][3], dataset["b"][3])
+    assert [(s.vmin, s.vmax) for s in by_h5py] == [(s.vmin, s.vmax) for s in by_xarray]
+
+
+def test_field_reader_follows_the_dimension_order(tmp_path):
+    data = np.arange(4 * 3 * 2, dtype=float).reshape(4, 3, 2)
+    with h5py.File(tmp_path / "f.h5", "w") as file:
+        file["c"] = data
+        assert np.array_equal(FieldReader(file["c"], ("x", "z", "time"))[1], data[:, :, 1].T)
+        assert np.array_equal(FieldReader(file["c"], ("time", "z", "x"))[1], data[1])
 
 
 def test_frame_shows_title_axes_and_colourbars(run_dir, renderer):
