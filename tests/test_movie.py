@@ -21,6 +21,7 @@ from billow.viz.movie import (
     GifRenderer,
     GifWriter,
     Upscaler,
+    _attributes,
     colour_scales,
     field_readers,
     frame_schedule,
@@ -221,13 +222,18 @@ def test_mp4_is_encoded_by_one_x264_thread(movie):
     assert "threads=1" in options and "lookahead_threads=1" in options
 
 
-def test_colour_scales_read_with_h5py_as_with_xarray(run_dir):
+def test_run_read_with_h5py_as_with_xarray(run_dir):
     fields = ["vorticity", "b", "u"]
     with billow.open_run(run_dir) as dataset, h5py.File(run_dir / "fields.nc") as file:
         times = range(dataset.sizes["time"])
         by_xarray = colour_scales(dataset, fields, times)
-        by_h5py = colour_scales(field_readers(file, dataset, fields), fields, times)
-        assert np.array_equal(field_readers(file, dataset, ["b"])["b"][3], dataset["b"][3])
+        readers = field_readers(file, fields)
+        by_h5py = colour_scales(readers, fields, times)
+        assert np.array_equal(readers["b"][3], dataset["b"][3])
+        assert readers["b"].shape == (dataset.sizes["z"], dataset.sizes["x"])
+        assert readers["b"].n_snapshots == dataset.sizes["time"]
+        title = movie_title(_attributes(file), 32, 64)
+        assert title == movie_title(dict(dataset.attrs), 32, 64)
     assert [(s.vmin, s.vmax) for s in by_h5py] == [(s.vmin, s.vmax) for s in by_xarray]
 
 

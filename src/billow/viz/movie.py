@@ -53,12 +53,12 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from ..errors import BillowError
-from ..io.rundir import open_run
+from ..io.netcdf import check_segments
 
 #: Panel width in pixels (the cells are interpolated onto it).
 TARGET_WIDTH = 512
@@ -158,8 +158,8 @@ def _nonzero_span(vmin: float, vmax: float) -> tuple[float, float]:
 
 def colour_scales(dataset, fields: Sequence[str], times: Sequence[int]) -> list[ColourScale]:
     """Fixed colour limits of ``fields`` over the snapshots ``times`` (read one at a time);
-    ``dataset[name][i]`` is snapshot i of a field (an xarray Dataset with time first, or
-    :func:`field_readers`)."""
+    ``dataset[name][i]`` is snapshot i of a field (:func:`field_readers`, or an xarray
+    Dataset with time first)."""
     scales = []
     for name in fields:
         cmap, rule = _STYLES.get(name, _DEFAULT_STYLE)
@@ -185,14 +185,20 @@ def colour_scales(dataset, fields: Sequence[str], times: Sequence[int]) -> list[
 
 
 class FieldReader:
-    """Snapshot i of one field as a (z, x) array: ``reader[i]``, straight from the
-    HDF5 dataset with h5py (through xarray a read cost ~4 ms of indexing, 20x the read)."""
+    """Snapshot i of one field of ``fields.nc`` as a (z, x) array, ``reader[i]``, read
+    straight with h5py (through xarray a read cost ~4 ms of indexing, 20x the read).
+    ``dims``: the dataset's dimensions, by default the names of its dimension scales."""
 
-    def __init__(self, variable, dims: Sequence[str]):
+    def __init__(self, variable, dims: Sequence[str] | None = None):
+        if dims is None:
+            dims = [PurePosixPath(dim[0].name).name if len(dim) else "" for dim in variable.dims]
         self.variable = variable
         self.axis = list(dims).index("time")
+        self.n_snapshots = variable.shape[self.axis]
         rest = [d for d in dims if d != "time"]
         self.transposed = rest == ["x", "z"]
+        sizes = dict(zip(dims, variable.shape))
+        self.shape = (sizes["z"], sizes["x"])
 
     def __getitem__(self, i: int) -> np.ndarray:
         key = (slice(None),) * self.axis + (i,)
@@ -200,10 +206,25 @@ class FieldReader:
         return values.T if self.transposed else values
 
 
-def field_readers(h5file, dataset, fields: Sequence[str]) -> dict[str, FieldReader]:
-    """A :class:`FieldReader` per field of ``h5file`` (``fields.nc`` opened by h5py),
-    with the dimension order from ``dataset`` (the same file opened by xarray)."""
-    return {name: FieldReader(h5file[name], dataset[name].dims) for name in fields}
+def field_readers(h5file, fields: Sequence[str]) -> dict[str, FieldReader]:
+    """A :class:`FieldReader` per field of ``h5file`` (``fields.nc`` opened by h5py)."""
+    return {name: FieldReader(h5file[name]) for name in fields}
+
+
+def _coordinate(h5file, name: str, size: int) -> np.ndarray:
+    """The values of coordinate ``name`` (0, 1, ... without one)."""
+    if name in h5file and h5file[name].shape == (size,):
+        return np.asarray(h5file[name][()])
+    return np.arange(size)
+
+
+def _attributes(h5file) -> dict:
+    """The file's global attributes, strings decoded (netCDF's own ``_...`` left out)."""
+    return {
+        key: value.decode() if isinstance(value, bytes) else value
+        for key, value in h5file.attrs.items()
+        if not key.startswith("_")
+    }
 
 
 class GlyphFont:
@@ -741,33 +762,38 @@ def render_movie(
         raise BillowError(f"no fields.nc in {run_dir}: not a billow run directory with snapshots")
     out_dir = Path(out) if out is not None else run_dir
 
-    with open_run(run_dir) as dataset, h5py.File(source, "r") as h5file:
-        missing = [name for name in fields if name not in dataset.data_vars]
+    check_segments(source)  # a fields.nc copied without its segments/ holds no data
+    with h5py.File(source, "r") as h5file:
+        variables = [
+            name
+            for name, item in h5file.items()
+            if isinstance(item, h5py.Dataset) and not h5py.h5ds.is_scale(item.id)
+        ]
+        missing = [name for name in fields if name not in variables]
         if missing:
             raise BillowError(
-                f"field {', '.join(missing)} not in {source}; available: "
-                f"{', '.join(map(str, dataset.data_vars))}"
+                f"field {', '.join(missing)} not in {source}; available: {', '.join(variables)}"
             )
-        readers = field_readers(h5file, dataset, fields)
-        n_snapshots = dataset.sizes.get("time", 0)
+        readers = field_readers(h5file, fields)
+        n_snapshots = readers[fields[0]].n_snapshots
         if n_snapshots == 0:
             raise BillowError(f"{source} holds no snapshots")
         schedule = frame_schedule(n_snapshots, fps, min_duration, max_frames)
         times = sorted({k for k, _ in schedule})
 
         scales = colour_scales(readers, fields, times)
-        z = np.asarray(dataset["z"]) if "z" in dataset.coords else np.arange(dataset.sizes["z"])
-        x = np.asarray(dataset["x"]) if "x" in dataset.coords else np.arange(dataset.sizes["x"])
+        nz, nx = readers[fields[0]].shape
+        z, x = _coordinate(h5file, "z", nz), _coordinate(h5file, "x", nx)
         renderer = FrameRenderer(
             scales,
-            dataset.sizes["z"],
-            dataset.sizes["x"],
+            nz,
+            nx,
             cell_aspect=_spacing(z) / _spacing(x),
             z_ascending=bool(z.size < 2 or z[-1] >= z[0]),
             extent=_extent(x, z),
-            title=movie_title(dict(dataset.attrs), z.size, x.size),
+            title=movie_title(_attributes(h5file), nz, nx),
         )
-        time_values = np.asarray(dataset["time"]) if "time" in dataset.coords else None
+        time_values = _coordinate(h5file, "time", n_snapshots) if "time" in h5file else None
         gif = None
         if "gif" in formats:  # its palette from a few snapshots spread over the movie
             picks = np.linspace(0, len(times) - 1, GIF_PALETTE_SAMPLES).round().astype(int)
