@@ -14,6 +14,7 @@ from billow.errors import BillowError
 from billow.viz.movie import (
     GIF_SCALE,
     GIF_STRIDE,
+    GIF_TRANSPARENT,
     MACRO_BLOCK,
     ColourScale,
     FieldReader,
@@ -185,7 +186,9 @@ def test_gif_frame_is_the_whole_frame_resized(renderer):
     frame = renderer.render(arrays, 37.5)
     gif = GifRenderer(renderer, [frame])
     whole = np.asarray(Image.fromarray(frame).resize(gif.size, Image.BILINEAR)).astype(int)
-    shown = gif.palette[gif.render(frame)].astype(int)
+    indices = gif.render(frame)
+    assert (indices != GIF_TRANSPARENT).all()  # that index is kept for unchanged pixels
+    shown = gif.palette[indices].astype(int)
     assert shown.shape == whole.shape
     assert np.abs(shown - whole).mean() < 2
     assert np.percentile(np.abs(shown - whole), 99) < 12
