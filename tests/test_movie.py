@@ -203,9 +203,12 @@ def test_gif_writer_round_trip(tmp_path):
     second[5:9, 10:30] = rng.integers(0, 255, (4, 20))
     frames = [first, second, second, rng.integers(0, 255, (30, 40), dtype=np.uint8)]
     writer = GifWriter(tmp_path / "t.gif", (40, 30), palette, duration=100.0)
+    written = [writer.file.tell()]
     for frame in frames:
         writer.append_data(frame)
+        written.append(writer.file.tell())
     writer.close()
+    assert all(a < b for a, b in zip(written, written[1:]))  # streamed, frame by frame
     with Image.open(tmp_path / "t.gif") as image:
         assert image.n_frames == len(frames) and image.info["loop"] == 0
         for number, frame in enumerate(frames):
