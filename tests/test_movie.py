@@ -2,19 +2,29 @@
 
 import os
 
+import h5py
 import imageio.v2 as imageio
+import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 
 import billow
 from billow.errors import BillowError
 from billow.viz.movie import (
     GIF_SCALE,
     GIF_STRIDE,
+    GIF_TRANSPARENT,
     MACRO_BLOCK,
     ColourScale,
+    FieldReader,
     FrameRenderer,
+    GifRenderer,
+    GifWriter,
+    Upscaler,
+    _attributes,
     colour_scales,
+    field_readers,
     frame_schedule,
     movie_title,
     render_movie,
@@ -109,6 +119,136 @@ def test_upscaling_is_smooth_not_blocky(renderer):
     assert len(np.unique(row)) > 200
     # no steps between cells (the first and last half cell blend across the periodic x)
     assert np.abs(np.diff(row[8:-8].astype(int))).max() <= 2
+
+
+def test_upscaler_is_bilinear_interpolation():
+    # against np.interp along x (periodic) then z (end cells extend to the edges)
+    cells = np.random.default_rng(1).standard_normal((6, 9)).astype(np.float32)
+    xs = (np.arange(40) + 0.5) * 9 / 40 - 0.5
+    zs = (np.arange(17) + 0.5) * 6 / 17 - 0.5
+    rows = np.array([np.interp(xs, np.arange(9), row, period=9) for row in cells])
+    expected = np.array([np.interp(zs, np.arange(6), column) for column in rows.T]).T
+    np.testing.assert_allclose(
+        Upscaler(6, 9, 17, 40, z_ascending=False)(cells), expected, atol=1e-5
+    )
+    np.testing.assert_allclose(Upscaler(6, 9, 17, 40)(cells), expected[::-1], atol=1e-5)
+
+
+def test_colour_index_on_cells_equals_index_of_upscaled_values(renderer):
+    # normalising the cells before interpolating gives the same colours (up to round-off)
+    scale = renderer.scales[0]
+    rng = np.random.default_rng(2)
+    values = rng.uniform(-1.5, 1.5, (renderer.nz, renderer.nx)) * scale.vmax
+    values[3, 4], values[7, 1], values[9, 9] = np.nan, np.inf, -np.inf
+    fast = renderer.upscaler.colour_index(values, scale).astype(int)
+    with np.errstate(over="ignore"):
+        slow = scale.index(renderer.upscale(values)).astype(int)
+    finite = np.isfinite(renderer.upscale(np.where(np.isinf(values), np.nan, values)))
+    assert np.abs(fast - slow)[finite].max() <= 1
+    assert np.mean(fast != slow) < 0.01
+
+
+def test_render_in_place_equals_a_fresh_render(renderer):
+    rng = np.random.default_rng(3)
+    shape = (renderer.nz, renderer.nx)
+    first = [rng.standard_normal(shape) for _ in renderer.scales]
+    second = [rng.standard_normal(shape) for _ in renderer.scales]
+    reused = renderer.render(first, 123.25)
+    reused = renderer.render(second, 1.0, out=reused)  # a shorter time label
+    assert np.array_equal(reused, renderer.render(second, 1.0))
+    gif = GifRenderer(renderer, [reused])
+    indices = gif.render(renderer.render(first, 123.25))
+    indices = gif.render(reused, out=indices)
+    assert np.array_equal(indices, gif.render(reused))
+
+
+def test_gif_palette_keeps_the_colour_extremes(renderer):
+    # a palette from frames without the extremes still shows vmin and vmax exactly
+    vorticity, b = renderer.scales
+    shape = (renderer.nz, renderer.nx)
+    middle = renderer.render([np.zeros(shape), np.full(shape, (b.vmin + b.vmax) / 2)], 0.0)
+    gif = GifRenderer(renderer, [middle])
+    extremes = renderer.render([np.full(shape, 10 * vorticity.vmax), np.full(shape, b.vmin)], 1.0)
+    indices = gif.render(extremes)
+    for box, colour in zip(gif.boxes, [vorticity.lut[-1], b.lut[0]]):
+        y0, y1, x0, x1 = box.target
+        assert (gif.palette[indices[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2]] == colour).all()
+    assert vorticity.lut[0].tolist() in gif.palette.tolist()
+    assert b.lut[-1].tolist() in gif.palette.tolist()
+
+
+def test_gif_frame_is_the_whole_frame_resized(renderer):
+    # only the panels and the time are resized per frame; the result matches resizing
+    # the whole frame, up to the palette
+    rng = np.random.default_rng(4)
+    shape = (renderer.nz, renderer.nx)
+    arrays = [scale.vmax * rng.uniform(-1, 1, shape) for scale in renderer.scales]
+    frame = renderer.render(arrays, 37.5)
+    gif = GifRenderer(renderer, [frame])
+    whole = np.asarray(Image.fromarray(frame).resize(gif.size, Image.BILINEAR)).astype(int)
+    indices = gif.render(frame)
+    assert (indices != GIF_TRANSPARENT).all()  # that index is kept for unchanged pixels
+    shown = gif.palette[indices].astype(int)
+    assert shown.shape == whole.shape
+    assert np.abs(shown - whole).mean() < 2
+    assert np.percentile(np.abs(shown - whole), 99) < 12
+
+
+def test_gif_writer_round_trip(tmp_path):
+    # unchanged pixels are written transparent and left in place: frames decode exactly
+    rng = np.random.default_rng(5)
+    palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    first = rng.integers(0, 255, (30, 40), dtype=np.uint8)
+    second = first.copy()
+    second[5:9, 10:30] = rng.integers(0, 255, (4, 20))
+    frames = [first, second, second, rng.integers(0, 255, (30, 40), dtype=np.uint8)]
+    writer = GifWriter(tmp_path / "t.gif", (40, 30), palette, duration=100.0)
+    written = [writer.file.tell()]
+    for frame in frames:
+        writer.append_data(frame)
+        written.append(writer.file.tell())
+    writer.close()
+    assert all(a < b for a, b in zip(written, written[1:]))  # streamed, frame by frame
+    with Image.open(tmp_path / "t.gif") as image:
+        assert image.n_frames == len(frames) and image.info["loop"] == 0
+        for number, frame in enumerate(frames):
+            image.seek(number)
+            assert image.info["duration"] == 100
+            assert np.array_equal(np.asarray(image.convert("RGB")), palette[frame])
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "t.gif"))  # another decoder
+    assert next(reader)["size"] == (40, 30)
+    decoded = [np.frombuffer(data, np.uint8).reshape(30, 40, 3) for data in reader]
+    assert [np.array_equal(a, palette[f]) for a, f in zip(decoded, frames)] == [True] * 4
+    assert len(decoded) == len(frames)
+
+
+def test_mp4_is_encoded_by_one_x264_thread(movie):
+    data = movie[0].read_bytes()
+    options = data[data.index(b"x264 - core") :].split(b"\x00")[0].decode().split()
+    assert "threads=1" in options and "lookahead_threads=1" in options
+
+
+def test_run_read_with_h5py_as_with_xarray(run_dir):
+    fields = ["vorticity", "b", "u"]
+    with billow.open_run(run_dir) as dataset, h5py.File(run_dir / "fields.nc") as file:
+        times = range(dataset.sizes["time"])
+        by_xarray = colour_scales(dataset, fields, times)
+        readers = field_readers(file, fields)
+        by_h5py = colour_scales(readers, fields, times)
+        assert np.array_equal(readers["b"][3], dataset["b"][3])
+        assert readers["b"].shape == (dataset.sizes["z"], dataset.sizes["x"])
+        assert readers["b"].n_snapshots == dataset.sizes["time"]
+        title = movie_title(_attributes(file), 32, 64)
+        assert title == movie_title(dict(dataset.attrs), 32, 64)
+    assert [(s.vmin, s.vmax) for s in by_h5py] == [(s.vmin, s.vmax) for s in by_xarray]
+
+
+def test_field_reader_follows_the_dimension_order(tmp_path):
+    data = np.arange(4 * 3 * 2, dtype=float).reshape(4, 3, 2)
+    with h5py.File(tmp_path / "f.h5", "w") as file:
+        file["c"] = data
+        assert np.array_equal(FieldReader(file["c"], ("x", "z", "time"))[1], data[:, :, 1].T)
+        assert np.array_equal(FieldReader(file["c"], ("time", "z", "x"))[1], data[1])
 
 
 def test_frame_shows_title_axes_and_colourbars(run_dir, renderer):
