@@ -55,6 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import h5py
 import numpy as np
 
 from ..errors import BillowError
@@ -741,7 +742,6 @@ def render_movie(
     Raises :class:`BillowError` for a missing ``fields.nc``, an unknown field or
     format, or a run without snapshots.
     """
-    import h5py  # the netCDF reader's, on use
     import imageio.v2 as imageio  # viz extra, on use
 
     run_dir = Path(run_dir)
