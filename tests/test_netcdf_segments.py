@@ -216,3 +216,31 @@ def test_segments_written_by_another_hdf5_driver_get_no_hint(tmp_path):
     environment = {**os.environ, "HDF5_DRIVER": "core"}
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120, env=environment)
     assert_holds(tmp_path / SEGMENTS / "fields.000000000.nc", [0, 1, 2, 3])
+
+
+def test_every_file_has_the_header_coordinates_and_dimension_scales(tmp_path):
+    # index and segments start as copies of images made in memory once per series
+    series = make_series(tmp_path)
+    for first, stop in ((0, 2), (2, 5)):
+        for n in range(first, stop):
+            series.append(float(n), record(n))
+        series.commit()
+    series.close()
+    files = [tmp_path / "fields.nc", *sorted((tmp_path / SEGMENTS).iterdir())]
+    assert len(files) == 3
+    for path in files:
+        with h5py.File(path, "r") as source:
+            assert dict(source.attrs) == {"Conventions": "CF-1.8", "case": "test"}
+            assert source["time"].attrs["axis"] == "T" and source["time"].maxshape == (None,)
+            assert source["time"].chunks == (1024,)
+            assert source["z"][...].tolist() == [0.0, 1.0] and source["x"].attrs["units"] == "1"
+            for name in ("u", "w"):
+                dims = [[scale.name for scale in dim.values()] for dim in source[name].dims]
+                assert dims == [["/time"], ["/z"], ["/x"]]
+                assert source[name].attrs["long_name"] == name
+        with xr.open_dataset(path, engine="h5netcdf") as read:
+            assert read.u.dims == ("time", "z", "x") and read.u.dtype == np.float64
+    with h5py.File(files[1], "r") as first, h5py.File(files[2], "r") as second:
+        assert first["u"].chunks == second["u"].chunks == (1, 2, 3)
+        assert first["time"][...].tolist() == [0, 1] and second["time"][...].tolist() == [2, 3, 4]
+    assert set(series._images) == {"index", "segment"}

@@ -114,6 +114,7 @@ class SegmentedTimeSeries:
         self.variables = variables
         self.attrs = {"Conventions": CONVENTIONS, **attrs}
         self.segments: list[Segment] = []
+        self._images: dict[str, bytes] = {}  # of an empty index and segment (see _create)
         self.open_segment: h5py.File | None = None
         self.records = 0
         (self.run_dir / SEGMENTS).mkdir(exist_ok=True)
@@ -183,11 +184,11 @@ class SegmentedTimeSeries:
     def _shape(self, dims: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(self.dimensions[d] for d in dims[1:])
 
-    def _write_header(self, out: h5py.File, times: np.ndarray) -> dict[str, h5py.Dataset]:
-        """Global attributes, ``time`` (unlimited) and the coordinates, as netCDF-4 dimension
-        scales; returns the scales by dimension name."""
+    def _write_header(self, out: h5py.File) -> dict[str, h5py.Dataset]:
+        """Global attributes, ``time`` (unlimited, empty) and the coordinates, as netCDF-4
+        dimension scales; returns the scales by dimension name."""
         out.attrs.update(self.attrs)
-        time = out.create_dataset("time", data=times, maxshape=(None,), chunks=(1024,))
+        time = out.create_dataset("time", (0,), "f8", maxshape=(None,), chunks=(1024,))
         time.attrs.update(TIME_ATTRIBUTES)
         scales = {"time": time}
         for name, (values, attrs) in self.coordinates.items():
@@ -203,6 +204,33 @@ class SegmentedTimeSeries:
             variable.dims[axis].attach_scale(scales[dim])
         variable.attrs.update(attrs)
 
+    def _create(self, path: Path, kind: str) -> h5py.File:
+        """Create ``path`` as a new, empty ``kind`` of file, opened for writing: an index
+        (header and coordinates) or a segment (also the variables, sized for
+        ``SEGMENT_CAPACITY`` records). The file is a copy of an image HDF5 makes once per
+        series in memory, byte for byte the file it would write itself, so that the
+        attributes and dimension scales are not written again for every file."""
+        image = self._images.get(kind)
+        if image is None:
+            with h5py.File(f"{self.name}.{kind}", "w", driver="core", backing_store=False) as out:
+                scales = self._write_header(out)
+                variables = self.variables if kind == "segment" else {}
+                for name, (dims, _) in variables.items():
+                    shape = self._shape(dims)
+                    chunks = (1, *shape) if shape else (1024,)  # one snapshot, or many scalars
+                    variable = out.create_dataset(
+                        name,
+                        (SEGMENT_CAPACITY, *shape),
+                        "f8",
+                        maxshape=(None, *shape),
+                        chunks=chunks,
+                    )
+                    self._describe(variable, name, scales)
+                out.flush()
+                image = self._images[kind] = out.id.get_file_image()
+        path.write_bytes(image)
+        return h5py.File(path, "r+")
+
     def _open(self, first: int) -> None:
         """Start the segment whose first record is ``first``, as a ``.partial`` file.
 
@@ -210,21 +238,14 @@ class SegmentedTimeSeries:
         written take no space) and doubled when full, rather than resized every record;
         :meth:`_close_open` cuts them to the records written and writes the times."""
         path = self._segment_path(first)
-        segment = h5py.File(path.with_name(path.name + PARTIAL), "w")
-        scales = self._write_header(segment, np.zeros(0))
-        self.open_datasets = {}
-        self.open_origins = {}  # of a record in each variable, without the time axis
-        for name, (dims, _) in self.variables.items():
-            shape = self._shape(dims)
-            self.open_origins[name] = (0,) * len(shape)
-            chunks = (1, *shape) if shape else (1024,)  # one snapshot, or many scalars
-            variable = segment.create_dataset(
-                name, (SEGMENT_CAPACITY, *shape), "f8", maxshape=(None, *shape), chunks=chunks
-            )
-            self._describe(variable, name, scales)
-            self.open_datasets[name] = variable
+        segment = self._create(path.with_name(path.name + PARTIAL), "segment")
+        self.open_datasets = {name: segment[name] for name in self.variables}
+        # the origin of a record in each variable, without the time axis
+        self.open_origins = {
+            name: (0,) * len(dims[1:]) for name, (dims, _) in self.variables.items()
+        }
         self.open_segment = segment
-        self.open_time = scales["time"]
+        self.open_time = segment["time"]
         # the file descriptor HDF5 writes to (its default driver; another has none)
         self.open_descriptor = segment.id.get_vfd_handle() if segment.driver == "sec2" else None
         self.open_first = first
@@ -291,8 +312,10 @@ class SegmentedTimeSeries:
         """Write the index (coordinates, times, virtual variables) to a temporary name,
         fsync it and rename it over ``<name>.nc``."""
         times = np.concatenate([s.times for s in self.segments] or [np.zeros(0)])
-        with atomic_path(self.path) as temporary, h5py.File(temporary, "w") as index:
-            scales = self._write_header(index, times)
+        with atomic_path(self.path) as temporary, self._create(temporary, "index") as index:
+            scales = {name: index[name] for name in ("time", *self.coordinates)}
+            scales["time"].resize(times.size, axis=0)
+            scales["time"][:] = times
             for name, (dims, _) in self.variables.items():
                 variable = self._virtual_variable(index, name, self._shape(dims))
                 self._describe(variable, name, scales)
