@@ -311,6 +311,18 @@ def interpolation_weights(
     return lower % n_cells, upper, weight
 
 
+def _interpolate_along(values, axis, gathers, out, step):
+    """out = values[lower] + weight (values[upper] - values[lower]) along ``axis``, with
+    ``gathers`` = (lower, upper, weight); ``step`` is a work array shaped like ``out``."""
+    lower, upper, weight = gathers
+    np.take(values, lower, axis=axis, out=out, mode="clip")
+    np.take(values, upper, axis=axis, out=step, mode="clip")
+    step -= out
+    step *= weight
+    out += step
+    return out
+
+
 class Upscaler:
     """Bilinear upscaling of (nz, nx) cells to a (height, width) panel, periodic in x, z
     upwards if ``z_ascending``: per axis two gathers and a blend (two weights a pixel,
@@ -332,21 +344,8 @@ class Upscaler:
     def __call__(self, cells: np.ndarray) -> np.ndarray:
         """(height, width) float32 values; the buffer is overwritten by the next call."""
         cells = np.asarray(cells, dtype=np.float32)
-        rows, step = self._rows
-        lower, upper, weight = self.x
-        np.take(cells, lower, axis=1, out=rows, mode="clip")
-        np.take(cells, upper, axis=1, out=step, mode="clip")
-        step -= rows
-        step *= weight
-        rows += step
-        panel, step = self._panel
-        lower, upper, weight = self.z
-        np.take(rows, lower, axis=0, out=panel, mode="clip")
-        np.take(rows, upper, axis=0, out=step, mode="clip")
-        step -= panel
-        step *= weight
-        panel += step
-        return panel
+        rows = _interpolate_along(cells, 1, self.x, *self._rows)
+        return _interpolate_along(rows, 0, self.z, *self._panel)
 
     def colour_index(self, values: np.ndarray, scale: ColourScale) -> np.ndarray:
         """:meth:`ColourScale.index` of the upscaled ``values``, normalised on the cells
