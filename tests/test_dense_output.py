@@ -89,3 +89,19 @@ def test_dense_snapshots_do_not_change_the_steps_and_are_divergence_free():
     gradient = np.abs(np.diff(model.interior("u"), axis=1)).max() / model.grid.dx
     assert np.abs(divergence).max() < 1e-12 * gradient
     assert len(writer.taken) >= 2  # several snapshot times inside one step: each written
+
+
+def test_a_writer_with_only_write_at_gets_every_snapshot_time():
+    class Times:
+        schedule = snapshot_schedule(0.5, 1.2)
+
+        def __init__(self):
+            self.times = []
+
+        def write_at(self, sim, time):
+            self.times.append(time)
+
+    sim = billow.Simulation(small_model(), t_end=1.2)
+    sim.output_writers["times"] = writer = Times()
+    sim.run()
+    assert writer.times == [0.0, 0.5, 1.0, 1.2]

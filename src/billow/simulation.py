@@ -234,7 +234,7 @@ class Simulation:
     def _activities(self) -> list[tuple[object, Callable[[Simulation], None]]]:
         """(object, action) of every callback, then every output writer, in order."""
         return [(c, c) for c in self.callbacks.values()] + [
-            (w, w.write) for w in self.output_writers.values()
+            (w, getattr(w, "write", None)) for w in self.output_writers.values()
         ]
 
     def _dense_writers(self) -> list[object]:
