@@ -125,7 +125,18 @@ def test_restart_reports_finished_like_run(tmp_path):
 
 def test_log_of_a_stopped_run_does_not_say_finished(tmp_path):
     out = tmp_path / "run"
-    args = ["run", "shear_layer", *TINY, "--set", "Lx=14", "--set", "t_end=50", "--out", out]
+    # small steps (cfl 0.05) to t = 500: about 11 000 steps, far more than 0.5 s of work
+    settings = [
+        "--set",
+        "Lx=14",
+        "--set",
+        "t_end=500",
+        "--set",
+        "save_every=1",
+        "--set",
+        "cfl=0.05",
+    ]
+    args = ["run", "shear_layer", *TINY, *settings, "--out", out]
     result = billow_cli(*args, "--quiet", "--max-wall-time", "0.5", cwd=tmp_path)
     assert result.returncode != 0
     log = (out / "log.txt").read_text()
