@@ -53,6 +53,14 @@ def tridiagonal_inverse_pivots(lambda_x: np.ndarray, nz: int, dz: float) -> np.n
     return inverse
 
 
+@njit(inline="always")
+def _remove_column_mean(spectrum):
+    """Subtract the mean over z of column 0 (the l = 0 Fourier mode)."""
+    mean = spectrum[:, 0].sum() / spectrum.shape[0]
+    for k in range(spectrum.shape[0]):
+        spectrum[k, 0] -= mean
+
+
 @njit(parallel=True, cache=True)
 def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
     """Solve dz^2 L_l phi = scale f for every column l of ``spectrum`` (f in, phi out) by
@@ -66,9 +74,7 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
         if lo >= hi:
             continue
         if lo == 0:
-            mean = spectrum[:, 0].sum() / nz
-            for k in range(nz):
-                spectrum[k, 0] -= mean
+            _remove_column_mean(spectrum)
         width = hi - lo
         first = spectrum[0, lo:hi]
         for m in range(width):
@@ -87,9 +93,7 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
             for m in range(width):
                 row[m] = (row[m] - following[m]) * inverse[m]
         if lo == 0:
-            mean = spectrum[:, 0].sum() / nz
-            for k in range(nz):
-                spectrum[k, 0] -= mean
+            _remove_column_mean(spectrum)
 
 
 class PoissonSolver:

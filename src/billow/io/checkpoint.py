@@ -96,11 +96,17 @@ def latest_checkpoint(run_dir: Path, t_end: float | None = None) -> Path | None:
 
 
 def _end_approach(path: Path) -> float | None:
+    """A checkpoint file's end_approach (None for an unreadable file: read_checkpoint says so)."""
     try:
         with h5py.File(path, "r") as source:
-            value = float(source.attrs.get("end_approach", np.nan))
+            return _approach_of(source.attrs)
     except OSError:
-        return None  # unreadable: read_checkpoint says so
+        return None
+
+
+def _approach_of(attrs) -> float | None:
+    """The end_approach attribute: None when NaN or absent (older checkpoints)."""
+    value = float(attrs.get("end_approach", np.nan))
     return None if np.isnan(value) else value
 
 
@@ -124,7 +130,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
         float(attrs["last_dt"]),
         records,
         json.loads(attrs["forcing_states"]),
-        _end_approach(path),
+        _approach_of(attrs),
     )
 
 
