@@ -65,7 +65,7 @@ SCHEMES = {
 }
 
 
-@njit(inline="always")
+@njit
 def face_fluxes(qm3, qm2, qm1, qp0, qp1, qp2, velocity, coefficients, out):
     """out[i] = velocity[i] * q_face[i], the face between qm1[i] and qp0[i] (branch-free).
 
