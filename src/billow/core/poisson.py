@@ -54,27 +54,31 @@ def tridiagonal_inverse_pivots(lambda_x: np.ndarray, nz: int, dz: float) -> np.n
 
 
 @njit(inline="always")
-def _remove_column_mean(spectrum):
-    """Subtract the mean over z of column 0 (the l = 0 Fourier mode)."""
-    mean = spectrum[:, 0].sum() / spectrum.shape[0]
-    for k in range(spectrum.shape[0]):
-        spectrum[k, 0] -= mean
+def _remove_mean_mode(spectrum):
+    """Subtract the mean over z of the l = 0 Fourier mode (columns 0 and 1: its real and
+    imaginary parts)."""
+    for column in range(2):
+        mean = spectrum[:, column].sum() / spectrum.shape[0]
+        for k in range(spectrum.shape[0]):
+            spectrum[k, column] -= mean
 
 
 @njit(parallel=True, cache=True)
 def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
-    """Solve dz^2 L_l phi = scale f for every column l of ``spectrum`` (f in, phi out) by
+    """Solve dz^2 L_l phi = scale f for every mode l, each the real and imaginary columns
+    2l and 2l + 1 of ``spectrum`` (the complex spectrum viewed as reals: f in, phi out), by
     forward elimination y_k = scale f_k - y_(k-1) / d_(k-1) and back substitution
     phi_k = (y_k - phi_(k+1)) / d_k; column 0 first loses its mean (the l = 0 system is
-    singular) and its solution is returned with zero mean."""
-    nz, modes = spectrum.shape
-    chunk = (modes + threads - 1) // threads
+    singular) and its solution is returned with zero mean. ``inverse_pivots`` holds each
+    mode's column twice, so that every sweep is a loop over real numbers."""
+    nz, columns = spectrum.shape
+    chunk = 2 * ((columns // 2 + threads - 1) // threads)  # whole modes to each thread
     for t in prange(threads):
-        lo, hi = t * chunk, min(modes, (t + 1) * chunk)
+        lo, hi = t * chunk, min(columns, (t + 1) * chunk)
         if lo >= hi:
             continue
         if lo == 0:
-            _remove_column_mean(spectrum)
+            _remove_mean_mode(spectrum)
         width = hi - lo
         first = spectrum[0, lo:hi]
         for m in range(width):
@@ -93,7 +97,7 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
             for m in range(width):
                 row[m] = (row[m] - following[m]) * inverse[m]
         if lo == 0:
-            _remove_column_mean(spectrum)
+            _remove_mean_mode(spectrum)
 
 
 class PoissonSolver:
@@ -118,7 +122,8 @@ class PoissonSolver:
             self.inverse_eigenvalues = 1.0 / eigenvalues
             self.inverse_eigenvalues[0, 0] = 0.0
         else:
-            self.inverse_pivots = tridiagonal_inverse_pivots(lambda_x, grid.nz, grid.dz)
+            pivots = tridiagonal_inverse_pivots(lambda_x, grid.nz, grid.dz)
+            self.inverse_pivots = np.repeat(pivots, 2, axis=1)  # for the real view
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Return phi (nz, nx) with L phi = rhs - mean(rhs)."""
@@ -128,5 +133,7 @@ class PoissonSolver:
             spectrum *= self.inverse_eigenvalues
             return scipy.fft.irfft2(spectrum, s=rhs.shape, workers=w)
         spectrum = scipy.fft.rfft(rhs, axis=1, workers=w)
-        solve_tridiagonal_columns(spectrum, self.inverse_pivots, self.grid.dz**2, w)
+        solve_tridiagonal_columns(
+            spectrum.view(np.float64), self.inverse_pivots, self.grid.dz**2, w
+        )
         return scipy.fft.irfft(spectrum, n=self.grid.nx, axis=1, workers=w)
