@@ -111,6 +111,8 @@ class Model:
         self._start = {f.name: grid.zeros(f.location) for f in self.fields}
         self.tendencies = {f.name: np.zeros((grid.rows(f.location), grid.nx)) for f in self.fields}
         self.groups = [self._group(location) for location in Location]
+        self._on_w_faces = np.array([f.location == Location.W for f in self.fields])
+        self._parities = np.array([f.parity for f in self.fields])
         self._divergence = np.zeros((grid.nz, grid.nx))
         self.poisson = PoissonSolver(grid)
         self.time = 0.0
@@ -156,8 +158,12 @@ class Model:
         self.fill_all_ghosts()
 
     def fill_all_ghosts(self) -> None:
-        for f in self.fields:
-            operators.fill_ghosts(self.state[f.name], self.grid, f.location, f.parity)
+        operators.fill_ghosts_of_fields(
+            tuple(self.state[f.name] for f in self.fields),
+            self._on_w_faces,
+            self._parities,
+            self.grid,
+        )
 
     # --- numerics ---------------------------------------------------------
     def divergence(self) -> np.ndarray:

@@ -18,28 +18,46 @@ def fill_ghosts(q: np.ndarray, grid: Grid, location: Location, parity: float = 1
     normal gradient, i.e. no-flux / free-slip; -1: zero value at the wall,
     i.e. no-slip). w rows are odd about the wall faces, where w = 0.
     """
-    g, nx, nz = grid.ghost, grid.nx, grid.nz
-    if location == Location.W:
-        top = g + nz  # padded index of the top face
-        if grid.periodic_z:
+    fill_ghosts_of_fields((q,), np.array([location == Location.W]), np.array([parity]), grid)
+
+
+def fill_ghosts_of_fields(
+    fields: tuple[np.ndarray, ...], on_w_faces: np.ndarray, parities: np.ndarray, grid: Grid
+) -> None:
+    """:func:`fill_ghosts` for several fields in one kernel call (``on_w_faces[n]``: field
+    n lives on z-faces; ``parities[n]``: its mirror sign at walls)."""
+    _fill_ghosts(fields, on_w_faces, parities, grid.nx, grid.nz, grid.ghost, grid.periodic_z)
+
+
+@njit(cache=True)
+def _fill_ghosts(fields, on_w_faces, parities, nx, nz, g, periodic_z):
+    top = g + nz  # w: padded index of the top face; otherwise the first ghost row above
+    for n in range(len(fields)):
+        q, parity = fields[n], parities[n]
+        if on_w_faces[n] and periodic_z:
             q[top] = q[g]
-            q[:g] = q[top - g : top]
-            q[top + 1 :] = q[g + 1 : g + 1 + g]
-        else:
+            for j in range(g):
+                q[j] = q[top - g + j]
+                q[top + 1 + j] = q[g + 1 + j]
+        elif on_w_faces[n]:
             q[g] = 0.0
             q[top] = 0.0
-            q[:g] = -q[2 * g : g : -1]
-            q[top + 1 :] = -q[top - 1 : top - 1 - g : -1]
-    else:
-        top = g + nz  # first ghost row above the domain
-        if grid.periodic_z:
-            q[:g] = q[nz : nz + g]
-            q[top:] = q[g : 2 * g]
+            for j in range(g):
+                q[j] = -q[2 * g - j]
+                q[top + 1 + j] = -q[top - 1 - j]
+        elif periodic_z:
+            for j in range(g):
+                q[j] = q[nz + j]
+                q[top + j] = q[g + j]
         else:
-            q[:g] = parity * q[2 * g - 1 : g - 1 : -1]
-            q[top:] = parity * q[top - 1 : top - 1 - g : -1]
-    q[:, :g] = q[:, nx : nx + g]
-    q[:, g + nx :] = q[:, g : 2 * g]
+            for j in range(g):
+                q[j] = parity * q[2 * g - 1 - j]
+                q[top + j] = parity * q[top - 1 - j]
+        for k in range(q.shape[0]):
+            row = q[k]
+            for j in range(g):
+                row[j] = row[nx + j]
+                row[g + nx + j] = row[g + j]
 
 
 def velocity_from_streamfunction(grid: Grid, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
