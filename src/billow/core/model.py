@@ -28,7 +28,13 @@ from . import operators
 from .advection import SCALAR, SCHEMES, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
 from .grid import Grid, Location
 from .poisson import PoissonSolver
-from .timestepping import TimeStepper, dense_output_weights, interpolate_in_step, rk_stage_update
+from .timestepping import (
+    TimeStepper,
+    copy_fields,
+    dense_output_weights,
+    interpolate_in_step,
+    rk_stage_update,
+)
 
 BOUNDARY_CONDITIONS = ("free-slip", "no-slip", "periodic")
 
@@ -216,8 +222,8 @@ class Model:
     def begin_step(self, dt: float) -> None:
         """Remember the state at the start of the step (q0 of the Runge-Kutta stages)."""
         self.last_dt = dt
-        for f in self.fields:
-            np.copyto(self._start[f.name], self.state[f.name])
+        for group in self.groups:
+            copy_fields(group.states, group.starts)
 
     def stage_update(self, a0: float, a1: float, dt: float) -> None:
         """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies."""

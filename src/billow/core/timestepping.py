@@ -125,6 +125,16 @@ def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants):
                 q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
 
 
+@njit(parallel=True, cache=True)
+def copy_fields(sources, targets):
+    """targets[n][...] = sources[n] for a tuple of same-shaped arrays, in parallel over rows."""
+    for k in prange(sources[0].shape[0]):
+        for n in range(len(sources)):
+            target, source = targets[n][k], sources[n][k]
+            for i in range(source.size):
+                target[i] = source[i]
+
+
 @njit(cache=True)
 def interpolate_in_step(out, start, first_stage, end, weights):
     """out = w0 q_n + w1 q1 + w2 q_n+1 for 1-D arrays (:func:`dense_output_weights`)."""
