@@ -1,14 +1,11 @@
 """billow: fast, verified simulations of 2-D stratified shear flows."""
 
 import importlib as _importlib
-import os as _os
 import sys as _sys
 
-# numba's OpenMP threads spin up to 300k times between parallel loops before sleeping: on a
-# machine shared with other busy processes one step then becomes ~30x slower (measured 300 ms
-# instead of 7 ms at 384x192 on 2 cores). A short spin keeps parallel launches cheap on a quiet
-# machine (7 ms) and bounds the contended cost (18 ms). Read when OpenMP starts, i.e. later.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+from . import _process  # noqa: E402
+
+_process.configure()  # OpenMP spinning and the allocator (see billow._process)
 
 from ._version import __version__  # noqa: E402
 from .cases import CASES, get_case  # noqa: E402
@@ -49,4 +46,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) - {"_importlib", "_os", "_sys"} | set(__all__))
+    return sorted(set(globals()) - {"_importlib", "_process", "_sys"} | set(__all__))
