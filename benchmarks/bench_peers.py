@@ -74,6 +74,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from billow._process import MMAP_THRESHOLD, TRIM_THRESHOLD
+
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
 KH2D_FORCED = ROOT / "examples" / "kh2d_configs" / "forced.txt"
@@ -88,6 +90,13 @@ ONE_THREAD = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "MPLBACKEND": "Agg",
+}
+# every process, peers included, gets the glibc allocator settings billow makes for itself
+# (billow._process: freed blocks kept for reuse instead of faulted in again every step), so
+# that no side gains from the allocator alone; billow keeps a setting found in the environment
+ALLOCATOR = {
+    "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+    "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
 }
 
 
@@ -119,7 +128,7 @@ def run_process(
 ) -> Process:
     """Run a command (its own session, so that a timeout ends all it started); stdout and
     stderr go to files in ``cwd``. Raises PeerUnavailable on failure or timeout."""
-    environment = {**os.environ, **ONE_THREAD, **(env or {})}
+    environment = {**os.environ, **ONE_THREAD, **ALLOCATOR, **(env or {})}
     out_path, err_path = cwd / ".stdout", cwd / ".stderr"
     with open(out_path, "w") as stdout, open(err_path, "w") as stderr:
         start = time.perf_counter()
