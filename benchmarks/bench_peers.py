@@ -13,8 +13,9 @@ once: a stamp file records the requirement installed and the environment is reus
 while it matches. A peer that cannot be installed or fails to run is reported in one
 line and the rest goes on. Every process, billow's included, runs on one thread
 (NUMBA_NUM_THREADS = OMP/OPENBLAS/MKL_NUM_THREADS = 1, and kh2d-solver's n_cores = 1),
-in a temporary directory removed afterwards, under a timeout; its wall time, CPU
-time and peak RSS come from os.wait4.
+in a temporary directory removed afterwards, under a timeout; its wall time and CPU
+time come from os.wait4, the peak RSS from the process's own VmHWM (sampled every
+0.1 s; os.wait4's ru_maxrss would include this script's RSS at fork).
 
 (a) kh2d-solver's own "forced" run: examples/kh2d_configs/forced.txt (a copy of its
     shipped config: 384 x 192, t_final = 30 box units, 300 snapshots, its GIF on) with
@@ -73,6 +74,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from processes import own_peak_rss_mb
 
 from billow._process import MMAP_THRESHOLD, TRIM_THRESHOLD
 
@@ -142,12 +145,14 @@ def run_process(
             start_new_session=True,
         )
         loads = [os.getloadavg()[0]]
+        peak = 0.0
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() - start > len(loads):  # about once a second
                 loads.append(os.getloadavg()[0])
+            peak = max(peak, own_peak_rss_mb(process.pid))
             if time.perf_counter() - start > timeout:
                 os.killpg(process.pid, signal.SIGKILL)
                 os.wait4(process.pid, 0)
@@ -158,7 +163,7 @@ def run_process(
     result = Process(
         wall,
         usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
+        peak or usage.ru_maxrss / 1024,
         sum(loads) / len(loads),
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),

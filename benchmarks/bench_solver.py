@@ -44,6 +44,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import scipy.fft
+from processes import own_peak_rss_mb
 
 import billow
 from billow.callbacks import Callback
@@ -136,11 +137,17 @@ def timed_command(
     process = subprocess.Popen(
         [str(executable), *arguments], stdout=subprocess.DEVNULL, env=environment
     )
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0.0
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, own_peak_rss_mb(process.pid))
+        time.sleep(0.01)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"billow {' '.join(arguments)} failed")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak or usage.ru_maxrss / 1024
 
 
 def in_process(diagnostics: bool) -> tuple[float, int, float]:
