@@ -128,8 +128,8 @@ def _fundamental(nx: int) -> tuple[np.ndarray, np.ndarray]:
 
 def mode_amplitude(model: Model) -> float:
     """max over z of |w_hat(z)| at the fundamental wavenumber 2 pi / Lx (cosine amplitude),
-    w_hat = sum_i w_i exp(-2 pi i i / nx): two real matrix-vector products, |w_hat| =
-    hypot(w @ cos, w @ sin)."""
+    w_hat = sum_n w_n exp(-2 pi i n / nx), from two real matrix-vector products:
+    |w_hat| = hypot(w @ cos, w @ sin)."""
     nx = model.grid.nx
     cosine, sine = _fundamental(nx)
     w = model.interior("w")

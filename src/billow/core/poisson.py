@@ -68,7 +68,7 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
     """Solve dz^2 L_l phi = scale f for every mode l, each the real and imaginary columns
     2l and 2l + 1 of ``spectrum`` (the complex spectrum viewed as reals: f in, phi out), by
     forward elimination y_k = scale f_k - y_(k-1) / d_(k-1) and back substitution
-    phi_k = (y_k - phi_(k+1)) / d_k; column 0 first loses its mean (the l = 0 system is
+    phi_k = (y_k - phi_(k+1)) / d_k; mode 0 first loses its mean (the l = 0 system is
     singular) and its solution is returned with zero mean. ``inverse_pivots`` holds each
     mode's column twice, so that every sweep is a loop over real numbers."""
     nz, columns = spectrum.shape
