@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize_scalar
 
 from billow.cases import common, double_shear, get_case, shear_layer
 from billow.errors import ConfigError
@@ -14,6 +13,7 @@ from billow.linear.stability import (
     _chebyshev_grid,
     _fourier_grid,
     _one_blas_thread,
+    _search_around,
     _Solver,
     fastest_growing,
     growth_rate_curve,
@@ -152,15 +152,7 @@ def scan_and_search_exactly(U, B, **options) -> tuple[float, np.ndarray]:
         solver = _Solver(U, B, n=None, **options)
         ks = np.linspace(*K_BOUNDS, 12)
         rates = np.array([solver.mode(float(k)).sigma.real for k in ks])
-        best = int(np.argmax(rates))
-        bracket = (float(ks[max(best - 1, 0)]), float(ks[min(best + 1, ks.size - 1)]))
-        result = minimize_scalar(
-            lambda k: -solver.mode(k).sigma.real,
-            bounds=bracket,
-            method="bounded",
-            options={"xatol": 1e-4},
-        )
-        return float(result.x), rates
+        return _search_around(solver, ks, int(np.argmax(rates))), rates
 
 
 def check_scan_estimates_and_k(Ri: float, **options):

@@ -244,15 +244,21 @@ def fastest_growing(
     with _one_blas_thread():
         solver = _Solver(U, B, Re=Re, Pr=Pr, Lz=Lz, bc_z=bc_z, n=n)
         ks = np.linspace(k_lo, k_hi, 12)
-        best = _fastest_of_scan(solver, ks)
-        bracket = (float(ks[max(best - 1, 0)]), float(ks[min(best + 1, ks.size - 1)]))
-        result = minimize_scalar(
-            lambda k: -solver.mode(k).sigma.real,
-            bounds=bracket,
-            method="bounded",
-            options={"xatol": 1e-4},
-        )
-        return solver.mode(float(result.x))  # evaluated by the search: remembered
+        k = _search_around(solver, ks, _fastest_of_scan(solver, ks))
+        return solver.mode(k)  # evaluated by the search: remembered
+
+
+def _search_around(solver: _Solver, ks: NDArray[np.float64], best: int) -> float:
+    """k of the largest exact growth rate between the scan's neighbours of ks[best]
+    (bounded search to 1e-4 in k)."""
+    bracket = (float(ks[max(best - 1, 0)]), float(ks[min(best + 1, ks.size - 1)]))
+    result = minimize_scalar(
+        lambda k: -solver.mode(k).sigma.real,
+        bounds=bracket,
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    return float(result.x)
 
 
 def is_unstable(mode: Mode, k_bounds: tuple[float, float] = K_BOUNDS) -> bool:
