@@ -75,7 +75,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from processes import own_peak_rss_mb
+from processes import wait_measuring_peak
 
 from billow._process import MMAP_THRESHOLD, TRIM_THRESHOLD
 
@@ -145,25 +145,22 @@ def run_process(
             start_new_session=True,
         )
         loads = [os.getloadavg()[0]]
-        peak = 0.0
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
+
+        def while_running() -> None:
             if time.perf_counter() - start > len(loads):  # about once a second
                 loads.append(os.getloadavg()[0])
-            peak = max(peak, own_peak_rss_mb(process.pid))
             if time.perf_counter() - start > timeout:
                 os.killpg(process.pid, signal.SIGKILL)
                 os.wait4(process.pid, 0)
                 raise PeerUnavailable(f"timed out after {timeout:.0f} s: {' '.join(arguments)}")
-            time.sleep(0.1)
+
+        status, usage, peak = wait_measuring_peak(process.pid, 0.1, while_running)
         wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     result = Process(
         wall,
         usage.ru_utime + usage.ru_stime,
-        peak or usage.ru_maxrss / 1024,
+        peak,
         sum(loads) / len(loads),
         out_path.read_text(errors="replace"),
         err_path.read_text(errors="replace"),

@@ -44,7 +44,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import scipy.fft
-from processes import own_peak_rss_mb
+from processes import wait_measuring_peak
 
 import billow
 from billow.callbacks import Callback
@@ -137,17 +137,11 @@ def timed_command(
     process = subprocess.Popen(
         [str(executable), *arguments], stdout=subprocess.DEVNULL, env=environment
     )
-    peak = 0.0
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, own_peak_rss_mb(process.pid))
-        time.sleep(0.01)
+    status, _, peak = wait_measuring_peak(process.pid, 0.01)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"billow {' '.join(arguments)} failed")
-    return wall, peak or usage.ru_maxrss / 1024
+    return wall, peak
 
 
 def in_process(diagnostics: bool) -> tuple[float, int, float]:
