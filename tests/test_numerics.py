@@ -20,6 +20,7 @@ import scipy.fft
 import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
+from billow.core import operators
 from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
 from billow.core.poisson import PoissonSolver
 
@@ -350,6 +351,31 @@ def test_passive_buoyancy_stays_bounded():
 
 
 # --- 6. reproducibility -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 5, 8, 384, 389])
+def test_ordered_sum_has_the_documented_fixed_order(n):
+    # eight interleaved partial sums added pairwise, then the tail: the same order in
+    # numpy must give the same bits (so the order cannot depend on the machine)
+    x = np.random.default_rng(n).standard_normal(n)
+    x[::3] *= 1e15  # so that the order of the additions shows in the result
+    full = n - n % 8
+    lanes = [sum(x[j:full:8].tolist(), 0.0) for j in range(8)]
+    pairs = [lanes[0] + lanes[1], lanes[2] + lanes[3], lanes[4] + lanes[5], lanes[6] + lanes[7]]
+    expected = ((pairs[0] + pairs[1]) + (pairs[2] + pairs[3])) + sum(x[full:].tolist(), 0.0)
+    assert operators.ordered_sum(x) == expected
+    if n > 8:  # and the test can tell: a sequential sum gives other bits
+        assert expected != sum(x.tolist(), 0.0)
+
+
+def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
+    x = np.abs(np.random.default_rng(0).standard_normal(389))
+    assert operators.largest_nonnegative(x) == x.max()
+    assert operators.largest_nonnegative(np.zeros(3)) == 0.0
+    x[7] = np.inf
+    assert operators.largest_nonnegative(x) == np.inf
+    x[200] = np.nan
+    assert np.isnan(operators.largest_nonnegative(x))
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")

@@ -143,65 +143,104 @@ def velocity_at_centres(u, w, constants, u_out, w_out):
             w_row[i] = 0.5 * (w_below[i] + w_above[i])
 
 
+# rows per group of velocity_statistics: a fixed number, so that its sums do not depend on
+# the number of threads
+STATISTICS_ROWS = 16
+
+
+@njit(cache=True)
+def ordered_sum(x):
+    """sum(x) in a fixed order that vectorises: eight interleaved partial sums (x[j],
+    x[j + 8], ...), added pairwise, then the tail. The result does not depend on the
+    machine or on the number of threads."""
+    n = x.size
+    full = n - n % 8
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+    for i in range(0, full, 8):
+        p0 += x[i]
+        p1 += x[i + 1]
+        p2 += x[i + 2]
+        p3 += x[i + 3]
+        p4 += x[i + 4]
+        p5 += x[i + 5]
+        p6 += x[i + 6]
+        p7 += x[i + 7]
+    tail = 0.0
+    for i in range(full, n):
+        tail += x[i]
+    return ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7)) + tail
+
+
+@njit(cache=True)
+def largest_nonnegative(x):
+    """max(x) of a contiguous array of values >= 0, as an integer maximum over their bits
+    (for non-negative floats the order of the bits as int64 is that of the values; a NaN
+    compares above inf and is returned). Integer maxima vectorise; float ones do not."""
+    bits = x.view(np.int64)
+    largest = 0
+    for i in range(bits.size):
+        largest = max(largest, bits[i])
+    return np.array([largest]).view(np.float64)[0]
+
+
 @njit(parallel=True, cache=True)
 def velocity_statistics(u, w, constants, periodic_z):
-    """Everything the diagnostics and the dt controller need from (u, w), in one pass:
+    """What the diagnostics need from (u, w), in one pass:
 
-        (sum u^2, sum w^2, max|u|, max|w|, sum |grad u|^2, max |grad u|, max |div u|)
+        (sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|)
 
     over interior points (w's duplicate row nz of periodic z and its zero wall rows add
     nothing). du/dx and dw/dz live at centres, du/dz and dw/dx at corners; corners on
     walls carry weight 1/2 in sum |grad u|^2, so that sum |grad u|^2 dA equals
-    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts. Row results are
-    combined in row order, so they do not depend on the number of threads.
+    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts.
+
+    Each group of ``STATISTICS_ROWS`` rows accumulates column by column (vectorised
+    along x), then sums its columns with :func:`ordered_sum`; the groups are combined in
+    order. So the results depend neither on the number of threads nor on the machine.
     """
     nx, nz, g, dx, dz = constants
     inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     corner_rows = nz if periodic_z else nz + 1
     rows = max(nz, corner_rows)
-    partial = np.zeros((rows, 7))
-    for k in prange(rows):
-        K = k + g
-        u_squares = w_squares = u_largest = w_largest = 0.0
-        total = largest_gradient = largest_divergence = 0.0
-        if k < nz:
-            u_left, u_right = u[K, g : g + nx], u[K, g + 1 : g + nx + 1]
-            w_below, w_above = w[K, g : g + nx], w[K + 1, g : g + nx]
-            for i in range(nx):
-                du_dx = (u_right[i] - u_left[i]) * inv_dx
-                dw_dz = (w_above[i] - w_below[i]) * inv_dz
-                u_squares += u_left[i] * u_left[i]
-                w_squares += w_below[i] * w_below[i]
-                u_largest = max(u_largest, abs(u_left[i]))
-                w_largest = max(w_largest, abs(w_below[i]))
-                total += du_dx * du_dx + dw_dz * dw_dz
-                largest_gradient = max(largest_gradient, max(abs(du_dx), abs(dw_dz)))
-                largest_divergence = max(largest_divergence, abs(du_dx + dw_dz))
-        if k < corner_rows:
-            weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
-            u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
-            w_left, w_right = w[K, g - 1 : g - 1 + nx], w[K, g : g + nx]
-            corner_total = 0.0
-            for i in range(nx):
-                du_dz = (u_above[i] - u_below[i]) * inv_dz
-                dw_dx = (w_right[i] - w_left[i]) * inv_dx
-                corner_total += weight * du_dz * du_dz + dw_dx * dw_dx
-                largest_gradient = max(largest_gradient, max(abs(du_dz), abs(dw_dx)))
-            total += corner_total
-        partial[k, 0] = u_squares
-        partial[k, 1] = w_squares
-        partial[k, 2] = u_largest
-        partial[k, 3] = w_largest
-        partial[k, 4] = total
-        partial[k, 5] = largest_gradient
-        partial[k, 6] = largest_divergence
-    sums = np.zeros(7)
-    for k in range(rows):
-        for j in (0, 1, 4):
-            sums[j] += partial[k, j]
-        for j in (2, 3, 5, 6):
-            sums[j] = max(sums[j], partial[k, j])
-    return sums
+    groups = (rows + STATISTICS_ROWS - 1) // STATISTICS_ROWS
+    partial = np.zeros((groups, 5))
+    for group in prange(groups):
+        columns = np.zeros((5, nx))
+        u_squares, w_squares, gradient_squares = columns[0], columns[1], columns[2]
+        largest_gradient, largest_divergence = columns[3], columns[4]
+        for k in range(group * STATISTICS_ROWS, min(rows, (group + 1) * STATISTICS_ROWS)):
+            K = k + g
+            if k < nz:
+                u_left, u_right = u[K, g : g + nx], u[K, g + 1 : g + nx + 1]
+                w_below, w_above = w[K, g : g + nx], w[K + 1, g : g + nx]
+                for i in range(nx):
+                    du_dx = (u_right[i] - u_left[i]) * inv_dx
+                    dw_dz = (w_above[i] - w_below[i]) * inv_dz
+                    u_squares[i] += u_left[i] * u_left[i]
+                    w_squares[i] += w_below[i] * w_below[i]
+                    gradient_squares[i] += du_dx * du_dx + dw_dz * dw_dz
+                    largest_gradient[i] = max(largest_gradient[i], max(abs(du_dx), abs(dw_dz)))
+                    largest_divergence[i] = max(largest_divergence[i], abs(du_dx + dw_dz))
+            if k < corner_rows:
+                weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
+                u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
+                w_left, w_right = w[K, g - 1 : g - 1 + nx], w[K, g : g + nx]
+                for i in range(nx):
+                    du_dz = (u_above[i] - u_below[i]) * inv_dz
+                    dw_dx = (w_right[i] - w_left[i]) * inv_dx
+                    gradient_squares[i] += weight * du_dz * du_dz + dw_dx * dw_dx
+                    largest_gradient[i] = max(largest_gradient[i], max(abs(du_dz), abs(dw_dx)))
+        for j in range(3):
+            partial[group, j] = ordered_sum(columns[j])
+        for j in range(3, 5):
+            partial[group, j] = largest_nonnegative(columns[j])
+    statistics = np.zeros(5)
+    for group in range(groups):
+        for j in range(3):
+            statistics[j] += partial[group, j]
+        for j in range(3, 5):
+            statistics[j] = max(statistics[j], partial[group, j])
+    return statistics
 
 
 def entropy_sum(c: np.ndarray) -> float:
