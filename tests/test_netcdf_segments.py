@@ -6,14 +6,17 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import xarray as xr
 
 from billow.io import atomic, netcdf
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
+from billow.output_writers import BackgroundSeries
 
 
 def make_series(run_dir: Path, resume_records: int | None = None) -> SegmentedTimeSeries:
@@ -244,3 +247,99 @@ def test_every_file_has_the_header_coordinates_and_dimension_scales(tmp_path):
         assert first["u"].chunks == second["u"].chunks == (1, 2, 3)
         assert first["time"][...].tolist() == [0, 1] and second["time"][...].tolist() == [2, 3, 4]
     assert set(series._images) == {"index", "segment"}
+
+
+# --- snapshots appended on a writer thread (output_writers.BackgroundSeries) -------------
+
+
+class HeldSeries:
+    """A series whose appends wait for ``release`` and keep what they were given."""
+
+    def __init__(self, fail: bool = False):
+        self.records = 0
+        self.release = threading.Event()
+        self.received: list[tuple[float, dict]] = []
+        self.buffers: set[int] = set()  # ids of the arrays handed over
+        self.fail = fail
+        self.committed = self.closed = 0
+
+    def append(self, times, values):
+        self.release.wait(timeout=60)
+        if self.fail:
+            raise OSError("No space left on device")
+        self.buffers.add(id(values["u"]))
+        self.received.append((float(times), {k: v.copy() for k, v in values.items()}))
+        self.records += 1
+
+    def commit(self):
+        self.committed += 1
+
+    def close(self):
+        self.closed += 1
+
+
+def test_background_series_writes_the_same_files(tmp_path):
+    (tmp_path / "sync").mkdir()
+    (tmp_path / "thread").mkdir()
+    plain, threaded = (
+        make_series(tmp_path / "sync"),
+        BackgroundSeries(make_series(tmp_path / "thread")),
+    )
+    for series in (plain, threaded):
+        for first, stop in ((0, 3), (3, 8)):
+            for n in range(first, stop):
+                series.append(float(n), record(n))
+            series.commit()
+        series.close()
+    assert threaded.records == plain.records == 8
+    with xr.open_dataset(tmp_path / "sync" / "fields.nc") as expected:
+        with xr.open_dataset(tmp_path / "thread" / "fields.nc") as written:
+            xr.testing.assert_identical(written.load(), expected.load())
+
+
+def test_background_series_copies_each_record_before_the_state_changes():
+    held = HeldSeries()
+    series = BackgroundSeries(held)
+    values = record(1)
+    series.append(1.0, values)
+    values["u"][...] = 99.0  # the next step overwrites the work arrays
+    held.release.set()
+    series.commit()
+    assert held.committed == 1 and held.received[0][0] == 1.0
+    assert np.array_equal(held.received[0][1]["u"], record(1)["u"])
+    series.close()
+
+
+def test_background_series_holds_at_most_its_buffers():
+    held = HeldSeries()
+    held.release.set()
+    series = BackgroundSeries(held, buffers=2)
+    for n in range(10):
+        series.append(float(n), record(n))
+    series.close()
+    assert [t for t, _ in held.received] == list(range(10)) and held.closed == 1
+    assert len(held.buffers) == 2  # memory does not grow with the records queued
+
+
+def test_background_series_raises_the_writer_threads_error_on_the_next_call():
+    held = HeldSeries(fail=True)
+    held.release.set()
+    series = BackgroundSeries(held)
+    series.append(0.0, record(0))
+    with pytest.raises(OSError, match="No space left"):
+        series.commit()  # never publishes records that are not written
+    assert held.committed == 0
+    with pytest.raises(OSError, match="No space left"):
+        series.append(1.0, record(1))
+    series.close()  # closes the series, and does not raise the reported error again
+    assert held.closed == 1
+
+
+def test_background_series_close_raises_an_error_not_yet_reported():
+    held = HeldSeries(fail=True)
+    held.release.set()
+    series = BackgroundSeries(held)
+    series.append(0.0, record(0))
+    with pytest.raises(OSError, match="No space left"):
+        series.close()
+    assert held.closed == 1

@@ -13,13 +13,16 @@ the first step. It may also have
 
 The writers here hand their records to a *series*: anything with ``append(times,
 values)``, ``commit()`` and ``close()`` and a ``records`` count, such as
-:class:`billow.io.netcdf.SegmentedTimeSeries`. The checkpointer is
+:class:`billow.io.netcdf.SegmentedTimeSeries`, or a :class:`BackgroundSeries` around
+one, which appends on a writer thread. The checkpointer is
 :class:`billow.io.checkpoint.Checkpointer`.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from .simulation import Simulation
 
 DIAGNOSTICS_BUFFER = 200  # records of scalar diagnostics held before they are appended
+SNAPSHOT_BUFFERS = 2  # snapshots in flight to a BackgroundSeries' thread
 
 
 class Series(Protocol):
@@ -42,6 +46,99 @@ class Series(Protocol):
     def commit(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class BackgroundSeries:
+    """``series`` with its appends made on a writer thread, so that the time loop does not
+    wait for them.
+
+    Writing a snapshot is mostly the kernel copying it into the page cache, and h5py lets
+    go of the GIL while HDF5 writes a chunk, so a thread can do that while the time loop
+    steps on (on a second core where there is one):
+
+    - ``append`` copies the record into one of ``buffers`` sets of arrays (the values it
+      is given may be work arrays or views of the state, which the next step overwrites)
+      and queues it; it waits only while every set is queued;
+    - ``commit`` and ``close`` first wait until every queued record is in the series, so
+      a checkpoint publishes exactly the records appended before it, as without the
+      thread;
+    - an error on the thread (a full disk) is raised on the caller's thread by the next
+      ``append`` or ``commit`` (and every later one), or by ``close`` if none came.
+    """
+
+    def __init__(self, series: Series, buffers: int = SNAPSHOT_BUFFERS):
+        self.series = series
+        self.records = series.records
+        self._buffers = buffers
+        self._made = 0  # buffer sets allocated so far (at most ``buffers``)
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        self._queued: queue.Queue = queue.Queue()
+        self._failure: BaseException | None = None  # of the writer thread
+        self._reported = False  # whether the failure was raised on the caller's thread
+        self._thread: threading.Thread | None = None
+
+    def append(self, times: float | np.ndarray, values: dict) -> None:
+        """Copy the record and queue it for the writer thread."""
+        self._raise_error()
+        copies = self._take_buffers(values)
+        for name, value in values.items():
+            np.copyto(copies[name], value)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._write_queued, name="billow-writer", daemon=True
+            )
+            self._thread.start()
+        times = np.array(times, dtype=float)
+        self._queued.put((times, copies))
+        self.records += times.size
+
+    def commit(self) -> None:
+        """Wait until every queued record is written, then commit the series."""
+        self._queued.join()
+        self._raise_error()
+        self.series.commit()
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread and close the series (also after an
+        error, which is then raised)."""
+        self._queued.join()
+        if self._thread is not None:
+            self._queued.put(None)
+            self._thread.join()
+            self._thread = None
+        try:
+            self.series.close()
+        finally:
+            if self._failure is not None and not self._reported:
+                self._raise_error()
+
+    def _take_buffers(self, values: dict) -> dict[str, np.ndarray]:
+        if self._made < self._buffers:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                self._made += 1
+                return {name: np.empty(np.shape(value)) for name, value in values.items()}
+        return self._free.get()  # wait for the writer to finish one
+
+    def _write_queued(self) -> None:
+        while (item := self._queued.get()) is not None:
+            times, copies = item
+            try:
+                if self._failure is None:  # after a failure, the rest is dropped
+                    self.series.append(times, copies)
+            except BaseException as error:  # raised again on the caller's thread
+                self._failure = error
+            finally:
+                self._free.put(copies)
+                self._queued.task_done()
+        self._queued.task_done()
+
+    def _raise_error(self) -> None:
+        """Raise the writer thread's failure, if any, on the caller's thread."""
+        if self._failure is not None:
+            self._reported = True
+            raise self._failure
 
 
 class FieldsWriter:

@@ -22,7 +22,7 @@ from .io.lock import lock_directory
 from .io.netcdf import diagnostics_series, fields_series, has_records
 from .io.rundir import check_writable, claim_run_directory, close_logger, open_run, run_logger
 from .limits import check_limits
-from .output_writers import DiagnosticsWriter, FieldsWriter
+from .output_writers import BackgroundSeries, DiagnosticsWriter, FieldsWriter
 from .progress import progress_display
 from .simulation import RunStopped, Simulation, snapshot_schedule
 
@@ -213,7 +213,10 @@ def _execute(
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
     snapshot_times = snapshot_schedule(params.save_every, params.t_end)
-    simulation.output_writers["fields"] = FieldsWriter(fields, snapshot_times, logger)
+    # snapshots are written on a thread: the time loop goes on while the kernel copies them
+    simulation.output_writers["fields"] = FieldsWriter(
+        BackgroundSeries(fields), snapshot_times, logger
+    )
     simulation.output_writers["diagnostics"] = DiagnosticsWriter(series)
     simulation.output_writers["checkpointer"] = Checkpointer(
         out, params.checkpoint_every, logger=logger
