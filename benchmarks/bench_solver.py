@@ -131,17 +131,18 @@ def step_parts(nx: int, nz: int, repeats: int) -> None:
 
 def timed_command(
     arguments: list[str], environment: dict, executable: Path = BILLOW
-) -> tuple[float, float]:
-    """Run ``billow ARGUMENTS`` (stdout discarded); (wall seconds, peak RSS in MB)."""
+) -> tuple[float, float, float]:
+    """Run ``billow ARGUMENTS`` (stdout discarded); (wall seconds, CPU seconds: user and
+    system of all its threads, peak RSS in MB)."""
     start = time.perf_counter()
     process = subprocess.Popen(
         [str(executable), *arguments], stdout=subprocess.DEVNULL, env=environment
     )
-    status, _, peak = wait_measuring_peak(process.pid, 0.01)
+    status, usage, peak = wait_measuring_peak(process.pid, 0.01)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"billow {' '.join(arguments)} failed")
-    return wall, peak
+    return wall, usage.ru_utime + usage.ru_stime, peak
 
 
 def in_process(diagnostics: bool) -> tuple[float, int]:
@@ -174,7 +175,7 @@ def loop_seconds(run_dir: Path) -> float:
 
 
 def cli_run(out: Path, executable: Path) -> dict[str, float]:
-    """The default run through ``executable``: wall and loop seconds, peak RSS (MB), steps.
+    """The default run through ``executable``: wall, CPU and loop seconds, peak RSS (MB), steps.
 
     The run directory is removed afterwards: its 0.9 GB would otherwise stay in the page
     cache, being written back, while the next runs write theirs (on this project's virtual
@@ -182,10 +183,10 @@ def cli_run(out: Path, executable: Path) -> dict[str, float]:
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     settings = [f"--set={key}={value}" for key, value in DEFAULT_RUN.items()]
     arguments = ["run", "shear_layer", *settings, "--out", str(out), "--quiet", "--overwrite"]
-    wall, peak = timed_command(arguments, environment, executable)
+    wall, cpu, peak = timed_command(arguments, environment, executable)
     with billow.open_run(out, "diagnostics") as series:
         steps = series.sizes["time"] - 1
-    run = dict(wall=wall, peak=peak, loop=loop_seconds(out), steps=steps)
+    run = dict(wall=wall, cpu=cpu, peak=peak, loop=loop_seconds(out), steps=steps)
     shutil.rmtree(out)
     return run
 
@@ -209,7 +210,8 @@ def default_run(out: Path, baselines: list[Path], repeats: int = 2) -> None:
     this = runs["this revision"]
     for name, run in runs.items():
         print(
-            f"  {name}: {run['wall']:.1f} s wall (start-up and output included), time loop "
+            f"  {name}: {run['wall']:.1f} s wall ({run['cpu']:.1f} s CPU; start-up and output "
+            f"included), time loop "
             f"{run['loop']:.1f} s, {run['steps']} steps, peak RSS {run['peak']:.0f} MB (target "
             f"<= 300); per unit of simulated time: wall {run['wall'] / t_end / unit:.0f} P, "
             f"time loop {run['loop'] / t_end / unit:.0f} P (goal <= 200)"
