@@ -21,10 +21,11 @@ cheaper than P, and is timed too.
    snapshot every 0.1 (301 snapshots), on one thread, through the CLI (best
    of 2): wall time, the time loop's seconds (from log.txt: writers included,
    start-up excluded), steps, peak RSS (target <= 300 MB), and both per unit
-   of simulated time in P (goal <= 200). The same run in this process without
-   writers (bare stepping, then with diagnostics) splits its cost into
-   stepping, diagnostics and output (goal: diagnostics and output <= 10 % of
-   the stepping). With ``--baseline PATH/TO/billow [...]`` (other revisions'
+   of simulated time in P (goal <= 200), and each run's CPU time (all threads:
+   the snapshots are written on a second one). The same run in this process
+   without writers, then with diagnostics, then through the runner with every
+   writer (round by round, best of 3) splits its cost into stepping, diagnostics
+   and output (goal: diagnostics and output <= 10 % of the stepping). With ``--baseline PATH/TO/billow [...]`` (other revisions'
    executables, e.g. from worktrees of older commits with their own venvs) the
    same CLI run is made with each in the same session, and the ratios printed.
 """
