@@ -25,9 +25,10 @@ cheaper than P, and is timed too.
    the snapshots are written on a second one). The same run in this process
    without writers, then with diagnostics, then through the runner with every
    writer (round by round, best of 3) splits its cost into stepping, diagnostics
-   and output (goal: diagnostics and output <= 10 % of the stepping). With ``--baseline PATH/TO/billow [...]`` (other revisions'
-   executables, e.g. from worktrees of older commits with their own venvs) the
-   same CLI run is made with each in the same session, and the ratios printed.
+   and output (goal: diagnostics and output <= 10 % of the stepping). With
+   ``--baseline PATH/TO/billow [...]`` (other revisions' executables, e.g. from
+   worktrees of older commits with their own venvs) the same CLI run is made
+   with each in the same session, and the ratios printed.
 """
 
 from __future__ import annotations

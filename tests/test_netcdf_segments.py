@@ -321,11 +321,17 @@ def test_background_series_holds_at_most_its_buffers():
     assert len(held.buffers) == 2  # memory does not grow with the records queued
 
 
-def test_background_series_raises_the_writer_threads_error_on_the_next_call():
+def failed_append() -> tuple[HeldSeries, BackgroundSeries]:
+    """A BackgroundSeries whose first append fails on the writer thread (a full disk)."""
     held = HeldSeries(fail=True)
     held.release.set()
     series = BackgroundSeries(held)
     series.append(0.0, record(0))
+    return held, series
+
+
+def test_background_series_raises_the_writer_threads_error_on_the_next_call():
+    held, series = failed_append()
     with pytest.raises(OSError, match="No space left"):
         series.commit()  # never publishes records that are not written
     assert held.committed == 0
@@ -336,10 +342,7 @@ def test_background_series_raises_the_writer_threads_error_on_the_next_call():
 
 
 def test_background_series_close_raises_an_error_not_yet_reported():
-    held = HeldSeries(fail=True)
-    held.release.set()
-    series = BackgroundSeries(held)
-    series.append(0.0, record(0))
+    held, series = failed_append()
     with pytest.raises(OSError, match="No space left"):
         series.close()
     assert held.closed == 1
