@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import billow
 from billow.io import atomic, netcdf
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
 from billow.output_writers import BackgroundSeries
@@ -346,3 +347,22 @@ def test_background_series_close_raises_an_error_not_yet_reported():
     with pytest.raises(OSError, match="No space left"):
         series.close()
     assert held.closed == 1
+
+
+def test_a_run_writes_its_snapshots_on_the_writer_thread_and_stops_it(tmp_path, monkeypatch):
+    threads = []
+    append = SegmentedTimeSeries.append
+
+    def recording_append(series, times, values):
+        threads.append((series.name, threading.current_thread().name))
+        append(series, times, values)
+
+    monkeypatch.setattr(SegmentedTimeSeries, "append", recording_append)
+    billow.run(
+        "shear_layer", out=tmp_path / "run", nx=16, nz=16, Lx=14.0, t_end=1.0, save_every=0.5
+    )
+    assert {name for series, name in threads if series == "fields"} == {"billow-writer"}
+    assert {name for series, name in threads if series == "diagnostics"} == {"MainThread"}
+    assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
+    with billow.open_run(tmp_path / "run") as dataset:
+        assert dataset.sizes["time"] == 3

@@ -58,7 +58,8 @@ class BackgroundSeries:
 
     - ``append`` copies the record into one of ``buffers`` sets of arrays (the values it
       is given may be work arrays or views of the state, which the next step overwrites)
-      and queues it; it waits only while every set is queued;
+      and queues it; it waits only while every set is queued. Every record must have the
+      arrays of the first (one snapshot each, as :class:`FieldsWriter` appends);
     - ``commit`` and ``close`` first wait until every queued record is in the series, so
       a checkpoint publishes exactly the records appended before it, as without the
       thread;
