@@ -243,7 +243,22 @@ def velocity_statistics(u, w, constants, periodic_z):
     return statistics
 
 
+@njit(parallel=True, cache=True)
+def clip_below(q, floor, out):
+    """out = max(q, floor) for 2-D arrays, row by row (q may be a strided view, such as a
+    field's interior; out is contiguous)."""
+    for k in prange(q.shape[0]):
+        row, clipped = q[k], out[k]
+        for i in range(row.size):
+            clipped[i] = max(row[i], floor)
+
+
 def entropy_sum(c: np.ndarray) -> float:
-    """sum(-c ln c) over an array, with 0 ln 0 = 0 and c < 0 counted as 0."""
-    positive = np.maximum(c, np.finfo(float).tiny)  # tiny ln(tiny) = -1.6e-305: zero in the sum
+    """sum(-c ln c) over an array, with 0 ln 0 = 0 and c < 0 counted as 0.
+
+    c is clipped below at the smallest normal float (tiny ln(tiny) = -1.6e-305: zero in
+    the sum) by a numba kernel, into a contiguous array for numpy's vectorised logarithm."""
+    rows = c.reshape(-1, c.shape[-1]) if c.ndim != 2 else c
+    positive = np.empty(rows.shape)
+    clip_below(rows, np.finfo(float).tiny, positive)
     return -float(np.vdot(positive, np.log(positive)))
