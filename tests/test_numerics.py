@@ -368,6 +368,24 @@ def test_ordered_sum_has_the_documented_fixed_order(n):
         assert expected != sum(x.tolist(), 0.0)
 
 
+@pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
+def test_largest_magnitudes_are_those_of_the_interiors(name):
+    case = billow.get_case(name)
+    model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
+    rng = np.random.default_rng(0)
+    for array in model.state.values():
+        array[...] = rng.standard_normal(array.shape)
+        array[0, 0] = 1e6  # a ghost cell: not part of the interior
+    largest = model.largest_magnitudes()
+    assert list(largest) == [f.name for f in model.fields]
+    for field in model.fields:
+        assert largest[field.name] == np.abs(model.interior(field.name)).max(), field.name
+    model.interior("b")[3, 4] = -np.inf
+    model.interior("w")[-1, 0] = np.nan  # w's last interior row (the top wall face)
+    largest = model.largest_magnitudes()
+    assert largest["b"] == np.inf and np.isnan(largest["w"])
+
+
 def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
     x = np.abs(np.random.default_rng(0).standard_normal(389))
     assert operators.largest_nonnegative(x) == x.max()

@@ -69,12 +69,6 @@ class RunStopped(BillowError):
         self.reason = reason
 
 
-def _all_finite(values: np.ndarray) -> bool:
-    """Whether every value is finite: one vectorised sum (NaN and inf propagate), and an
-    exact test only if the sum overflowed."""
-    return math.isfinite(float(values.sum())) or bool(np.all(np.isfinite(values)))
-
-
 def _removed(name: str, instead: str) -> property:
     """An attribute of the old loop: reading or setting it says what replaces it (setting
     it would otherwise pass silently, and the function never be called)."""
@@ -135,6 +129,7 @@ class Simulation:
         if save_every is not None:
             self.output_writers["fields"] = FieldsWriter(None, snapshot_schedule(save_every, t_end))
         self._stable: tuple[int, float, float] | None = None  # iteration, dt, rate
+        self._magnitudes: tuple[int, dict[str, float]] | None = None  # iteration, max|q|
         self._step_start = 0.0  # time at the start of the last step
         self.end_approach: float | None = None  # t_end, once a step was shortened for it
         self._initialized = False
@@ -151,8 +146,13 @@ class Simulation:
 
     # ------------------------------------------------------------------ the state
     def stable_dt(self) -> float:
-        """The controller's dt for the current velocity (see :class:`CFLController`)."""
-        return self.controller.stable_dt(self.model.interior("u"), self.model.interior("w"))
+        """The controller's dt for the current velocity (see :class:`CFLController`), from
+        max|u| and max|w|; the largest magnitudes of the other fields, from the same kernel
+        call, are kept for :meth:`check_finite`."""
+        m, g = self.model, self.model.grid
+        magnitudes = m.largest_magnitudes()
+        self._magnitudes = (m.iteration, magnitudes)
+        return self.controller.stable_dt_at_rate(magnitudes["u"] / g.dx + magnitudes["w"] / g.dz)
 
     def snapshot(self, time: float | None = None) -> dict[str, np.ndarray]:
         """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx;
@@ -202,19 +202,16 @@ class Simulation:
         self.controller.check(self.dt, m.interior("u"), m.interior("w"), m.iteration, m.time)
 
     def check_finite(self) -> None:
-        """Stop (BlowUpError) if a prognostic field holds a value that is not finite. u and
-        w are tested only if the controller's rate of the current velocity, max|u|/dx +
-        max|w|/dz, is not finite (a NaN or inf in them makes it so)."""
+        """Stop (BlowUpError) if a prognostic field holds a value that is not finite: its
+        largest magnitude (NaN or inf then), from the last :meth:`stable_dt` if that was
+        at this iteration."""
         m = self.model
-        velocity_finite = (
-            self._stable is not None
-            and self._stable[0] == m.iteration
-            and math.isfinite(self._stable[2])
-        )
+        if self._magnitudes is not None and self._magnitudes[0] == m.iteration:
+            magnitudes = self._magnitudes[1]
+        else:
+            magnitudes = m.largest_magnitudes()
         for field in m.fields:
-            if velocity_finite and field.name in ("u", "w"):
-                continue
-            if not _all_finite(m.interior(field.name)):
+            if not math.isfinite(magnitudes[field.name]):
                 raise BlowUpError(
                     f"blow-up at step {m.iteration}, t = {m.time:.6g}: field "
                     f"'{field.name}' is not finite (try a smaller cfl or a finer grid)"

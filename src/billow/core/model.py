@@ -119,6 +119,7 @@ class Model:
         self.groups = [self._group(location) for location in Location]
         self._on_w_faces = np.array([f.location == Location.W for f in self.fields])
         self._parities = np.array([f.parity for f in self.fields])
+        self._interior_rows = np.array([grid.rows(f.location) for f in self.fields])
         self._divergence = np.zeros((grid.nz, grid.nx))
         self.poisson = PoissonSolver(grid)
         self.time = 0.0
@@ -162,6 +163,16 @@ class Model:
         self.fill_all_ghosts()  # zeroes w on the walls before projecting
         self.project()
         self.fill_all_ghosts()
+
+    def largest_magnitudes(self) -> dict[str, float]:
+        """max |q| over the interior of every field (NaN where a field holds a NaN), in one
+        kernel call (:func:`operators.largest_magnitudes`)."""
+        bits = operators.largest_magnitudes(
+            tuple(self.state[f.name].view(np.int64) for f in self.fields),
+            self._interior_rows,
+            self.grid.constants,
+        )
+        return dict(zip((f.name for f in self.fields), bits.view(np.float64).tolist()))
 
     def fill_all_ghosts(self) -> None:
         operators.fill_ghosts_of_fields(

@@ -143,6 +143,31 @@ def velocity_at_centres(u, w, constants, u_out, w_out):
             w_row[i] = 0.5 * (w_below[i] + w_above[i])
 
 
+@njit(parallel=True, cache=True)
+def largest_magnitudes(fields_bits, rows, constants):
+    """max |q| over the interior of each field of a tuple (its first ``rows[n]`` rows and
+    the interior columns), from the field's values viewed as int64: with the sign bit
+    cleared, their order is that of |q|, and a NaN comes out above inf. Integer maxima
+    vectorise, and one pass serves every field. Returns the bits; view them as float64."""
+    nx, nz, g, dx, dz = constants
+    n_fields = len(fields_bits)
+    most = rows.max()
+    partial = np.zeros((most, n_fields), np.int64)
+    for k in prange(most):
+        for n in range(n_fields):
+            if k < rows[n]:
+                row = fields_bits[n][k + g, g : g + nx]
+                largest = 0
+                for i in range(nx):
+                    largest = max(largest, row[i] & 0x7FFFFFFFFFFFFFFF)
+                partial[k, n] = largest
+    result = np.zeros(n_fields, np.int64)
+    for k in range(most):
+        for n in range(n_fields):
+            result[n] = max(result[n], partial[k, n])
+    return result
+
+
 # rows per group of velocity_statistics: a fixed number, so that its sums do not depend on
 # the number of threads
 STATISTICS_ROWS = 16

@@ -206,8 +206,13 @@ class CFLController:
 
     def stable_dt(self, u: np.ndarray, w: np.ndarray) -> float:
         """The stable dt for velocities (u, w) (interior views); remembers their rate."""
-        self.rate = advective_rate(u, w, self.grid.dx, self.grid.dz)
-        return min(self.cfl / max(self.rate, self.minimum_rate), self.max_diffusive_dt)
+        return self.stable_dt_at_rate(advective_rate(u, w, self.grid.dx, self.grid.dz))
+
+    def stable_dt_at_rate(self, rate: float) -> float:
+        """The stable dt for a velocity of advective rate max|u|/dx + max|w|/dz; remembers
+        the rate."""
+        self.rate = rate
+        return min(self.cfl / max(rate, self.minimum_rate), self.max_diffusive_dt)
 
     def check(self, dt: float, u: np.ndarray, w: np.ndarray, iteration: int, time: float) -> None:
         """Raise :class:`BlowUpError` if ``dt`` times the rate of the velocity the step
