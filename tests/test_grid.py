@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import billow
 from billow.core.advection import SCHEMES, face_fluxes
 from billow.core.grid import GHOST, Grid, Location, check_transform_length, nearest_good_size
 from billow.core.operators import fill_ghosts
@@ -40,6 +41,17 @@ def test_transform_lengths_factor_into_small_primes(n, largest):
     else:
         with pytest.raises(ConfigError, match=f"nx = {n}"):
             check_transform_length("nx", n)
+
+
+def test_nz_between_walls_may_be_any_size():
+    # z is transformed only when periodic: between walls the Poisson solve is tridiagonal
+    # in z (its exactness at a prime nz: test_numerics), so nz = 131 is accepted there
+    assert Grid(nx=16, nz=131, Lx=4.0, Lz=2.0).nz == 131
+    with pytest.raises(ConfigError, match="nz = 131 has the prime factor 131"):
+        Grid(nx=16, nz=131, Lx=4.0, Lz=2.0, periodic_z=True)
+    assert billow.get_case("shear_layer").make_params(nz=131).nz == 131
+    with pytest.raises(ConfigError, match="nz = 131"):
+        billow.get_case("kolmogorov").make_params(nz=131)
 
 
 def filled(location: Location, periodic_z: bool, parity: float = 1.0):

@@ -98,7 +98,7 @@ class RunParams(NoBooleanNumbers):
     @model_validator(mode="after")
     def _grid_sizes(self) -> RunParams:
         check_transform_length("nx", self.nx)
-        check_transform_length("nz", self.nz)
+        check_transform_length("nz", self.nz, transformed=self.bc_z == "periodic")
         return self
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 
 GHOST = 3  # the 5th-order upwind stencil reaches three cells upwind
-MAX_PRIME = 7  # FFT/DCT lengths must factor into primes no larger than this
+MAX_PRIME = 7  # FFT lengths must factor into primes no larger than this
 MIN_CELLS = 8
 
 
@@ -53,12 +53,15 @@ def nearest_good_size(n: int) -> int:
     return MIN_CELLS
 
 
-def check_transform_length(name: str, n: int) -> None:
-    """Refuse grid sizes that are too small or whose FFT/DCT would be slow."""
+def check_transform_length(name: str, n: int, transformed: bool = True) -> None:
+    """Refuse grid sizes that are too small or, for a ``transformed`` direction, whose FFT
+    would be slow. Between walls z is not transformed (the Poisson solve is a tridiagonal
+    solve in z, whose cost does not depend on how nz factors), so any nz >= MIN_CELLS is
+    fine there."""
     if n < MIN_CELLS:
         raise ConfigError(f"{name} = {n} is too small: need at least {MIN_CELLS} cells")
     p = largest_prime_factor(n)
-    if p > MAX_PRIME:
+    if transformed and p > MAX_PRIME:
         raise ConfigError(
             f"{name} = {n} has the prime factor {p}: fast transforms need lengths that factor "
             f"into 2, 3, 5, 7 (try {name} = {nearest_good_size(n)})"
@@ -79,7 +82,7 @@ class Grid:
 
     def __post_init__(self) -> None:
         check_transform_length("nx", self.nx)
-        check_transform_length("nz", self.nz)
+        check_transform_length("nz", self.nz, transformed=self.periodic_z)
         if self.z_bottom is None:
             object.__setattr__(self, "z_bottom", -0.5 * self.Lz)
 
