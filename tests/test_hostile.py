@@ -244,6 +244,17 @@ def test_overwrite_removes_every_billow_file_and_only_those(tmp_path):
 # ------------------------------------------------------------------ 5. segments, pack
 
 
+def reading_commands(run_dir: Path, other: Path, tmp_path: Path) -> list[list]:
+    """The commands that read a run directory (compare with ``other`` too), their outputs
+    in ``tmp_path``."""
+    return [
+        ["analyze", run_dir],
+        ["movie", run_dir, "--format", "gif"],
+        ["export", run_dir, "--format", "well", "--out", tmp_path / "x.hdf5"],
+        ["compare", run_dir, other, "--out", tmp_path / "cmp"],
+    ]
+
+
 def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contained(tmp_path):
     out = tiny_run(tmp_path / "run")
     copy = tmp_path / "copy"
@@ -252,13 +263,7 @@ def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contain
         shutil.copy(out / name, copy / name)
     with pytest.raises(BillowError, match="segment"):
         billow.open_run(copy)
-    for args in (
-        ["analyze", copy],
-        ["movie", copy, "--format", "gif"],
-        ["export", copy, "--format", "well", "--out", tmp_path / "x.hdf5"],
-        ["compare", copy, out, "--out", tmp_path / "cmp"],
-        ["pack", copy],
-    ):
+    for args in [*reading_commands(copy, out, tmp_path), ["pack", copy]]:
         result = billow_cli(*args, cwd=tmp_path)
         assert_error(result, "segment")
     assert not (tmp_path / "x.hdf5").exists() and not (tmp_path / "copy.nc").exists()
@@ -277,6 +282,15 @@ def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contain
         assert np.array_equal(diagnostics.ke.values, expected_ke)
     with h5py.File(packed) as raw:
         assert not any(d.is_virtual for d in raw.values() if isinstance(d, h5py.Dataset))
+
+
+def test_a_file_given_as_a_run_directory_is_one_line_everywhere(tmp_path):
+    packed = tmp_path / "run.nc"  # what `billow pack` writes: a file, not a directory
+    packed.write_bytes(b"not a run directory")
+    for args in [*reading_commands(packed, packed, tmp_path), ["restart", packed]]:
+        result = billow_cli(*args, cwd=tmp_path)
+        assert_error(result, "is a file, not a run directory")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run.nc"]
 
 
 def test_open_run_names_the_valid_files(walls_run):

@@ -44,7 +44,7 @@ from .config import (
 from .errors import BillowError
 from .io.lock import lock_directory
 from .io.pack import pack_run
-from .io.rundir import check_run_directory
+from .io.rundir import check_run_directory, require_run_directory
 from .limits import check_limits
 from .linear import stability
 from .ml.build import make_dataset
@@ -324,8 +324,7 @@ def restart_command(
     """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
     try:
         check_max_wall_time(max_wall_time)
-        if not run_dir.is_dir():
-            fail(f"run directory '{run_dir}' does not exist")
+        require_run_directory(run_dir)
         with lock_directory(run_dir):
             restart = prepare_restart(run_dir, t_end, from_scratch=from_scratch, force=force)
             if restart.checkpoint is None:

@@ -20,7 +20,14 @@ from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_checkpoint, restore
 from .io.lock import lock_directory
 from .io.netcdf import diagnostics_series, fields_series, has_records
-from .io.rundir import check_writable, claim_run_directory, close_logger, open_run, run_logger
+from .io.rundir import (
+    check_writable,
+    claim_run_directory,
+    close_logger,
+    open_run,
+    require_run_directory,
+    run_logger,
+)
 from .limits import check_limits
 from .output_writers import BackgroundSeries, DiagnosticsWriter, FieldsWriter
 from .progress import progress_display
@@ -106,9 +113,7 @@ def prepare_restart(
     records (it was killed before its first checkpoint) or with ``from_scratch``, which
     also ignores every checkpoint.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"run directory '{run_dir}' does not exist")
+    run_dir = require_run_directory(run_dir)
     case, values = read_config(run_dir / "config.toml")
     if case is None:
         raise ConfigError(f"'{run_dir / 'config.toml'}' names no case")
@@ -148,9 +153,7 @@ def restart_run(
     A run stopped before its first checkpoint (or any run, with ``from_scratch``) starts
     again from t = 0. The run directory is locked against other writers meanwhile."""
     check_max_wall_time(max_wall_time)
-    directory = run_dir.run_dir if isinstance(run_dir, Restart) else Path(run_dir)
-    if not directory.is_dir():
-        raise ConfigError(f"run directory '{directory}' does not exist")
+    directory = require_run_directory(run_dir.run_dir if isinstance(run_dir, Restart) else run_dir)
     with lock_directory(directory):
         check_writable(directory)
         restart = (

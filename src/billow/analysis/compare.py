@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
-from ..io.rundir import open_run
+from ..io.rundir import open_run, require_run_directory
 from ..viz.compare_plots import plot_compare_bars, plot_compare_timeseries
 from . import kh2d
 from .report import GRAVITY, RHO0, analyze_run, background_n2
@@ -185,8 +185,7 @@ def _check_run_directories(run_dirs: Sequence[str | Path]) -> list[Path]:
         raise BillowError(f"compare needs at least 2 run directories, got {len(run_dirs)}")
     seen: set[Path] = set()
     for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise BillowError(f"run directory '{run_dir}' does not exist")
+        require_run_directory(run_dir)
         if not (run_dir / "fields.nc").is_file():
             raise BillowError(f"'{run_dir}' is not a billow run directory (no fields.nc)")
         if run_dir.resolve() in seen:

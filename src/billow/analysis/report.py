@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.atomic import write_netcdf_atomically, write_text_atomically
-from ..io.rundir import open_run
+from ..io.rundir import open_run, require_run_directory
 from ..viz import INSTALL_HINT, missing_viz
 from ..viz.figures import write_figures
 from . import energetics, kh2d
@@ -213,9 +213,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     """Analyse a run directory; write analysis.nc, summary.md and figures/ into ``out``."""
     import xarray as xr  # on use: billow run does not need xarray
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise BillowError(f"run directory {run_dir} does not exist")
+    run_dir = require_run_directory(run_dir)
     if not (run_dir / "fields.nc").is_file():
         raise BillowError(f"{run_dir} has no fields.nc: not a billow run directory")
     out = Path(out) if out is not None else run_dir

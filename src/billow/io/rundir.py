@@ -68,6 +68,19 @@ def _has_content(directory: Path) -> bool:
     return any(path.name != LOCK_FILE for path in directory.iterdir())
 
 
+def require_run_directory(path: str | Path) -> Path:
+    """``path`` as a Path if it is a directory; else ConfigError in one line, saying
+    whether it is missing or a file (a packed run, a netCDF file: not a run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ConfigError(
+            f"'{path}' is a file, not a run directory: give the directory that `billow run` wrote"
+        )
+    raise ConfigError(f"run directory '{path}' does not exist")
+
+
 def check_run_directory(out: str | Path, overwrite: bool = False) -> Path:
     """Refuse, touching nothing, an ``out`` that cannot become this run's directory."""
     out = Path(out)

@@ -17,7 +17,7 @@ import numpy as np
 from ..cases import get_case
 from ..config import RunParams, read_config
 from ..errors import ConfigError
-from ..io.rundir import open_run
+from ..io.rundir import open_run, require_run_directory
 
 DERIVED = ("vorticity",)  # computed from u and w: exported only when asked for
 TIME_TOLERANCE = 1e-6  # relative: a snapshot time this close to k * dt_out is on the grid
@@ -97,9 +97,7 @@ def sample_run(
     that is not a multiple of the run's save interval.
     """
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConfigError(f"run directory '{run_dir}' does not exist")
+    run_dir = require_run_directory(run_dir)
     if not (run_dir / "config.toml").is_file():
         raise ConfigError(f"'{run_dir}' is not a billow run directory (no config.toml)")
     case, values = read_config(run_dir / "config.toml")

@@ -60,6 +60,7 @@ import numpy as np
 
 from ..errors import BillowError
 from ..io.netcdf import check_segments
+from ..io.rundir import require_run_directory
 
 #: Panel width in pixels (the cells are interpolated onto it).
 TARGET_WIDTH = 512
@@ -756,7 +757,7 @@ def render_movie(
         raise BillowError(f"fps must be positive, got {fps}")
     if max_frames is not None and max_frames < 1:
         raise BillowError(f"max_frames must be at least 1, got {max_frames}")
-    source = run_dir / "fields.nc"
+    source = require_run_directory(run_dir) / "fields.nc"
     if not source.is_file():
         raise BillowError(f"no fields.nc in {run_dir}: not a billow run directory with snapshots")
     out_dir = Path(out) if out is not None else run_dir
