@@ -149,10 +149,10 @@ class Simulation:
         """The controller's dt for the current velocity (see :class:`CFLController`), from
         max|u| and max|w|; the largest magnitudes of the other fields, from the same kernel
         call, are kept for :meth:`check_finite`."""
-        m, g = self.model, self.model.grid
+        m = self.model
         magnitudes = m.largest_magnitudes()
         self._magnitudes = (m.iteration, magnitudes)
-        return self.controller.stable_dt_at_rate(magnitudes["u"] / g.dx + magnitudes["w"] / g.dz)
+        return self.controller.stable_dt_for_speeds(magnitudes["u"], magnitudes["w"])
 
     def snapshot(self, time: float | None = None) -> dict[str, np.ndarray]:
         """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx;

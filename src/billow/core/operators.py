@@ -283,7 +283,7 @@ def entropy_sum(c: np.ndarray) -> float:
 
     c is clipped below at the smallest normal float (tiny ln(tiny) = -1.6e-305: zero in
     the sum) by a numba kernel, into a contiguous array for numpy's vectorised logarithm."""
-    rows = c.reshape(-1, c.shape[-1]) if c.ndim != 2 else c
+    rows = c.reshape(-1, c.shape[-1])  # a view for a 2-D field's interior
     positive = np.empty(rows.shape)
     clip_below(rows, np.finfo(float).tiny, positive)
     return -float(np.vdot(positive, np.log(positive)))

@@ -164,11 +164,6 @@ def largest_magnitude(a: np.ndarray) -> float:
     return float(max(a.max(), -a.min()))
 
 
-def advective_rate(u: np.ndarray, w: np.ndarray, dx: float, dz: float) -> float:
-    """max|u|/dx + max|w|/dz: the Courant number is dt times this."""
-    return largest_magnitude(u) / dx + largest_magnitude(w) / dz
-
-
 def diffusive_dt(
     diffusivity: float, dx: float, dz: float, scheme: RungeKuttaScheme = SSPRK3
 ) -> float:
@@ -206,13 +201,13 @@ class CFLController:
 
     def stable_dt(self, u: np.ndarray, w: np.ndarray) -> float:
         """The stable dt for velocities (u, w) (interior views); remembers their rate."""
-        return self.stable_dt_at_rate(advective_rate(u, w, self.grid.dx, self.grid.dz))
+        return self.stable_dt_for_speeds(largest_magnitude(u), largest_magnitude(w))
 
-    def stable_dt_at_rate(self, rate: float) -> float:
-        """The stable dt for a velocity of advective rate max|u|/dx + max|w|/dz; remembers
-        the rate."""
-        self.rate = rate
-        return min(self.cfl / max(rate, self.minimum_rate), self.max_diffusive_dt)
+    def stable_dt_for_speeds(self, largest_u: float, largest_w: float) -> float:
+        """The stable dt for a velocity with max|u| and max|w| given; remembers its rate
+        max|u|/dx + max|w|/dz (the Courant number is dt times the rate)."""
+        self.rate = largest_u / self.grid.dx + largest_w / self.grid.dz
+        return min(self.cfl / max(self.rate, self.minimum_rate), self.max_diffusive_dt)
 
     def check(self, dt: float, u: np.ndarray, w: np.ndarray, iteration: int, time: float) -> None:
         """Raise :class:`BlowUpError` if ``dt`` times the rate of the velocity the step
