@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from billow.cases import get_case
-from billow.io.checkpoint import write_checkpoint
+from billow.io.checkpoint import capture_checkpoint, write_checkpoint
 from billow.sweep import parse_spec, run_sweep
 
 SPEC = {
@@ -60,7 +60,7 @@ def checkpoint_cost() -> None:
     directory = Path(tempfile.mkdtemp(prefix="billow-checkpoint-"))
     start = time.perf_counter()
     for _ in range(5):
-        write_checkpoint(directory, model, {"fields": 1})
+        write_checkpoint(directory, capture_checkpoint(model, {"fields": 1}))
     write = (time.perf_counter() - start) / 5
     shutil.rmtree(directory)
     print(

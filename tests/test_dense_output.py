@@ -105,3 +105,31 @@ def test_a_writer_with_only_write_at_gets_every_snapshot_time():
     sim.output_writers["times"] = writer = Times()
     sim.run()
     assert writer.times == [0.0, 0.5, 1.0, 1.2]
+
+
+def test_a_snapshot_assembled_in_given_arrays_is_the_same():
+    """snapshot(time, out), as the runner assembles snapshots in its writer's buffers: the
+    same arrays as the work arrays, bit for bit, and b and the dye the interiors of the
+    interpolated state, at every snapshot time (inside steps and at their ends)."""
+
+    class Compare:
+        schedule = snapshot_schedule(0.25, 1.2)
+        compared = 0
+
+        def write_at(self, sim, time):
+            m = sim.model
+            shape = (m.grid.nz, m.grid.nx)
+            out = {name: np.full(shape, np.nan) for name in sim.snapshot_names()}
+            assert sim.snapshot(time, out) is out
+            inside = abs(time - m.time) > 1e-12
+            state = m.interpolate((time - sim._step_start) / sim.dt) if inside else m.state
+            for name in ("b", "c"):
+                np.testing.assert_array_equal(out[name], m.grid.interior(state[name]))
+            for name, work in sim.snapshot(time).items():
+                np.testing.assert_array_equal(out[name], work)
+            self.compared += inside
+
+    sim = billow.Simulation(small_model(), t_end=1.2)
+    sim.output_writers["compare"] = writer = Compare()
+    sim.run()
+    assert writer.compared >= 3

@@ -16,6 +16,7 @@ import xarray as xr
 
 import billow
 from billow.io import atomic, netcdf
+from billow.io import checkpoint as checkpoint_module
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
 from billow.output_writers import BackgroundSeries
 
@@ -306,6 +307,7 @@ def test_background_series_copies_each_record_before_the_state_changes():
     values["u"][...] = 99.0  # the next step overwrites the work arrays
     held.release.set()
     series.commit()
+    series.thread.wait()
     assert held.committed == 1 and held.received[0][0] == 1.0
     assert np.array_equal(held.received[0][1]["u"], record(1)["u"])
     series.close()
@@ -332,12 +334,18 @@ def failed_append() -> tuple[HeldSeries, BackgroundSeries]:
 
 
 def test_background_series_raises_the_writer_threads_error_on_the_next_call():
-    held, series = failed_append()
+    held = HeldSeries(fail=True)
+    series = BackgroundSeries(held)
+    series.append(0.0, record(0))
+    series.commit()  # queued behind the append, which then fails
+    held.release.set()
     with pytest.raises(OSError, match="No space left"):
-        series.commit()  # never publishes records that are not written
-    assert held.committed == 0
+        series.thread.wait()
+    assert held.committed == 0  # never publishes records that are not written
     with pytest.raises(OSError, match="No space left"):
         series.append(1.0, record(1))
+    with pytest.raises(OSError, match="No space left"):
+        series.commit()
     series.close()  # closes the series, and does not raise the reported error again
     assert held.closed == 1
 
@@ -349,20 +357,53 @@ def test_background_series_close_raises_an_error_not_yet_reported():
     assert held.closed == 1
 
 
-def test_a_run_writes_its_snapshots_on_the_writer_thread_and_stops_it(tmp_path, monkeypatch):
-    threads = []
-    append = SegmentedTimeSeries.append
+def test_buffers_lent_for_a_record_are_queued_without_a_copy():
+    held = HeldSeries()
+    held.release.set()
+    series = BackgroundSeries(held, buffers=2)
+    lent = series.buffers_for({"u": (2, 3), "w": (2, 3)})
+    lent["u"][...], lent["w"][...] = record(5)["u"], record(5)["w"]
+    series.append(5.0, lent)
+    series.close()
+    assert held.buffers == {id(lent["u"])}  # the arrays lent are the ones written
+    assert np.array_equal(held.received[0][1]["u"], record(5)["u"])
+
+
+def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_path, monkeypatch):
+    """Snapshots, diagnostics and checkpoints are written on one thread, not the time
+    loop's; each checkpoint after the commits of the records it counts."""
+    threads, published = [], {}
+    append, commit = SegmentedTimeSeries.append, SegmentedTimeSeries.commit
+    write = checkpoint_module.write_checkpoint
 
     def recording_append(series, times, values):
         threads.append((series.name, threading.current_thread().name))
         append(series, times, values)
 
+    def recording_commit(series):
+        commit(series)
+        published[series.name] = sum(len(segment.times) for segment in series.segments)
+
+    def recording_write(run_dir, checkpoint, keep=2):
+        threads.append(("checkpoint", threading.current_thread().name))
+        assert checkpoint.records == published  # what it counts is published
+        return write(run_dir, checkpoint, keep)
+
     monkeypatch.setattr(SegmentedTimeSeries, "append", recording_append)
+    monkeypatch.setattr(SegmentedTimeSeries, "commit", recording_commit)
+    monkeypatch.setattr(checkpoint_module, "write_checkpoint", recording_write)
     billow.run(
-        "shear_layer", out=tmp_path / "run", nx=16, nz=16, Lx=14.0, t_end=1.0, save_every=0.5
+        "shear_layer",
+        out=tmp_path / "run",
+        nx=16,
+        nz=16,
+        Lx=14.0,
+        t_end=1.0,
+        save_every=0.25,
+        checkpoint_every=0.5,
     )
-    assert {name for series, name in threads if series == "fields"} == {"billow-writer"}
-    assert {name for series, name in threads if series == "diagnostics"} == {"MainThread"}
+    assert {kind for kind, _ in threads} == {"fields", "diagnostics", "checkpoint"}
+    assert {name for _, name in threads} == {"billow-writer"}
     assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
     with billow.open_run(tmp_path / "run") as dataset:
-        assert dataset.sizes["time"] == 3
+        assert dataset.sizes["time"] == 5

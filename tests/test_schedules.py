@@ -207,16 +207,34 @@ def test_checkpoint_without_records_reads_as_one_at_a_snapshot(tmp_path):
     # number of snapshots: the diagnostics then held one record per step plus t = 0
     import h5py
 
-    from billow.io.checkpoint import write_checkpoint
+    from billow.io.checkpoint import capture_checkpoint, write_checkpoint
 
     model = small_model()
     model.iteration = 12
-    path = write_checkpoint(tmp_path, model, {"fields": 4, "diagnostics": 13})
+    path = write_checkpoint(tmp_path, capture_checkpoint(model, {"fields": 4, "diagnostics": 13}))
     assert read_checkpoint(path).records == {"fields": 4, "diagnostics": 13}
     with h5py.File(path, "r+") as checkpoint:
         del checkpoint.attrs["records"]
         checkpoint.attrs["snapshots_written"] = 4
     assert read_checkpoint(path).records == {"fields": 4, "diagnostics": 13}
+
+
+def test_a_captured_checkpoint_is_the_state_when_captured(tmp_path):
+    # the checkpointer queues a captured state on the writer thread while the run steps on
+    from billow.io.checkpoint import capture_checkpoint, write_checkpoint
+
+    model = small_model()
+    before = {name: values.copy() for name, values in model.state.items()}
+    captured = capture_checkpoint(model, {"fields": 1})
+    sim = billow.Simulation(model, t_end=1.0)
+    sim.step()  # the state changes before the checkpoint is written
+    path = write_checkpoint(tmp_path, captured)
+    assert path.name == "checkpoint_000000000.h5"
+    written = read_checkpoint(path)
+    assert written.iteration == 0 and written.time == 0.0
+    assert not np.array_equal(model.state["u"], before["u"])
+    for name, values in before.items():
+        np.testing.assert_array_equal(written.fields[name], values)
 
 
 def test_the_old_hooks_say_what_replaces_them():

@@ -7,8 +7,8 @@ in proportion to the grid, the snapshot count or the step count:
   MEMORY_PER_CELL bytes per grid cell (the prognostic fields with ghost cells, the
   Runge-Kutta stage copies and tendencies, the transforms of the Poisson solver and the
   snapshot work arrays: about 200 bytes a cell measured at 4096 x 2048), the
-  snapshots in flight to the writer thread (``output_writers.BackgroundSeries``), plus
-  8 bytes per snapshot time;
+  snapshots and the copy of the state of a checkpoint in flight to the writer thread
+  (``output_writers.WriterThread``), plus 8 bytes per snapshot time;
 - snapshots: floor(t_end / save_every) + 2 (t = 0, every save_every, and t_end);
 - steps: at least t_end / dt_max, since every step is no longer than
   dt_max = min(cfl min(dx, dz), diffusive limit) (see ``Simulation.stable_dt``), and at
@@ -36,7 +36,7 @@ from .output_writers import SNAPSHOT_BUFFERS
 
 MEMORY_BASE = 400 * 2**20
 FIELDS_PER_SNAPSHOT = 6  # u, w, b, dye, vorticity and a spanwise velocity or tracer
-MEMORY_PER_CELL = 256 + 8 * FIELDS_PER_SNAPSHOT * SNAPSHOT_BUFFERS
+MEMORY_PER_CELL = 256 + 8 * FIELDS_PER_SNAPSHOT * (SNAPSHOT_BUFFERS + 1)
 DIAGNOSTICS_PER_STEP = 16
 OUTPUT_LIMIT = 100 * 2**30  # bytes a run may write without --force
 

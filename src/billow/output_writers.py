@@ -8,14 +8,16 @@ the first step. It may also have
 - ``initialize(sim)``: at the start of a run;
 - ``flush(sim) -> int``: publish everything written so far (the checkpointer calls it
   before each checkpoint) and return how many records that is, which the checkpoint
-  stores so that a restart resumes the writer exactly there;
+  stores so that a restart resumes the writer exactly there; a writer on a
+  :class:`WriterThread` queues the publishing there, before the checkpoint, which the
+  checkpointer queues on the same thread;
 - ``close(sim)``: when the run ends, however it ends.
 
 The writers here hand their records to a *series*: anything with ``append(times,
 values)``, ``commit()`` and ``close()`` and a ``records`` count, such as
 :class:`billow.io.netcdf.SegmentedTimeSeries`, or a :class:`BackgroundSeries` around
-one, which appends on a writer thread. The checkpointer is
-:class:`billow.io.checkpoint.Checkpointer`.
+one, which appends and commits on a :class:`WriterThread`. The checkpointer is
+:class:`billow.io.checkpoint.Checkpointer` (which may write on the same thread).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -48,98 +52,154 @@ class Series(Protocol):
     def close(self) -> None: ...
 
 
-class BackgroundSeries:
-    """``series`` with its appends made on a writer thread, so that the time loop does not
-    wait for them.
+class WriterThread:
+    """One thread that runs the output writers' jobs (appends, commits, checkpoints) in
+    the order they were submitted, so that the time loop does not wait for them.
 
-    Writing a snapshot is mostly the kernel copying it into the page cache, and h5py lets
-    go of the GIL while HDF5 writes a chunk, so a thread can do that while the time loop
-    steps on (on a second core where there is one):
+    Writing is mostly the kernel copying records into the page cache, and fsyncs, during
+    which h5py and the OS let go of the GIL, so the thread works while the time loop steps
+    on (on a second core where there is one). Jobs run in order: a checkpoint submitted
+    after the commits of the series it counts is written after them, so it never counts
+    a record that is not published.
+
+    A job that raises (a full disk) stops the thread's work: the jobs after it are
+    skipped (their ``done`` still runs), and the error is raised on the caller's thread by
+    the next ``submit`` or ``wait``. ``close`` stops the thread; use it as a context
+    manager for that.
+    """
+
+    def __init__(self, name: str = "billow-writer"):
+        self.name = name
+        self._jobs: queue.Queue = queue.Queue()
+        self._failure: BaseException | None = None
+        self._reported = False  # whether the failure was raised on the caller's thread
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Callable[[], object], done: Callable[[], object] | None = None) -> None:
+        """Queue ``job`` (then ``done``, which runs even if the job is skipped or fails)."""
+        self.raise_error()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run_jobs, name=self.name, daemon=True)
+            self._thread.start()
+        self._jobs.put((job, done))
+
+    def wait(self) -> None:
+        """Wait until every job submitted has run; raise a job's error not yet raised."""
+        self._jobs.join()
+        if not self._reported:
+            self.raise_error()
+
+    def close(self) -> None:
+        """Wait for the jobs and stop the thread (a later ``submit`` starts a new one)."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> WriterThread:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+    def raise_error(self) -> None:
+        """Raise a job's error, if one failed, on the caller's thread."""
+        if self._failure is not None:
+            self._reported = True
+            raise self._failure
+
+    def _run_jobs(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, done = item
+            try:
+                if self._failure is None:  # after a failure, the rest is skipped
+                    job()
+            except BaseException as error:  # raised again on the caller's thread
+                self._failure = error
+            finally:
+                if done is not None:
+                    done()
+                self._jobs.task_done()
+        self._jobs.task_done()
+
+
+class BackgroundSeries:
+    """``series`` with its appends and commits made on a :class:`WriterThread` (its own
+    if none is given), so that the time loop does not wait for them.
 
     - ``append`` copies the record into one of ``buffers`` sets of arrays (the values it
       is given may be work arrays or views of the state, which the next step overwrites)
       and queues it; it waits only while every set is queued. Every record must have the
-      arrays of the first (one snapshot each, as :class:`FieldsWriter` appends);
-    - ``commit`` and ``close`` first wait until every queued record is in the series, so
-      a checkpoint publishes exactly the records appended before it, as without the
-      thread;
-    - an error on the thread (a full disk) is raised on the caller's thread by the next
-      ``append`` or ``commit`` (and every later one), or by ``close`` if none came.
+      arrays of the first (one snapshot each, as :class:`FieldsWriter` appends), which
+      may also be assembled in a free set, from ``buffers_for``, and then not copied. With
+      ``buffers=0`` the values are queued as they are: the caller must not change them
+      (:class:`DiagnosticsWriter` builds new arrays for each block);
+    - ``records`` counts the records appended; ``commit`` queues the series' commit, after
+      every record appended before it (a checkpoint queued after it is written after it);
+    - ``close`` waits until everything queued is written, then closes the series (also
+      after an error, which is then raised, unless an earlier call raised it).
     """
 
-    def __init__(self, series: Series, buffers: int = SNAPSHOT_BUFFERS):
+    def __init__(
+        self,
+        series: Series,
+        thread: WriterThread | None = None,
+        buffers: int = SNAPSHOT_BUFFERS,
+    ):
         self.series = series
         self.records = series.records
+        self.thread = thread if thread is not None else WriterThread()
+        self._own_thread = thread is None
         self._buffers = buffers
         self._made = 0  # buffer sets allocated so far (at most ``buffers``)
         self._free: queue.SimpleQueue = queue.SimpleQueue()
-        self._queued: queue.Queue = queue.Queue()
-        self._failure: BaseException | None = None  # of the writer thread
-        self._reported = False  # whether the failure was raised on the caller's thread
-        self._thread: threading.Thread | None = None
+        self._lent: dict[str, np.ndarray] | None = None  # by buffers_for, not yet appended
+
+    def buffers_for(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """A free set of arrays of ``shapes`` to assemble the next record in (waiting while
+        every set is queued); ``append`` then queues it without copying it."""
+        self._lent = self._take_buffers(shapes)
+        return self._lent
 
     def append(self, times: float | np.ndarray, values: dict) -> None:
-        """Copy the record and queue it for the writer thread."""
-        self._raise_error()
-        copies = self._take_buffers(values)
-        for name, value in values.items():
-            np.copyto(copies[name], value)
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._write_queued, name="billow-writer", daemon=True
-            )
-            self._thread.start()
+        """Queue the record (a copy of it, with buffers) for the writer thread."""
+        self.thread.raise_error()
+        if values is self._lent:  # assembled in place (buffers_for)
+            record, self._lent = values, None
+            done = partial(self._free.put, record)
+        elif self._buffers:
+            record = self._take_buffers({name: np.shape(v) for name, v in values.items()})
+            for name, value in values.items():
+                np.copyto(record[name], value)
+            done = partial(self._free.put, record)
+        else:
+            record, done = values, None
         times = np.array(times, dtype=float)
-        self._queued.put((times, copies))
+        self.thread.submit(partial(self.series.append, times, record), done)
         self.records += times.size
 
     def commit(self) -> None:
-        """Wait until every queued record is written, then commit the series."""
-        self._queued.join()
-        self._raise_error()
-        self.series.commit()
+        """Queue the commit of every record appended so far."""
+        self.thread.submit(self.series.commit)
 
     def close(self) -> None:
-        """Write what is queued, stop the thread and close the series (also after an
-        error, which is then raised)."""
-        self._queued.join()
-        if self._thread is not None:
-            self._queued.put(None)
-            self._thread.join()
-            self._thread = None
+        """Wait for everything queued, then close the series (and stop the thread if it is
+        this series' own)."""
         try:
-            self.series.close()
+            self.thread.wait()
         finally:
-            if self._failure is not None and not self._reported:
-                self._raise_error()
+            if self._own_thread:
+                self.thread.close()
+            self.series.close()
 
-    def _take_buffers(self, values: dict) -> dict[str, np.ndarray]:
+    def _take_buffers(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         if self._made < self._buffers:
             try:
                 return self._free.get_nowait()
             except queue.Empty:
                 self._made += 1
-                return {name: np.empty(np.shape(value)) for name, value in values.items()}
+                return {name: np.empty(shape) for name, shape in shapes.items()}
         return self._free.get()  # wait for the writer to finish one
-
-    def _write_queued(self) -> None:
-        while (item := self._queued.get()) is not None:
-            times, copies = item
-            try:
-                if self._failure is None:  # after a failure, the rest is dropped
-                    self.series.append(times, copies)
-            except BaseException as error:  # raised again on the caller's thread
-                self._failure = error
-            finally:
-                self._free.put(copies)
-                self._queued.task_done()
-        self._queued.task_done()
-
-    def _raise_error(self) -> None:
-        """Raise the writer thread's failure, if any, on the caller's thread."""
-        if self._failure is not None:
-            self._reported = True
-            raise self._failure
 
 
 class FieldsWriter:
@@ -172,7 +232,11 @@ class FieldsWriter:
         if abs(time - sim.model.time) <= tolerance(time):
             time = sim.model.time
         if self.series is not None:
-            self.series.append(time, sim.snapshot(time))
+            out = None
+            if hasattr(self.series, "buffers_for"):  # assembled in the series' own buffers
+                shape = (sim.model.grid.nz, sim.model.grid.nx)
+                out = self.series.buffers_for(dict.fromkeys(sim.snapshot_names(), shape))
+            self.series.append(time, sim.snapshot(time, out))
         if self.logger is not None:
             self.logger.info(
                 "snapshot %d at t = %.6g (step %d, dt = %.4g)",

@@ -29,7 +29,7 @@ from .io.rundir import (
     run_logger,
 )
 from .limits import check_limits
-from .output_writers import BackgroundSeries, DiagnosticsWriter, FieldsWriter
+from .output_writers import BackgroundSeries, DiagnosticsWriter, FieldsWriter, WriterThread
 from .progress import progress_display
 from .simulation import RunStopped, Simulation, snapshot_schedule
 
@@ -216,13 +216,17 @@ def _execute(
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
     snapshot_times = snapshot_schedule(params.save_every, params.t_end)
-    # snapshots are written on a thread: the time loop goes on while the kernel copies them
+    # records, commits and checkpoints are written on one thread, in order, while the
+    # time loop steps on
+    thread = WriterThread()
     simulation.output_writers["fields"] = FieldsWriter(
-        BackgroundSeries(fields), snapshot_times, logger
+        BackgroundSeries(fields, thread), snapshot_times, logger
     )
-    simulation.output_writers["diagnostics"] = DiagnosticsWriter(series)
+    simulation.output_writers["diagnostics"] = DiagnosticsWriter(
+        BackgroundSeries(series, thread, buffers=0)
+    )
     simulation.output_writers["checkpointer"] = Checkpointer(
-        out, params.checkpoint_every, logger=logger
+        out, params.checkpoint_every, logger=logger, thread=thread
     )
     simulation.callbacks["stop_on_signal"] = StopOnSignal()
     if max_wall_time is not None:
@@ -237,7 +241,8 @@ def _execute(
     steps_before = model.iteration
     outcome = "finished"
     try:
-        simulation.run()
+        with thread:  # stopped however the run ends (the writers' close waited for it)
+            simulation.run()
     except RunStopped as stop:  # on request: the checkpointer wrote at the stop
         outcome = "stopped after"  # not "finished": the run did not reach t_end
         stopped = RunStopped(

@@ -133,9 +133,7 @@ class Simulation:
         self._step_start = 0.0  # time at the start of the last step
         self.end_approach: float | None = None  # t_end, once a step was shortened for it
         self._initialized = False
-        self._centre_u = np.zeros((grid.nz, grid.nx))
-        self._centre_w = np.zeros((grid.nz, grid.nx))
-        self._vorticity = np.zeros((grid.nz, grid.nx))
+        self._snapshot = {name: np.zeros((grid.nz, grid.nx)) for name in self.snapshot_names()}
 
     on_diagnostics = _removed(
         "on_diagnostics",
@@ -154,29 +152,37 @@ class Simulation:
         self._magnitudes = (m.iteration, magnitudes)
         return self.controller.stable_dt_for_speeds(magnitudes["u"], magnitudes["w"])
 
-    def snapshot(self, time: float | None = None) -> dict[str, np.ndarray]:
+    def snapshot_names(self) -> list[str]:
+        """The fields of a :meth:`snapshot`, in order."""
+        m = self.model
+        return ["u", "w", "b", *(["v"] if "v" in m.state else []), *m.tracer_names, "vorticity"]
+
+    def snapshot(
+        self, time: float | None = None, out: dict[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """Fields at cell centres: u, w, b, (v), tracers and the vorticity du/dz - dw/dx;
-        now, or at a ``time`` inside the step just taken, by dense output (work arrays,
-        overwritten by the next call)."""
+        now, or at a ``time`` inside the step just taken, by dense output; written into
+        ``out`` (an (nz, nx) array for each of :meth:`snapshot_names`) or else into work
+        arrays, overwritten by the next call."""
         m, g = self.model, self.model.grid
-        state = m.state
+        if out is None:
+            out = self._snapshot
+        theta = None
         if time is not None and abs(time - m.time) > tolerance(time):
-            state = m.interpolate(self._fraction_of_last_step(time))
-        operators.velocity_at_centres(
-            state["u"], state["w"], g.constants, self._centre_u, self._centre_w
-        )
-        operators.vorticity_at_centres(state["u"], state["w"], g.constants, self._vorticity)
-
-        def interior(name: str) -> np.ndarray:
-            return g.interior(state[name], m.field(name).location)
-
-        fields = {"u": self._centre_u, "w": self._centre_w, "b": interior("b")}
+            theta = self._fraction_of_last_step(time)
+        velocities = ("u", "w", "v") if "v" in m.state else ("u", "w")
+        state = m.state if theta is None else m.interpolate(theta, velocities)
+        operators.velocity_at_centres(state["u"], state["w"], g.constants, out["u"], out["w"])
+        operators.vorticity_at_centres(state["u"], state["w"], g.constants, out["vorticity"])
         if "v" in state:
-            v = interior("v")
-            fields["v"] = 0.5 * (v + np.roll(v, -1, axis=1))
-        fields.update({name: interior(name) for name in m.tracer_names})
-        fields["vorticity"] = self._vorticity
-        return fields
+            v = g.interior(state["v"], m.field("v").location)
+            np.copyto(out["v"], 0.5 * (v + np.roll(v, -1, axis=1)))
+        for name in ("b", *m.tracer_names):
+            if theta is None:
+                np.copyto(out[name], m.interior(name))
+            else:
+                m.interpolate_interior(theta, name, out[name])
+        return out
 
     def _fraction_of_last_step(self, time: float) -> float:
         """theta with time = t_n + theta (t_n+1 - t_n) in the step just taken."""

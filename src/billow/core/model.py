@@ -18,7 +18,7 @@ vertical force (it is balanced by a mean pressure gradient).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numba
@@ -33,6 +33,7 @@ from .timestepping import (
     copy_fields,
     dense_output_weights,
     interpolate_in_step,
+    interpolate_interior_in_step,
     rk_stage_update,
 )
 
@@ -259,21 +260,40 @@ class Model:
         with ``keep_first_stage``, :meth:`interpolate` can then give states inside the step."""
         self.stepper.step(self, dt, keep_first_stage)
 
-    def interpolate(self, theta: float) -> dict[str, np.ndarray]:
-        """The state at t_n + theta dt, 0 <= theta <= 1, inside the step just taken (which
-        kept its first stage), with ghost cells filled (work arrays, overwritten by the next
-        call): q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
-        if self._first_stage_iteration != self.iteration - 1:
-            raise RuntimeError("the last step did not keep its first stage (keep_first_stage)")
-        weights = dense_output_weights(theta)
-        for f in self.fields:
-            out = self._interpolated.setdefault(f.name, np.empty_like(self.state[f.name]))
+    def interpolate(
+        self, theta: float, names: Iterable[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The fields ``names`` (default: all) at t_n + theta dt, 0 <= theta <= 1, inside
+        the step just taken (which kept its first stage), with ghost cells filled (work
+        arrays, overwritten by the next call):
+        q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
+        weights = self._dense_output_weights(theta)
+        for name in self.state if names is None else names:
+            f = self.field(name)
+            out = self._interpolated.setdefault(name, np.empty_like(self.state[name]))
             interpolate_in_step(
                 out.reshape(-1),
-                self._start[f.name].reshape(-1),
-                self._first_stage[f.name].reshape(-1),
-                self.state[f.name].reshape(-1),
+                self._start[name].reshape(-1),
+                self._first_stage[name].reshape(-1),
+                self.state[name].reshape(-1),
                 weights,
             )
             operators.fill_ghosts(out, self.grid, f.location, f.parity)
         return self._interpolated
+
+    def interpolate_interior(self, theta: float, name: str, out: np.ndarray) -> np.ndarray:
+        """As :meth:`interpolate`, the interior of field ``name`` only, into ``out``."""
+        interpolate_interior_in_step(
+            out,
+            self._start[name],
+            self._first_stage[name],
+            self.state[name],
+            self._dense_output_weights(theta),
+            self.grid.ghost,
+        )
+        return out
+
+    def _dense_output_weights(self, theta: float) -> tuple[float, float, float]:
+        if self._first_stage_iteration != self.iteration - 1:
+            raise RuntimeError("the last step did not keep its first stage (keep_first_stage)")
+        return dense_output_weights(theta)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,7 @@ from ..schedules import AtEnd, Schedule, TimeInterval, WallTimeInterval
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
+    from ..output_writers import WriterThread
     from ..simulation import Simulation
 
 DIRECTORY = "checkpoints"
@@ -38,7 +41,7 @@ CHECKPOINT_WALL_INTERVAL = 120.0  # seconds of wall clock between checkpoints, a
 
 @dataclass
 class Checkpoint:
-    path: Path
+    path: Path | None  # None until written
     fields: dict[str, np.ndarray]
     time: float
     iteration: int
@@ -48,29 +51,41 @@ class Checkpoint:
     end_approach: float | None = None  # t_end whose approach shortened a step before it
 
 
-def write_checkpoint(
-    run_dir: Path,
-    model: Model,
-    records: dict[str, int],
-    keep: int = 2,
-    end_approach: float | None = None,
-) -> Path:
-    """Write the model's state, ``records`` (output writer -> records published) and
-    ``end_approach`` atomically, and keep the newest ``keep`` checkpoints, and also, once
-    the approach to t_end has shortened steps, the newest from before that."""
+def capture_checkpoint(
+    model: Model, records: dict[str, int], end_approach: float | None = None
+) -> Checkpoint:
+    """The model's state (copies: the run may step on while it is written), ``records``
+    (output writer -> records published) and ``end_approach``, as a Checkpoint not yet
+    written (``path`` None)."""
+    return Checkpoint(
+        None,
+        {name: values.copy() for name, values in model.state.items()},
+        model.time,
+        model.iteration,
+        model.last_dt,
+        dict(records),
+        [getattr(f, "get_state", lambda: None)() for f in model.forcings],
+        end_approach,
+    )
+
+
+def write_checkpoint(run_dir: Path, checkpoint: Checkpoint, keep: int = 2) -> Path:
+    """Write ``checkpoint`` atomically as ``checkpoints/checkpoint_<iteration>.h5``, and
+    keep the newest ``keep`` checkpoints, and also, once the approach to t_end has
+    shortened steps, the newest from before that."""
     directory = Path(run_dir) / DIRECTORY
     directory.mkdir(exist_ok=True)
-    path = directory / f"checkpoint_{model.iteration:09d}.h5"
-    states = [getattr(f, "get_state", lambda: None)() for f in model.forcings]
+    path = directory / f"checkpoint_{checkpoint.iteration:09d}.h5"
+    end_approach = checkpoint.end_approach
     with atomic_path(path) as temporary, h5py.File(temporary, "w") as out:
-        for name, values in model.state.items():
+        for name, values in checkpoint.fields.items():
             out.create_dataset(name, data=values)
         out.attrs.update(
-            time=model.time,
-            iteration=model.iteration,
-            last_dt=model.last_dt,
-            records=json.dumps(records),
-            forcing_states=json.dumps(states),
+            time=checkpoint.time,
+            iteration=checkpoint.iteration,
+            last_dt=checkpoint.last_dt,
+            records=json.dumps(checkpoint.records),
+            forcing_states=json.dumps(checkpoint.forcing_states),
             end_approach=np.nan if end_approach is None else end_approach,
         )
     older = sorted(directory.glob("checkpoint_*.h5"))[:-keep]
@@ -159,6 +174,10 @@ class Checkpointer:
     written (``flush``); the checkpoint stores their record counts, from which a restart
     resumes them, while the schedules resume from the checkpoint's time. Nothing is
     written when the model has not stepped since the last checkpoint (or the start).
+
+    With a ``thread`` (:class:`~billow.output_writers.WriterThread`, the one the other
+    writers queue their records and commits on), a copy of the state is queued there and
+    written after those commits, while the run steps on; ``close`` waits for it.
     """
 
     def __init__(
@@ -169,8 +188,11 @@ class Checkpointer:
         wall_time_interval: float = CHECKPOINT_WALL_INTERVAL,
         keep: int = 2,
         logger: logging.Logger | None = None,
+        thread: WriterThread | None = None,
     ):
         self.run_dir = Path(run_dir)
+        self.thread = thread
+        self._in_flight = threading.Semaphore(1)
         self.keep = keep
         self.logger = logger
         self.wall_clock = WallTimeInterval(wall_time_interval)
@@ -188,8 +210,21 @@ class Checkpointer:
             for name, writer in sim.output_writers.items()
             if writer is not self and hasattr(writer, "flush")
         }
-        path = write_checkpoint(self.run_dir, sim.model, records, self.keep, sim.end_approach)
+        checkpoint = capture_checkpoint(sim.model, records, sim.end_approach)
+        if self.thread is None:
+            self._write(checkpoint)
+        else:  # after the flushes queued above; one checkpoint's copy in flight at most
+            self._in_flight.acquire()
+            self.thread.submit(partial(self._write, checkpoint), self._in_flight.release)
         self.last_iteration = sim.model.iteration
         self.wall_clock.initialize()  # the wall-clock interval counts from any checkpoint
+
+    def close(self, sim: Simulation) -> None:
+        """Wait until the checkpoints queued are written."""
+        if self.thread is not None:
+            self.thread.wait()
+
+    def _write(self, checkpoint: Checkpoint) -> None:
+        path = write_checkpoint(self.run_dir, checkpoint, self.keep)
         if self.logger is not None:
             self.logger.info("checkpoint %s", path.name)
