@@ -293,6 +293,15 @@ def test_a_file_given_as_a_run_directory_is_one_line_everywhere(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run.nc"]
 
 
+def test_an_empty_directory_given_as_a_run_directory_is_one_line_everywhere(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in reading_commands(empty, empty, tmp_path):
+        result = billow_cli(*args, cwd=tmp_path)
+        assert_error(result, f"'{empty}' is not a billow run directory (no ")
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["empty"]
+
+
 def test_open_run_names_the_valid_files(walls_run):
     with pytest.raises(ValueError, match="fields, diagnostics"):
         billow.open_run(walls_run, "diag")

@@ -185,9 +185,7 @@ def _check_run_directories(run_dirs: Sequence[str | Path]) -> list[Path]:
         raise BillowError(f"compare needs at least 2 run directories, got {len(run_dirs)}")
     seen: set[Path] = set()
     for run_dir in run_dirs:
-        require_run_directory(run_dir)
-        if not (run_dir / "fields.nc").is_file():
-            raise BillowError(f"'{run_dir}' is not a billow run directory (no fields.nc)")
+        require_run_directory(run_dir, containing="fields.nc")
         if run_dir.resolve() in seen:
             raise BillowError(f"run directory '{run_dir}' is given twice")
         seen.add(run_dir.resolve())

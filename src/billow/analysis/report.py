@@ -213,9 +213,7 @@ def analyze_run(run_dir: str | Path, out: str | Path | None = None) -> AnalysisR
     """Analyse a run directory; write analysis.nc, summary.md and figures/ into ``out``."""
     import xarray as xr  # on use: billow run does not need xarray
 
-    run_dir = require_run_directory(run_dir)
-    if not (run_dir / "fields.nc").is_file():
-        raise BillowError(f"{run_dir} has no fields.nc: not a billow run directory")
+    run_dir = require_run_directory(run_dir, containing="fields.nc")
     out = Path(out) if out is not None else run_dir
     try:
         (out / "figures").mkdir(parents=True, exist_ok=True)

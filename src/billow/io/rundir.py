@@ -68,11 +68,14 @@ def _has_content(directory: Path) -> bool:
     return any(path.name != LOCK_FILE for path in directory.iterdir())
 
 
-def require_run_directory(path: str | Path) -> Path:
-    """``path`` as a Path if it is a directory; else ConfigError in one line, saying
-    whether it is missing or a file (a packed run, a netCDF file: not a run directory)."""
+def require_run_directory(path: str | Path, containing: str | None = None) -> Path:
+    """``path`` as a Path if it is a directory (holding the file ``containing``, if given);
+    else ConfigError in one line, saying whether it is missing, a file (a packed run, a
+    netCDF file: not a run directory) or a directory without that file."""
     path = Path(path)
     if path.is_dir():
+        if containing is not None and not (path / containing).is_file():
+            raise ConfigError(f"'{path}' is not a billow run directory (no {containing})")
         return path
     if path.exists():
         raise ConfigError(

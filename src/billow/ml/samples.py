@@ -97,9 +97,7 @@ def sample_run(
     that is not a multiple of the run's save interval.
     """
 
-    run_dir = require_run_directory(run_dir)
-    if not (run_dir / "config.toml").is_file():
-        raise ConfigError(f"'{run_dir}' is not a billow run directory (no config.toml)")
+    run_dir = require_run_directory(run_dir, containing="config.toml")
     case, values = read_config(run_dir / "config.toml")
     if case is None:
         raise ConfigError(f"'{run_dir / 'config.toml'}' names no case")

@@ -757,9 +757,7 @@ def render_movie(
         raise BillowError(f"fps must be positive, got {fps}")
     if max_frames is not None and max_frames < 1:
         raise BillowError(f"max_frames must be at least 1, got {max_frames}")
-    source = require_run_directory(run_dir) / "fields.nc"
-    if not source.is_file():
-        raise BillowError(f"no fields.nc in {run_dir}: not a billow run directory with snapshots")
+    source = require_run_directory(run_dir, containing="fields.nc") / "fields.nc"
     out_dir = Path(out) if out is not None else run_dir
 
     check_segments(source)  # a fields.nc copied without its segments/ holds no data
