@@ -19,6 +19,7 @@ from billow.io import atomic, netcdf
 from billow.io import checkpoint as checkpoint_module
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
 from billow.output_writers import BackgroundSeries
+from billow.runner import restart_run
 
 
 def make_series(run_dir: Path, resume_records: int | None = None) -> SegmentedTimeSeries:
@@ -407,3 +408,31 @@ def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_
     assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
     with billow.open_run(tmp_path / "run") as dataset:
         assert dataset.sizes["time"] == 5
+
+
+def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_last_one(
+    tmp_path, monkeypatch
+):
+    """A full disk while the writer thread writes a checkpoint stops the run with that
+    error; the run directory keeps the checkpoint before it, from which the run goes on."""
+    write = checkpoint_module.write_checkpoint
+    written = []
+
+    def second_fails(run_dir, checkpoint, keep=2):
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(checkpoint.iteration)
+        return write(run_dir, checkpoint, keep)
+
+    monkeypatch.setattr(checkpoint_module, "write_checkpoint", second_fails)
+    out = tmp_path / "run"
+    settings = dict(nx=16, nz=16, Lx=14.0, t_end=2.0, save_every=0.25, checkpoint_every=0.5)
+    with pytest.raises(OSError, match="No space left"):
+        billow.run("shear_layer", out=out, **settings)
+    assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
+    kept = sorted(path.name for path in (out / "checkpoints").iterdir())
+    assert kept == [f"checkpoint_{written[0]:09d}.h5"]
+    monkeypatch.setattr(checkpoint_module, "write_checkpoint", write)
+    restart_run(out)
+    with billow.open_run(out) as dataset:
+        assert dataset.sizes["time"] == 9 and float(dataset.time[-1]) == 2.0
