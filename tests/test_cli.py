@@ -411,6 +411,17 @@ def test_stability_bad_parameter_is_one_line_error(tmp_path):
     )
 
 
+def test_stability_plot_given_a_file_is_one_line_error_before_any_solve(tmp_path):
+    (tmp_path / "taken").write_text("keep")
+    for given, keyword in (("taken", "is a file"), ("figure.png", "not an image name")):
+        result = billow_cli("stability", "--plot", tmp_path / given, cwd=tmp_path)
+        assert_one_line_error(
+            result.returncode, result.stdout, result.stderr, "--plot takes a directory", keyword
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert (tmp_path / "taken").read_text() == "keep"
+
+
 @pytest.mark.slow
 def test_stability_plot_writes_both_figures(tmp_path):
     result = billow_cli("stability", "--set", "Ri=0.1", "--plot", tmp_path / "figs", cwd=tmp_path)

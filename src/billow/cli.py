@@ -418,6 +418,8 @@ def stability_command(
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
 
     try:
+        if plot is not None:
+            _check_plot_directory(plot)
         values = _case_stability_defaults(case)
         values.update(parse_assignment(text) for text in assignments or [])
         params = validate_params("billow stability", StabilityParams, values)
@@ -482,6 +484,19 @@ def _case_stability_defaults(name: str) -> dict:
     return {
         key: field.default for key, field in fields.items() if key in StabilityParams.model_fields
     }
+
+
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def _check_plot_directory(directory: Path) -> None:
+    """Refuse, before any solve, a --plot that names a file (existing, or an image name:
+    it takes the directory that growth_rate.png and stability_diagram.png go in)."""
+    takes = "--plot takes a directory (for growth_rate.png and stability_diagram.png)"
+    if directory.exists() and not directory.is_dir():
+        raise BillowError(f"{takes}: '{directory}' is a file")
+    if not directory.exists() and directory.suffix.lower() in IMAGE_SUFFIXES:
+        raise BillowError(f"{takes}, not an image name: got '{directory}'")
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
