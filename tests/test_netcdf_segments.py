@@ -436,3 +436,19 @@ def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_l
     restart_run(out)
     with billow.open_run(out) as dataset:
         assert dataset.sizes["time"] == 9 and float(dataset.time[-1]) == 2.0
+
+
+def test_buffer_sets_come_back_when_an_append_is_refused():
+    """After the writer thread failed, a refused append (of a set lent or of a copy) gives
+    its set back: the time loop can never wait for a set that will not come."""
+    held, series = failed_append()
+    with pytest.raises(OSError, match="No space left"):
+        series.thread.wait()
+    for _ in range(3):  # more than the two sets
+        lent = series.buffers_for({"u": (2, 3), "w": (2, 3)})
+        with pytest.raises(OSError, match="No space left"):
+            series.append(1.0, lent)
+        with pytest.raises(OSError, match="No space left"):
+            series.append(1.0, record(1))
+    assert series.buffers_for({"u": (2, 3), "w": (2, 3)}) is series.buffers_for({})
+    series.close()

@@ -157,25 +157,31 @@ class BackgroundSeries:
 
     def buffers_for(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         """A free set of arrays of ``shapes`` to assemble the next record in (waiting while
-        every set is queued); ``append`` then queues it without copying it."""
-        self._lent = self._take_buffers(shapes)
+        every set is queued; the same set again if the last one lent was not appended);
+        ``append`` then queues it without copying it."""
+        if self._lent is None:
+            self._lent = self._take_buffers(shapes)
         return self._lent
 
     def append(self, times: float | np.ndarray, values: dict) -> None:
         """Queue the record (a copy of it, with buffers) for the writer thread."""
-        self.thread.raise_error()
         if values is self._lent:  # assembled in place (buffers_for)
             record, self._lent = values, None
-            done = partial(self._free.put, record)
         elif self._buffers:
+            self.thread.raise_error()  # before waiting for a set
             record = self._take_buffers({name: np.shape(v) for name, v in values.items()})
             for name, value in values.items():
                 np.copyto(record[name], value)
-            done = partial(self._free.put, record)
         else:
-            record, done = values, None
+            record = values
+        done = partial(self._free.put, record) if self._buffers else None
         times = np.array(times, dtype=float)
-        self.thread.submit(partial(self.series.append, times, record), done)
+        try:
+            self.thread.submit(partial(self.series.append, times, record), done)
+        except BaseException:  # the thread failed: the set is free again
+            if done is not None:
+                done()
+            raise
         self.records += times.size
 
     def commit(self) -> None:
