@@ -17,8 +17,9 @@ import xarray as xr
 import billow
 from billow.io import atomic, netcdf
 from billow.io import checkpoint as checkpoint_module
+from billow.io.checkpoint import Checkpointer
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
-from billow.output_writers import BackgroundSeries
+from billow.output_writers import BackgroundSeries, DiagnosticsWriter, WriterThread
 from billow.runner import restart_run
 
 
@@ -452,3 +453,68 @@ def test_buffer_sets_come_back_when_an_append_is_refused():
             series.append(1.0, record(1))
     assert series.buffers_for({"u": (2, 3), "w": (2, 3)}) is series.buffers_for({})
     series.close()
+
+
+def full_disk() -> None:
+    raise OSError(28, "No space left on device")
+
+
+def test_a_writer_threads_error_not_yet_raised_is_raised_when_it_is_left():
+    with pytest.raises(OSError, match="No space left"):
+        with WriterThread() as thread:
+            thread.submit(full_disk)
+    assert not [t for t in threading.enumerate() if t.name == "billow-writer"]
+
+
+def test_without_buffer_sets_a_lent_record_is_new_arrays_handed_over():
+    held = HeldSeries()
+    held.release.set()
+    series = BackgroundSeries(held, buffers=0)
+    lent = series.buffers_for({"u": (2, 3), "w": (2, 3)})
+    series.append(0.0, lent)
+    second = series.buffers_for({"u": (2, 3), "w": (2, 3)})
+    series.append(1.0, second)
+    series.close()
+    assert second["u"] is not lent["u"] and held.buffers == {id(lent["u"]), id(second["u"])}
+
+
+def test_diagnostics_writer_closes_its_series_after_a_writer_failure():
+    held = HeldSeries(fail=True)
+    held.release.set()
+    writer = DiagnosticsWriter(BackgroundSeries(held, buffers=0), buffer=10)
+    writer.buffer.append((0.0, {"u": np.zeros((2, 3))}))
+    writer.series.append(0.0, record(0))  # fails on the thread
+    with pytest.raises(OSError, match="No space left"):
+        writer.series.thread.wait()
+    writer.buffer.append((1.0, {"u": np.zeros((2, 3))}))
+    with pytest.raises(OSError, match="No space left"):
+        writer.close(None)
+    assert held.closed == 1
+
+
+def test_a_checkpointer_on_a_failed_thread_refuses_every_checkpoint_without_hanging(tmp_path):
+    case = billow.get_case("shear_layer")
+    model = case.build(case.make_params(nx=16, nz=16, Lx=14.0))
+    sim = billow.Simulation(model, t_end=1.0)
+    thread = WriterThread()
+    thread.submit(full_disk)
+    with pytest.raises(OSError):
+        thread.wait()
+    checkpointer = Checkpointer(tmp_path, 1.0, thread=thread)
+    checkpointer.initialize(sim)
+    raised = []
+
+    def checkpoint_twice():
+        for iteration in (1, 2):
+            model.iteration = iteration
+            try:
+                checkpointer.write(sim)
+            except OSError as error:
+                raised.append(error)
+
+    worker = threading.Thread(target=checkpoint_twice)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and len(raised) == 2  # the second did not wait forever
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
+    thread.close()

@@ -59,13 +59,14 @@ class WriterThread:
     Writing is mostly the kernel copying records into the page cache, and fsyncs, during
     which h5py and the OS let go of the GIL, so the thread works while the time loop steps
     on (on a second core where there is one). Jobs run in order: a checkpoint submitted
-    after the commits of the series it counts is written after them, so it never counts
-    a record that is not published.
+    after the commits of the series it counts, on the same thread, is written after
+    them, so it never counts a record that is not published.
 
     A job that raises (a full disk) stops the thread's work: the jobs after it are
     skipped (their ``done`` still runs), and the error is raised on the caller's thread by
-    the next ``submit`` or ``wait``. ``close`` stops the thread; use it as a context
-    manager for that.
+    every later ``submit``, and by the first ``wait`` (or the context manager's exit,
+    when no other exception is on its way) if nothing raised it before. ``close`` stops
+    the thread without raising; a later ``submit`` starts it again.
     """
 
     def __init__(self, name: str = "billow-writer"):
@@ -99,8 +100,10 @@ class WriterThread:
     def __enter__(self) -> WriterThread:
         return self
 
-    def __exit__(self, *exception) -> None:
+    def __exit__(self, kind, value, traceback) -> None:
         self.close()
+        if kind is None and not self._reported:
+            self.raise_error()
 
     def raise_error(self) -> None:
         """Raise a job's error, if one failed, on the caller's thread."""
@@ -149,7 +152,6 @@ class BackgroundSeries:
         self.series = series
         self.records = series.records
         self.thread = thread if thread is not None else WriterThread()
-        self._own_thread = thread is None
         self._buffers = buffers
         self._made = 0  # buffer sets allocated so far (at most ``buffers``)
         self._free: queue.SimpleQueue = queue.SimpleQueue()
@@ -189,16 +191,18 @@ class BackgroundSeries:
         self.thread.submit(self.series.commit)
 
     def close(self) -> None:
-        """Wait for everything queued, then close the series (and stop the thread if it is
-        this series' own)."""
+        """Wait for everything queued, stop the thread (a later submit starts it again: a
+        wait cut short by an interrupt leaves nothing writing to the series) and close the
+        series."""
         try:
             self.thread.wait()
         finally:
-            if self._own_thread:
-                self.thread.close()
+            self.thread.close()
             self.series.close()
 
     def _take_buffers(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        if not self._buffers:  # no sets kept: new arrays, handed over
+            return {name: np.empty(shape) for name, shape in shapes.items()}
         if self._made < self._buffers:
             try:
                 return self._free.get_nowait()
@@ -299,5 +303,7 @@ class DiagnosticsWriter:
         return self.series.records
 
     def close(self, sim: Simulation) -> None:
-        self._append()
-        self.series.close()
+        try:
+            self._append()
+        finally:
+            self.series.close()

@@ -133,7 +133,7 @@ class Simulation:
         self._step_start = 0.0  # time at the start of the last step
         self.end_approach: float | None = None  # t_end, once a step was shortened for it
         self._initialized = False
-        self._snapshot = {name: np.zeros((grid.nz, grid.nx)) for name in self.snapshot_names()}
+        self._snapshot: dict[str, np.ndarray] | None = None  # work arrays, made on first use
 
     on_diagnostics = _removed(
         "on_diagnostics",
@@ -166,7 +166,10 @@ class Simulation:
         arrays, overwritten by the next call."""
         m, g = self.model, self.model.grid
         if out is None:
-            out = self._snapshot
+            if self._snapshot is None:
+                shape = (g.nz, g.nx)
+                self._snapshot = {name: np.zeros(shape) for name in self.snapshot_names()}
+            out = dict(self._snapshot)  # the caller may change the dict, not the arrays
         theta = None
         if time is not None and abs(time - m.time) > tolerance(time):
             theta = self._fraction_of_last_step(time)

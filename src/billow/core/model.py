@@ -265,7 +265,8 @@ class Model:
     ) -> dict[str, np.ndarray]:
         """The fields ``names`` (default: all) at t_n + theta dt, 0 <= theta <= 1, inside
         the step just taken (which kept its first stage), with ghost cells filled (work
-        arrays, overwritten by the next call):
+        arrays in a dict that may hold other fields from earlier calls, overwritten by the
+        next call):
         q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
         weights = self._dense_output_weights(theta)
         for name in self.state if names is None else names:
@@ -283,12 +284,13 @@ class Model:
 
     def interpolate_interior(self, theta: float, name: str, out: np.ndarray) -> np.ndarray:
         """As :meth:`interpolate`, the interior of field ``name`` only, into ``out``."""
+        weights = self._dense_output_weights(theta)
         interpolate_interior_in_step(
             out,
             self._start[name],
             self._first_stage[name],
             self.state[name],
-            self._dense_output_weights(theta),
+            weights,
             self.grid.ghost,
         )
         return out

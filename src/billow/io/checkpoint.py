@@ -55,8 +55,8 @@ def capture_checkpoint(
     model: Model, records: dict[str, int], end_approach: float | None = None
 ) -> Checkpoint:
     """The model's state (copies: the run may step on while it is written), ``records``
-    (output writer -> records published) and ``end_approach``, as a Checkpoint not yet
-    written (``path`` None)."""
+    (output writer -> records published, or queued to be before the checkpoint is
+    written) and ``end_approach``, as a Checkpoint not yet written (``path`` None)."""
     return Checkpoint(
         None,
         {name: values.copy() for name, values in model.state.items()},
@@ -175,9 +175,10 @@ class Checkpointer:
     resumes them, while the schedules resume from the checkpoint's time. Nothing is
     written when the model has not stepped since the last checkpoint (or the start).
 
-    With a ``thread`` (:class:`~billow.output_writers.WriterThread`, the one the other
-    writers queue their records and commits on), a copy of the state is queued there and
-    written after those commits, while the run steps on; ``close`` waits for it.
+    With a ``thread`` (:class:`~billow.output_writers.WriterThread`), a copy of the state
+    is queued there and written while the run steps on; ``close`` waits for it. The other
+    writers must queue their records and commits on that same thread (as the runner sets
+    them up): the checkpoint is then written after the commits it counts.
     """
 
     def __init__(
@@ -210,12 +211,16 @@ class Checkpointer:
             for name, writer in sim.output_writers.items()
             if writer is not self and hasattr(writer, "flush")
         }
-        checkpoint = capture_checkpoint(sim.model, records, sim.end_approach)
         if self.thread is None:
-            self._write(checkpoint)
+            self._write(capture_checkpoint(sim.model, records, sim.end_approach))
         else:  # after the flushes queued above; one checkpoint's copy in flight at most
             self._in_flight.acquire()
-            self.thread.submit(partial(self._write, checkpoint), self._in_flight.release)
+            try:
+                checkpoint = capture_checkpoint(sim.model, records, sim.end_approach)
+                self.thread.submit(partial(self._write, checkpoint), self._in_flight.release)
+            except BaseException:  # not queued (the thread failed)
+                self._in_flight.release()
+                raise
         self.last_iteration = sim.model.iteration
         self.wall_clock.initialize()  # the wall-clock interval counts from any checkpoint
 
