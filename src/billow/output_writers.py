@@ -201,15 +201,14 @@ class BackgroundSeries:
             self.series.close()
 
     def _take_buffers(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-        if not self._buffers:  # no sets kept: new arrays, handed over
-            return {name: np.empty(shape) for name, shape in shapes.items()}
-        if self._made < self._buffers:
+        if self._buffers:
+            if self._made == self._buffers:
+                return self._free.get()  # wait for the writer to finish one
             try:
                 return self._free.get_nowait()
             except queue.Empty:
                 self._made += 1
-                return {name: np.empty(shape) for name, shape in shapes.items()}
-        return self._free.get()  # wait for the writer to finish one
+        return {name: np.empty(shape) for name, shape in shapes.items()}  # kept if buffers
 
 
 class FieldsWriter:

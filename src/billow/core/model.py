@@ -33,7 +33,6 @@ from .timestepping import (
     copy_fields,
     dense_output_weights,
     interpolate_in_step,
-    interpolate_interior_in_step,
     rk_stage_update,
 )
 
@@ -268,24 +267,17 @@ class Model:
         arrays in a dict that may hold other fields from earlier calls, overwritten by the
         next call):
         q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
-        weights = self._dense_output_weights(theta)
         for name in self.state if names is None else names:
             f = self.field(name)
             out = self._interpolated.setdefault(name, np.empty_like(self.state[name]))
-            interpolate_in_step(
-                out.reshape(-1),
-                self._start[name].reshape(-1),
-                self._first_stage[name].reshape(-1),
-                self.state[name].reshape(-1),
-                weights,
-            )
+            self.interpolate_interior(theta, name, self.grid.interior(out, f.location))
             operators.fill_ghosts(out, self.grid, f.location, f.parity)
         return self._interpolated
 
     def interpolate_interior(self, theta: float, name: str, out: np.ndarray) -> np.ndarray:
         """As :meth:`interpolate`, the interior of field ``name`` only, into ``out``."""
         weights = self._dense_output_weights(theta)
-        interpolate_interior_in_step(
+        interpolate_in_step(
             out,
             self._start[name],
             self._first_stage[name],

@@ -135,18 +135,10 @@ def copy_fields(sources, targets):
                 target[i] = source[i]
 
 
-@njit(cache=True)
-def interpolate_in_step(out, start, first_stage, end, weights):
-    """out = w0 q_n + w1 q1 + w2 q_n+1 for 1-D arrays (:func:`dense_output_weights`)."""
-    w0, w1, w2 = weights
-    for i in range(out.size):
-        out[i] = w0 * start[i] + w1 * first_stage[i] + w2 * end[i]
-
-
 @njit(parallel=True, cache=True)
-def interpolate_interior_in_step(out, start, first_stage, end, weights, ghost):
-    """out = w0 q_n + w1 q1 + w2 q_n+1 on the interior of padded arrays (``ghost`` cells
-    wide; ``out`` has the interior's shape), as :func:`interpolate_in_step`."""
+def interpolate_in_step(out, start, first_stage, end, weights, ghost):
+    """out = w0 q_n + w1 q1 + w2 q_n+1 (:func:`dense_output_weights`) on the interior of
+    padded arrays (``ghost`` cells wide; ``out`` has the interior's shape)."""
     w0, w1, w2 = weights
     rows, columns = out.shape
     for k in prange(rows):
