@@ -122,7 +122,7 @@ def test_a_snapshot_assembled_in_given_arrays_is_the_same():
             out = {name: np.full(shape, np.nan) for name in sim.snapshot_names()}
             assert sim.snapshot(time, out) is out
             inside = abs(time - m.time) > 1e-12
-            state = m.interpolate((time - sim._step_start) / sim.dt) if inside else m.state
+            state = m.interpolate(sim._fraction_of_last_step(time)) if inside else m.state
             for name in ("b", "c"):
                 np.testing.assert_array_equal(out[name], m.grid.interior(state[name]))
             for name, work in sim.snapshot(time).items():

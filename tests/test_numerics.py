@@ -54,7 +54,8 @@ def build_case(key: str, **overrides) -> Model:
 
 
 def adaptive_dt(model: Model) -> float:
-    """The dt the Simulation controller would take (advective CFL 0.8, diffusive limit)."""
+    """The dt the Simulation controller would take (default Courant number, diffusive
+    limit)."""
     return Simulation(model, t_end=1.0, save_every=1.0).stable_dt()
 
 
@@ -384,6 +385,38 @@ def test_largest_magnitudes_are_those_of_the_interiors(name):
     model.interior("w")[-1, 0] = np.nan  # w's last interior row (the top wall face)
     largest = model.largest_magnitudes()
     assert largest["b"] == np.inf and np.isnan(largest["w"])
+
+
+def advective_rate_of_interiors(model: Model) -> float:
+    """max over cells of max(|u| on its two x-faces)/dx + max(|w| on its two z-faces)/dz,
+    from the interior arrays (x periodic; with periodic z the top face is face 0)."""
+    g = model.grid
+    u, w = np.abs(model.interior("u")), np.abs(model.interior("w"))
+    if g.periodic_z:
+        w = np.vstack([w[: g.nz], w[:1]])
+    u_cell = np.maximum(u, np.roll(u, -1, axis=1))
+    w_cell = np.maximum(w[:-1], w[1:])
+    return float((u_cell / g.dx + w_cell / g.dz).max())
+
+
+@pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
+def test_advective_rate_is_the_largest_of_the_cells_rates(name):
+    case = billow.get_case(name)
+    model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
+    rng = np.random.default_rng(0)
+    for velocity in ("u", "w"):
+        model.state[velocity][...] = rng.standard_normal(model.state[velocity].shape)
+        model.state[velocity][0, 0] = 1e6  # a ghost cell: not read
+    # bitwise: the same products and sums, only their maximum is taken differently
+    assert model.advective_rate() == advective_rate_of_interiors(model)
+    # the largest |u| and the largest |w| in different cells: each cell's rate counts
+    for velocity in ("u", "w"):
+        model.state[velocity][...] = 0.0
+    model.interior("u")[2, 0] = 3.0  # the left face of cell (2, 0), the right of (2, nx - 1)
+    model.interior("w")[9, 5] = -2.0
+    rates = (3.0 / model.grid.dx, 2.0 / model.grid.dz)
+    assert model.advective_rate() == max(rates) < sum(rates)
+    assert advective_rate_of_interiors(model) == max(rates)
 
 
 def test_largest_nonnegative_is_the_maximum_and_keeps_nan():

@@ -64,7 +64,7 @@ class RunParams(NoBooleanNumbers):
         SCHEMES["upwind5"].cfl,
         gt=0,
         le=MAX_CFL,
-        description="Courant number dt (max|u|/dx + max|w|/dz) of the time step "
+        description="Courant number dt max(|u|/dx + |w|/dz) of the time step (max over cells) "
         "(default: the scheme's, 1.3 for upwind5 and centered2, 1.0 for upwind1)",
     )
     advection: Scheme = Field(

@@ -145,12 +145,11 @@ class Simulation:
     # ------------------------------------------------------------------ the state
     def stable_dt(self) -> float:
         """The controller's dt for the current velocity (see :class:`CFLController`), from
-        max|u| and max|w|; the largest magnitudes of the other fields, from the same kernel
-        call, are kept for :meth:`check_finite`."""
+        its advective rate; the largest magnitude of every field is kept for
+        :meth:`check_finite`."""
         m = self.model
-        magnitudes = m.largest_magnitudes()
-        self._magnitudes = (m.iteration, magnitudes)
-        return self.controller.stable_dt_for_speeds(magnitudes["u"], magnitudes["w"])
+        self._magnitudes = (m.iteration, m.largest_magnitudes())
+        return self.controller.stable_dt(m.advective_rate())
 
     def snapshot_names(self) -> list[str]:
         """The fields of a :meth:`snapshot`, in order."""

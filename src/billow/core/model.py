@@ -174,6 +174,13 @@ class Model:
         )
         return dict(zip((f.name for f in self.fields), bits.view(np.float64).tolist()))
 
+    def advective_rate(self) -> float:
+        """max over cells of |u|/dx + |w|/dz, each speed the larger of the cell's two faces
+        (:func:`operators.largest_advective_rate`): dt times it is the Courant number."""
+        return operators.largest_advective_rate(
+            self.state["u"], self.state["w"], self.grid.constants, self.grid.periodic_z
+        )
+
     def fill_all_ghosts(self) -> None:
         operators.fill_ghosts_of_fields(
             tuple(self.state[f.name] for f in self.fields),

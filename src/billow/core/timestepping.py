@@ -152,9 +152,9 @@ class BlowUpError(BillowError):
     """The solution became non-finite or its Courant number ran away."""
 
 
-# Largest Courant number C = dt (max|u|/dx + max|w|/dz) a user may ask for: the 2-D runs of
-# benchmarks/bench_cfl.py with upwind5 + SSP-RK3 stay stable and time-accurate to C = 1.5
-# and go unstable at 1.6 (docs/performance.md). Each scheme has its default (Scheme.cfl).
+# Largest Courant number C = dt max_cells(|u|/dx + |w|/dz) a user may ask for: the 2-D runs
+# of benchmarks/bench_cfl.py with upwind5 + SSP-RK3 stay stable and time-accurate to
+# C = 1.5 (docs/performance.md). Each scheme has its default (Scheme.cfl).
 MAX_CFL = 1.5
 # Courant number of a step, measured with the velocity it produced, beyond which the run
 # is declared blown up: above the stability limit of the default scheme, and reached only
@@ -180,13 +180,16 @@ def diffusive_dt(
 
 
 class CFLController:
-    """dt = min(cfl / max(rate, 1 / min(dx, dz)), diffusive limit), rate = max|u|/dx + max|w|/dz.
+    """dt = min(cfl / max(rate, 1 / min(dx, dz)), diffusive limit), where the advective
+    rate is max over cells of |u|/dx + |w|/dz (:meth:`Model.advective_rate`).
 
-    The rate is taken at least that of a flow at the velocity scale U0 = 1, so that a
-    flow at rest or slow (forced from rest, Kolmogorov spin-up) does not take steps so
-    long that the velocity they produce crosses many cells. :meth:`check` stops a run
-    whose step, measured with the velocity it produced, had a Courant number above
-    ``hard_limit``.
+    The rate is that of each cell, not max|u|/dx + max|w|/dz: the linear stability limit
+    of a scheme for a uniform velocity bounds |u| dt/dx + |w| dt/dz, and where |u| is
+    largest |w| is seldom (docs/performance.md). The rate is taken at least that of a
+    flow at the velocity scale U0 = 1, so that a flow at rest or slow (forced from rest,
+    Kolmogorov spin-up) does not take steps so long that the velocity they produce
+    crosses many cells. :meth:`check` stops a run whose step, measured with the velocity
+    it produced, had a Courant number above ``hard_limit``.
     """
 
     def __init__(
@@ -204,19 +207,16 @@ class CFLController:
         self.max_diffusive_dt = diffusive_dt(largest_diffusivity, grid.dx, grid.dz, scheme)
         self.rate = 0.0  # advective rate of the state at the last call of stable_dt
 
-    def stable_dt(self, u: np.ndarray, w: np.ndarray) -> float:
-        """The stable dt for velocities (u, w) (interior views); remembers their rate."""
-        return self.stable_dt_for_speeds(largest_magnitude(u), largest_magnitude(w))
-
-    def stable_dt_for_speeds(self, largest_u: float, largest_w: float) -> float:
-        """The stable dt for a velocity with max|u| and max|w| given; remembers its rate
-        max|u|/dx + max|w|/dz (the Courant number is dt times the rate)."""
-        self.rate = largest_u / self.grid.dx + largest_w / self.grid.dz
-        return min(self.cfl / max(self.rate, self.minimum_rate), self.max_diffusive_dt)
+    def stable_dt(self, rate: float) -> float:
+        """The stable dt for a velocity of advective rate ``rate`` (the Courant number is
+        dt times the rate); remembers the rate for :meth:`check`."""
+        self.rate = rate
+        return min(self.cfl / max(rate, self.minimum_rate), self.max_diffusive_dt)
 
     def check(self, dt: float, u: np.ndarray, w: np.ndarray, iteration: int, time: float) -> None:
         """Raise :class:`BlowUpError` if ``dt`` times the rate of the velocity the step
-        produced (measured by the last :meth:`stable_dt`) exceeds the hard limit."""
+        produced (given to the last :meth:`stable_dt`) exceeds the hard limit; the message
+        names whichever of u (interior) and w has the larger max|q|/dx or max|q|/dz."""
         courant = self.rate * dt
         if courant > self.hard_limit:
             u_rate = largest_magnitude(u) / self.grid.dx
