@@ -389,34 +389,50 @@ def test_largest_magnitudes_are_those_of_the_interiors(name):
 
 def advective_rate_of_interiors(model: Model) -> float:
     """max over cells of max(|u| on its two x-faces)/dx + max(|w| on its two z-faces)/dz,
-    from the interior arrays (x periodic; with periodic z the top face is face 0)."""
+    from the interior arrays (x periodic; with periodic z the top face is face 0), with
+    the kernel's operations (products with 1/dx and 1/dz), so that it agrees bit for bit."""
     g = model.grid
     u, w = np.abs(model.interior("u")), np.abs(model.interior("w"))
     if g.periodic_z:
         w = np.vstack([w[: g.nz], w[:1]])
     u_cell = np.maximum(u, np.roll(u, -1, axis=1))
     w_cell = np.maximum(w[:-1], w[1:])
-    return float((u_cell / g.dx + w_cell / g.dz).max())
+    return float((u_cell * (1.0 / g.dx) + w_cell * (1.0 / g.dz)).max())
 
 
 @pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
 def test_advective_rate_is_the_largest_of_the_cells_rates(name):
     case = billow.get_case(name)
     model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
+    g = model.grid
+    w_rows = g.nz if g.periodic_z else g.nz + 1  # with periodic z, row nz repeats row 0
+
+    def set_velocity(u: np.ndarray, w: np.ndarray) -> None:
+        for velocity, values in (("u", u), ("w", w)):
+            # every ghost cell and w's repeated row: a read of any of them would show
+            model.state[velocity][...] = 1e6
+            model.interior(velocity)[: len(values)] = values
+
     rng = np.random.default_rng(0)
-    for velocity in ("u", "w"):
-        model.state[velocity][...] = rng.standard_normal(model.state[velocity].shape)
-        model.state[velocity][0, 0] = 1e6  # a ghost cell: not read
-    # bitwise: the same products and sums, only their maximum is taken differently
+    set_velocity(rng.standard_normal((g.nz, g.nx)), rng.standard_normal((w_rows, g.nx)))
     assert model.advective_rate() == advective_rate_of_interiors(model)
+    u, w = np.zeros((g.nz, g.nx)), np.zeros((w_rows, g.nx))
+    u_rate, w_rate = 3.0 * (1.0 / g.dx), 2.0 * (1.0 / g.dz)
     # the largest |u| and the largest |w| in different cells: each cell's rate counts
-    for velocity in ("u", "w"):
-        model.state[velocity][...] = 0.0
-    model.interior("u")[2, 0] = 3.0  # the left face of cell (2, 0), the right of (2, nx - 1)
-    model.interior("w")[9, 5] = -2.0
-    rates = (3.0 / model.grid.dx, 2.0 / model.grid.dz)
-    assert model.advective_rate() == max(rates) < sum(rates)
-    assert advective_rate_of_interiors(model) == max(rates)
+    u[2, 5], w[9, 20] = 3.0, -2.0
+    set_velocity(u, w)
+    assert model.advective_rate() == max(u_rate, w_rate) < u_rate + w_rate
+    # the last column's right face is the first column's left face (x periodic)
+    u[...], w[...] = 0.0, 0.0
+    u[4, 0], w[4, g.nx - 1] = -3.0, 2.0  # only cell (4, nx - 1) has both
+    set_velocity(u, w)
+    assert model.advective_rate() == u_rate + w_rate
+    # the top row's upper face: the top wall, or with periodic z the face of row 0
+    u[...], w[...] = 0.0, 0.0
+    u[g.nz - 1, 7], w[0 if g.periodic_z else g.nz, 7] = 3.0, -2.0
+    set_velocity(u, w)
+    assert model.advective_rate() == u_rate + w_rate
+    assert advective_rate_of_interiors(model) == u_rate + w_rate
 
 
 def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
