@@ -182,7 +182,7 @@ def forced_budget(dt: float, bc_z: str, T: float = 5.0) -> dict[str, float]:
             fw[1:-1] * diffusion_tendency(model, "w", fw)[1:-1]
         )
         record["predicted"].append(-(values["dt"] ** 2) / 4 * viscous * grid.cell_area)
-        u0, w0 = forcing.velocity_before
+        u0, w0 = forcing.velocity_before(model)
         norms = np.sqrt((np.sum(fu**2) + np.sum(fw**2)) * (np.sum(u0**2) + np.sum(w0**2)))
         record["overlap"].append(abs(np.sum(fu * u0) + np.sum(fw * w0)) / norms if norms else 0.0)
 
@@ -440,9 +440,9 @@ def numpy_stochastic_force(
     times the FFT of zeta = Dz^T u + Dx^T w), psi = irfft(z-basis A), f = (Dz psi, -Dx psi)
     scaled to 1/2 sum |f|^2 dA = rate Lx Lz."""
     grid, active = forcing.grid, forcing.active
-    amplitudes = (
-        rng.standard_normal(active.shape) + 1j * rng.standard_normal(active.shape)
-    ) * active
+    amplitudes = np.zeros(active.shape, dtype=complex)  # the forced modes, row by row
+    count = int(active.sum())
+    amplitudes[active] = rng.standard_normal(count) + 1j * rng.standard_normal(count)
     if grid.periodic_z:
         zeta, w_corners = (np.roll(u, 1, axis=0) - u) / grid.dz, w[:-1]
     else:

@@ -98,12 +98,13 @@ def entropy(name: str) -> Callable[[Model], float]:
 
 
 def diffusive_conversion(model: Model) -> float:
-    """Phi_i: the reversible diffusive conversion needed for the mixing rate (it needs only
-    the bottom and top rows of b_total = b + N0^2 z)."""
+    """Phi_i: the reversible diffusive conversion needed for the mixing rate; it needs only
+    the sums of b_total = b + N0^2 z over the bottom and the top row (the row sums that the
+    potential energy uses)."""
     grid = model.grid
     rows = [0, grid.nz - 1]
-    b_total = model.interior("b")[rows] + model.background_N2 * grid.z_centre[rows, None]
-    return energetics.diffusive_conversion(b_total, grid.dx, model.field("b").diffusivity)
+    sums = row_sums(model, "b")[rows] + model.background_N2 * grid.nx * grid.z_centre[rows]
+    return energetics.diffusive_conversion(sums[:, None], grid.dx, model.field("b").diffusivity)
 
 
 def dissipation(model: Model) -> float:

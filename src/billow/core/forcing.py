@@ -101,28 +101,44 @@ def coriolis(model: Model, f: float, U: np.ndarray, dU_dz: np.ndarray) -> Forcin
     return rotate
 
 
+@njit(cache=True)
+def _corner_row(below, above, below_weight, above_weight, east, west, inverse_dz, inverse_dx, out):
+    """out = (below_weight below - above_weight above) / dz + (east - west) / dx, over rows
+    indexed from 0 (so that the loop vectorises)."""
+    for i in range(out.size):
+        out[i] = (below[i] * below_weight - above[i] * above_weight) * inverse_dz + (
+            east[i] - west[i]
+        ) * inverse_dx
+
+
 @njit(parallel=True, cache=True)
-def _adjoint_source(u, w, dx, dz, periodic_z, zeta):
-    """zeta = Dz^T u + Dx^T w on the cell corners (the rows of ``zeta``):
+def _adjoint_source(u_padded, w_padded, ghost, dx, dz, periodic_z, zeta):
+    """zeta = Dz^T u + Dx^T w on the cell corners (the rows of ``zeta``), from padded
+    states (q[k, i] = q_padded[k + ghost, i + ghost]; their ghost cells are not read):
 
         zeta[k, i] = (u[k-1, i] - u[k, i]) / dz + (w[k, i] - w[k, i-1]) / dx,
 
     i periodic; u = 0 beyond the walls (nz + 1 corner rows), or k periodic (nz rows).
     """
     corner_rows, nx = zeta.shape
-    nz = u.shape[0]
+    nz, g = u_padded.shape[0] - 2 * ghost, ghost
     inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
-    for k in prange(corner_rows):
-        for i in range(nx):
-            above = u[k, i] if k < nz else 0.0
-            if k > 0:
-                below = u[k - 1, i]
-            elif periodic_z:
-                below = u[nz - 1, i]
-            else:
-                below = 0.0
-            west = w[k, i - 1] if i > 0 else w[k, nx - 1]
-            zeta[k, i] = (below - above) * inverse_dz + (w[k, i] - west) * inverse_dx
+    for row in prange(corner_rows):
+        k = np.int64(row)  # signed, as nz - 1 is
+        # u = 0 beyond a wall: a row is read (any row) and weighted 0
+        above_weight = 1.0 if k < nz else 0.0
+        below_weight = 1.0 if (k > 0 or periodic_z) else 0.0
+        above = u_padded[g + min(k, nz - 1), g : g + nx]
+        below = u_padded[g + (k - 1 if k > 0 else nz - 1), g : g + nx]
+        w_row, out = w_padded[g + k, g : g + nx], zeta[k]
+        _corner_row(
+            below[1:], above[1:], below_weight, above_weight, w_row[1:], w_row[:-1],
+            inverse_dz, inverse_dx, out[1:],
+        )  # fmt: skip
+        _corner_row(  # column 0's west neighbour is column nx - 1
+            below[:1], above[:1], below_weight, above_weight, w_row[:1], w_row[nx - 1 :],
+            inverse_dz, inverse_dx, out[:1],
+        )  # fmt: skip
 
 
 @njit(fastmath={"reassoc"}, cache=True)
@@ -190,15 +206,16 @@ def _add_force(tendency_u, tendency_w, fu, fw, inverse_sqrt_dt, periodic_z):
 
 
 @njit(parallel=True, cache=True)
-def _midpoint_work(force, before, after_padded, ghost, rows):
+def _midpoint_work(force, before_padded, after_padded, ghost, rows):
     """sum force (before + after) / 2 over the first ``rows`` rows (the work at the
-    midpoint), ``after`` from the padded state: after[k, i] = after_padded[k + ghost, i +
+    midpoint), both velocities from padded states: q[k, i] = q_padded[k + ghost, i +
     ghost]. Row sums, then rows in order: the same on any number of threads."""
     nx = force.shape[1]
     row_sums = np.zeros(rows)
     for k in prange(rows):
+        before = before_padded[k + ghost, ghost : ghost + nx]
         after = after_padded[k + ghost, ghost : ghost + nx]
-        row_sums[k] = 0.5 * (_dot(force[k], before[k]) + _dot(force[k], after))
+        row_sums[k] = 0.5 * (_dot(force[k], before) + _dot(force[k], after))
     return _sum_in_order(row_sums)
 
 
@@ -259,7 +276,7 @@ class StochasticForcing:
         self.force: tuple[np.ndarray, np.ndarray] | None = None  # f, normalised
         self.inverse_sqrt_dt = 0.0  # F = f / sqrt(dt) of the step
         self.step_start: int | None = None  # iteration whose force is drawn
-        self.velocity_before = (np.empty(u_shape), np.empty(w_shape))
+        self.active_count = int(self.active.sum())
 
     def _velocity(self, amplitudes: np.ndarray) -> float:
         """f(A) into self.force_buffers; returns sum |f|^2 (distinct points)."""
@@ -274,20 +291,25 @@ class StochasticForcing:
 
     def _projections(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
         """V with sum f(A) . (u, w) = (2 / nx) Re sum A conj(V): the adjoint of A -> f(A),
-        i.e. the transform of zeta = Dz^T u + Dx^T w on the cell corners."""
+        i.e. the transform of zeta = Dz^T u + Dx^T w on the cell corners; u and w padded,
+        as in a model's state."""
         grid, modes = self.grid, len(self.active)
-        _adjoint_source(u, w, grid.dx, grid.dz, grid.periodic_z, self.zeta)
+        _adjoint_source(u, w, grid.ghost, grid.dx, grid.dz, grid.periodic_z, self.zeta)
         np.matmul(self.z_analysis, self.zeta, out=self.zeta_z_modes)
         spectrum = np.fft.rfft(self.zeta_z_modes, axis=1)
         V = spectrum[:modes] - 1j * spectrum[modes:] if grid.periodic_z else spectrum
         return V * self.active
 
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
-        """New force f, orthogonal to the velocity (u, w) and normalised."""
-        shape = self.active.shape
-        amplitudes = (
-            self.rng.standard_normal(shape) + 1j * self.rng.standard_normal(shape)
-        ) * self.active
+        """New force f, orthogonal to the velocity (u, w), padded as in a model's state,
+        and normalised. The random
+        amplitudes of the forced modes are drawn in the order of ``active`` (row by row),
+        their real parts first."""
+        amplitudes = np.zeros(self.active.shape, dtype=complex)
+        count = self.active_count
+        amplitudes[self.active] = self.rng.standard_normal(count) + 1j * self.rng.standard_normal(
+            count
+        )
         V = self._projections(u, w)
         norm = np.vdot(V, V).real
         if norm > 0:
@@ -302,10 +324,8 @@ class StochasticForcing:
 
     def __call__(self, model: Model, t: float, tendencies: dict[str, np.ndarray]) -> None:
         if self.step_start != model.iteration:  # first stage of a new step: new force
-            self.step_start = model.iteration
-            for before, name in zip(self.velocity_before, ("u", "w")):
-                np.copyto(before, model.interior(name))
-            self.draw(*self.velocity_before)
+            self.step_start = model.iteration  # the state is the step's start u^n
+            self.draw(model.state["u"], model.state["w"])
             self.inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
         fu, fw = self.force
         _add_force(
@@ -317,11 +337,22 @@ class StochasticForcing:
         if self.force is None:
             return 0.0
         grid = self.grid
-        (fu, fw), (u_before, w_before) = self.force, self.velocity_before
+        fu, fw = self.force
+        u_before, w_before = model.start_of_step("u"), model.start_of_step("w")
         w_rows = grid.nz if grid.periodic_z else grid.nz + 1
         work = _midpoint_work(fu, u_before, model.state["u"], grid.ghost, grid.nz)
         work += _midpoint_work(fw, w_before, model.state["w"], grid.ghost, w_rows)
         return float(work) * grid.cell_area / np.sqrt(model.last_dt)
+
+    @staticmethod
+    def velocity_before(model: Model) -> tuple[np.ndarray, np.ndarray]:
+        """(u^n, w^n) without ghost cells: the velocity at the start of the step the force
+        was drawn for."""
+        g = model.grid
+        return (
+            g.interior(model.start_of_step("u"), Location.U),
+            g.interior(model.start_of_step("w"), Location.W),
+        )
 
     def get_state(self) -> dict:
         """What a checkpoint needs to continue the random sequence exactly."""

@@ -156,6 +156,11 @@ class Model:
         """View of a field without ghost cells (w includes both wall faces)."""
         return self.grid.interior(self.state[name], self.field(name).location)
 
+    def start_of_step(self, name: str) -> np.ndarray:
+        """Field ``name``, with ghost cells as in ``state``, at the start of the step in
+        progress or of the last one taken (q_n of the Runge-Kutta stages)."""
+        return self._start[name]
+
     def set(self, **arrays: np.ndarray) -> None:
         """Set interior values of fields, then project the velocity onto div u = 0."""
         for name, values in arrays.items():
