@@ -10,7 +10,7 @@ RUN_DIR ?= runs/shear_layer
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,viz,sweep]"
+	$(BIN)/python -m pip install --quiet -e ".[test,viz,sweep,fftw]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -340,6 +340,15 @@ def test_absurd_or_invalid_setting_is_refused_before_anything_exists(setting, ke
     assert list(tmp_path.iterdir()) == []
 
 
+def test_misspelt_billow_fft_is_one_line_and_creates_nothing(tmp_path):
+    result = billow_cli(
+        "run", "shear_layer", *TINY, "--out", "run", "--quiet",
+        cwd=tmp_path, env={"BILLOW_FFT": "fftx"}, timeout=60,
+    )  # fmt: skip
+    assert_error(result, "BILLOW_FFT", "fftw", "scipy")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_limits_give_way_to_force():
     params = CASES["shear_layer"].make_params(**TINY_PARAMS, t_end=1.0, save_every=1e-9)
     with pytest.raises(BillowError, match="snapshots"):

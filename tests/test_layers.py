@@ -56,6 +56,7 @@ DEFERRED_OK = {
     "numba",  # sweep: a worker sets its thread count only when asked
     "pandas",
     "PIL",
+    "pyfftw",  # the optional fftw extra, imported with dask.array kept out
     "scipy",  # scipy.stats (~0.4 s) in analysis.kh2d
     "xarray",
 }

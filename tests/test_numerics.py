@@ -22,7 +22,8 @@ from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
 from billow.core import operators
 from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
-from billow.core.poisson import PoissonSolver
+from billow.core.poisson import PoissonSolver, _import_pyfftw, fft_library
+from billow.errors import ConfigError
 
 TWO_PI = 2.0 * np.pi
 
@@ -505,24 +506,64 @@ def five_point_laplacian(phi: np.ndarray, grid: Grid) -> np.ndarray:
     ) / grid.dz**2
 
 
+PYFFTW = _import_pyfftw()
+needs_pyfftw = pytest.mark.skipif(PYFFTW is None, reason="pyFFTW (the fftw extra) not installed")
+LIBRARIES = [pytest.param("fftw", marks=needs_pyfftw), "scipy"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
 @pytest.mark.parametrize("periodic_z", [False, True], ids=["walls", "periodic"])
 @pytest.mark.parametrize(
     # non-square cells and nx != nz so that swapped axes or spacings cannot cancel
     "nx, nz, Lx, Lz",
     [(48, 32, 3.0, 1.0), (20, 56, 1.0, 7.0), (64, 64, TWO_PI, TWO_PI)],
 )
-def test_poisson_solver_is_exact(periodic_z, nx, nz, Lx, Lz):
-    """L phi = rhs - mean(rhs) to round-off for the discrete 5-point Laplacian."""
+def test_poisson_solver_is_exact(library, periodic_z, nx, nz, Lx, Lz):
+    """L phi = rhs - mean(rhs) to round-off for the discrete 5-point Laplacian, with
+    either library's transforms."""
     grid = Grid(nx, nz, Lx, Lz, periodic_z=periodic_z)
     rng = np.random.default_rng(nx * nz + periodic_z)
     rhs = rng.standard_normal((nz, nx)) + 0.3  # white noise excites every eigenmode
     zero_mean = rhs - rhs.mean()
-    solver = PoissonSolver(grid)
+    solver = PoissonSolver(grid, library=library)
     for source in (zero_mean, rhs):  # the mean is removed (it lies outside L's range)
         residual = five_point_laplacian(solver.solve(source), grid) - zero_mean
         # Round-off in phi (~eps |phi|) is amplified by L's largest eigenvalue ~8/dx^2, so
         # the relative residual is ~eps * n^2 / 5 <= 2e-13 at n = 64; measured <= 1.8e-14.
         assert np.max(np.abs(residual)) <= 1e-12 * np.max(np.abs(zero_mean))
+
+
+@needs_pyfftw
+@pytest.mark.parametrize("periodic_z", [False, True], ids=["walls", "periodic"])
+@pytest.mark.parametrize("nx, nz", [(30, 21), (384, 192)])
+def test_fftw_and_scipy_solve_alike_to_round_off(periodic_z, nx, nz):
+    """FFTW and scipy.fft give the same phi to round-off (each transform's error is
+    ~eps log2(n) of the data; the inverse Laplacian weights the smooth modes, which a
+    random rhs excites ~1/sqrt(N) as much as phi holds them: ~eps log2(N) sqrt(N) of
+    max|phi|, 1e-12 at 384 x 192; measured 1.1e-15 or less). A right-hand side written
+    into the FFTW solver's ``rhs`` is solved where it is, to the same bits."""
+    grid = Grid(nx, nz, 5.0, 3.0, periodic_z=periodic_z)
+    rhs = np.random.default_rng(nx + nz).standard_normal((nz, nx))
+    fftw, by_scipy = PoissonSolver(grid, library="fftw"), PoissonSolver(grid, library="scipy")
+    expected = by_scipy.solve(rhs)
+    phi = fftw.solve(rhs).copy()
+    assert np.max(np.abs(phi - expected)) <= 1e-12 * np.max(np.abs(expected))
+    np.copyto(fftw.rhs, rhs)
+    assert np.array_equal(fftw.solve(fftw.rhs), phi)
+    assert fftw.description.startswith("fftw") and by_scipy.description.startswith("scipy")
+
+
+def test_billow_fft_chooses_the_library(monkeypatch):
+    """BILLOW_FFT picks scipy or FFTW; a misspelt value is a ConfigError naming the
+    choices; unset, FFTW where pyFFTW is installed."""
+    monkeypatch.setenv("BILLOW_FFT", "scipy")
+    assert fft_library() == "scipy"
+    assert PoissonSolver(Grid(8, 8, 1.0, 1.0)).library == "scipy"
+    monkeypatch.setenv("BILLOW_FFT", "fftx")
+    with pytest.raises(ConfigError, match="did you mean 'fftw'"):
+        fft_library()
+    monkeypatch.delenv("BILLOW_FFT")
+    assert fft_library() == ("scipy" if PYFFTW is None else "fftw")
 
 
 def test_wall_poisson_solve_is_exact_for_a_prime_nz():

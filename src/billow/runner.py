@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numba
+
 from ._version import __version__
 from .callbacks import Callback, StopOnSignal, WallTimeLimit
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .core.model import Model
+from .core.poisson import fft_library
 from .errors import ConfigError
 from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_checkpoint, restore
@@ -50,11 +53,14 @@ def output_attributes(case: str, params: RunParams, model: Model) -> dict:
     """Global attributes of every output file: every parameter, provenance, and what the
     model knows that analysis needs: the uniform background stratification N0^2 that b
     excludes (``background_N2``) and what, if anything, adds buoyancy inside the domain
-    (``buoyancy_source``, empty when b changes only by advection and diffusion)."""
+    (``buoyancy_source``, empty when b changes only by advection and diffusion); and the
+    library of the Poisson solver's transforms (``transforms``: FFTW or scipy.fft, whose
+    results agree to round-off)."""
     attrs = {"title": f"billow {case} run", "source": f"billow {__version__}", "case": case}
     attrs.update({key: attribute_value(value) for key, value in params.model_dump().items()})
     attrs["background_N2"] = float(model.background_N2)
     attrs["buoyancy_source"] = model.buoyancy_source or ""
+    attrs["transforms"] = model.poisson.description
     return attrs
 
 
@@ -78,6 +84,7 @@ def run_case(
     """
     check_max_wall_time(max_wall_time)
     check_limits(params, out, force=force)
+    fft_library()  # BILLOW_FFT checked before anything is written
     with claim_run_directory(out, overwrite) as out:
         write_text_atomically(out / "config.toml", config_toml(case, params))
         model = get_case(case).build(params)
@@ -121,6 +128,7 @@ def prepare_restart(
         values["t_end"] = t_end
     params = get_case(case).make_params(**values)
     check_limits(params, run_dir, force=force)
+    fft_library()
     newest = None if from_scratch else latest_checkpoint(run_dir, params.t_end)
     if newest is None:
         if not from_scratch and has_records(run_dir):
@@ -237,6 +245,7 @@ def _execute(
         simulation.callbacks["progress"] = Callback(progress)
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
+    logger.info("transforms: %s; %d numba threads", attrs["transforms"], numba.get_num_threads())
     start = time.perf_counter()
     steps_before = model.iteration
     outcome = "finished"

@@ -120,8 +120,8 @@ class Model:
         self._on_w_faces = np.array([f.location == Location.W for f in self.fields])
         self._parities = np.array([f.parity for f in self.fields])
         self._interior_rows = np.array([grid.rows(f.location) for f in self.fields])
-        self._divergence = np.zeros((grid.nz, grid.nx))
         self.poisson = PoissonSolver(grid)
+        self._divergence = self.poisson.rhs  # the solver reads it where it is
         self.time = 0.0
         self.iteration = 0
         self.last_dt = 0.0  # dt of the step in progress (or last taken)
