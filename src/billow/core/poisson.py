@@ -30,8 +30,8 @@ scipy.fft's; the environment variable ``BILLOW_FFT`` (``fftw`` or ``scipy``)
 chooses. Both give the same solution to round-off; FFTW's vectorised transforms
 take about 0.6 of the time at 384 x 192. scipy's results are the same on every
 x86-64 machine; FFTW's may differ at round-off between processors (it picks its
-code for the processor), but not between runs on one machine or with the number of
-threads.
+code for the processor), but not between runs on one machine; FFTW runs on one
+thread, so neither library's results depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -150,39 +150,36 @@ def fft_library() -> str:
 
 
 class FFTWTransforms:
-    """Real FFTs of (nz, nx) arrays by FFTW along ``axes``: forward from :attr:`real` to
-    :attr:`spectrum`, unnormalised inverse from :attr:`spectrum` (destroyed) to
-    :attr:`result`, all three aligned work arrays. Planned once per thread count with
-    FFTW_ESTIMATE, which plans alike in every process (no measurement, no wisdom)."""
+    """Real FFTs of (nz, nx) arrays by FFTW along ``axes``: :attr:`forward` from
+    :attr:`real` to :attr:`spectrum`, :attr:`inverse` (unnormalised) from :attr:`spectrum`
+    (destroyed) to :attr:`result`, all three aligned work arrays. Planned once with
+    FFTW_ESTIMATE, which plans alike in every process (no measurement, no wisdom).
+
+    On one thread: pyFFTW's wheels run FFTW's threads on an OpenMP runtime of their own,
+    and handing over between it and numba's costs more than it saves (a 384 x 192 solve
+    with two threads took 364 us against 153 on one; with scipy.fft's workers, 191)."""
 
     def __init__(self, shape: tuple[int, int], axes: tuple[int, ...]):
-        self.pyfftw = _import_pyfftw()
-        self.real = self.pyfftw.zeros_aligned(shape)
-        self.spectrum = self.pyfftw.zeros_aligned((shape[0], shape[1] // 2 + 1), dtype=complex)
-        self.result = self.pyfftw.zeros_aligned(shape)
-        self.axes = axes
-        self._plans: dict[int, tuple] = {}
-
-    def plans(self, threads: int) -> tuple:
-        """(forward, inverse) FFTW objects on ``threads`` threads."""
-        if threads not in self._plans:
-            build = self.pyfftw.FFTW
-            self._plans[threads] = (
-                build(self.real, self.spectrum, self.axes, flags=("FFTW_ESTIMATE",),
-                      threads=threads),
-                build(self.spectrum, self.result, self.axes, direction="FFTW_BACKWARD",
-                      flags=("FFTW_ESTIMATE", "FFTW_DESTROY_INPUT"), threads=threads),
-            )  # fmt: skip
-        return self._plans[threads]
+        self.pyfftw = pyfftw = _import_pyfftw()
+        self.real = pyfftw.zeros_aligned(shape)
+        self.spectrum = pyfftw.zeros_aligned((shape[0], shape[1] // 2 + 1), dtype=complex)
+        self.result = pyfftw.zeros_aligned(shape)
+        estimate = ("FFTW_ESTIMATE",)
+        self.forward = pyfftw.FFTW(self.real, self.spectrum, axes, flags=estimate)
+        self.inverse = pyfftw.FFTW(
+            self.spectrum, self.result, axes, direction="FFTW_BACKWARD",
+            flags=(*estimate, "FFTW_DESTROY_INPUT"),
+        )  # fmt: skip
 
 
 class PoissonSolver:
     """Precomputes eigenvalues (or pivots) once; :meth:`solve` costs a forward and an
     inverse real FFT in x, and the tridiagonal sweeps (walls) or an FFT in z (periodic).
 
-    The transforms and sweeps use ``workers`` threads; by default as many as numba's
-    kernels (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), so one setting
-    governs both. ``library`` is ``fftw`` or ``scipy`` (default: :func:`fft_library`).
+    The sweeps, and scipy.fft's transforms, use ``workers`` threads; by default as many
+    as numba's kernels (``NUMBA_NUM_THREADS``, or ``numba.set_num_threads``), so one
+    setting governs both; FFTW's transforms run on one (:class:`FFTWTransforms`).
+    ``library`` is ``fftw`` or ``scipy`` (default: :func:`fft_library`).
     A right-hand side written into :attr:`rhs` is not copied.
     """
 
@@ -238,10 +235,9 @@ class PoissonSolver:
 
     def _solve_by_fftw(self, rhs: np.ndarray, threads: int) -> np.ndarray:
         transforms, grid = self._fftw, self.grid
-        forward, inverse = transforms.plans(threads)
         if rhs is not transforms.real:
             np.copyto(transforms.real, rhs)
-        forward.execute()
+        transforms.forward.execute()
         if grid.periodic_z:
             transforms.spectrum *= self.inverse_eigenvalues
         else:  # 1/nx: the inverse transform's normalisation
@@ -249,5 +245,5 @@ class PoissonSolver:
                 transforms.spectrum.view(np.float64), self.inverse_pivots, grid.dz**2 / grid.nx,
                 threads,
             )  # fmt: skip
-        inverse.execute()
+        transforms.inverse.execute()
         return transforms.result
