@@ -115,7 +115,10 @@ def step_parts(nx: int, nz: int, repeats: int) -> None:
         "stage (+ update, projection)": (lambda: stage(model), 2.0),
         "step (3 stages)": (lambda: model.step(1e-3), 6.0),
     }
-    print(f"{nx} x {nz}, one thread: transform Poisson solve P = {unit * 1e3:.3f} ms")
+    print(
+        f"{nx} x {nz}, one thread: transform Poisson solve P = {unit * 1e3:.3f} ms; "
+        f"billow's transforms: {model.poisson.description}"
+    )
     for name, (function, target) in parts.items():
         cost = best_time(function, repeats)
         goal = f" (target <= {target:g})" if target is not None else ""

@@ -302,9 +302,8 @@ class StochasticForcing:
 
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
         """New force f, orthogonal to the velocity (u, w), padded as in a model's state,
-        and normalised. The random
-        amplitudes of the forced modes are drawn in the order of ``active`` (row by row),
-        their real parts first."""
+        and normalised. The random amplitudes of the forced modes are drawn in the order
+        of ``active`` (row by row), their real parts first."""
         amplitudes = np.zeros(self.active.shape, dtype=complex)
         count = self.active_count
         amplitudes[self.active] = self.rng.standard_normal(count) + 1j * self.rng.standard_normal(
