@@ -6,9 +6,10 @@ Regenerate only for a change that is meant to alter results (a new scheme, a new
 default), and say in the commit which difference was accepted and why.
 
 The runs use scipy.fft's transforms (``BILLOW_FFT=scipy``), whose results are the same
-on every x86-64 machine; FFTW picks its code for the processor, so its last bits may
-differ from one machine to another (``tests/test_numerics.py`` checks that it gives the
-same solutions to round-off).
+on every x86-64 machine, so that the transforms add no dependence on the processor;
+FFTW picks its code for the processor, so its last bits may differ from one machine
+to another (``tests/test_numerics.py`` checks that it gives the same solutions to
+round-off).
 """
 
 from __future__ import annotations

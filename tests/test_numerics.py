@@ -12,6 +12,10 @@ there were obtained with this code at the grids used here.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -20,7 +24,7 @@ import scipy.fft
 import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
-from billow.core import operators
+from billow.core import operators, poisson
 from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
 from billow.core.poisson import PoissonSolver, _import_pyfftw, fft_library
 from billow.errors import ConfigError
@@ -550,7 +554,52 @@ def test_fftw_and_scipy_solve_alike_to_round_off(periodic_z, nx, nz):
     assert np.max(np.abs(phi - expected)) <= 1e-12 * np.max(np.abs(expected))
     np.copyto(fftw.rhs, rhs)
     assert np.array_equal(fftw.solve(fftw.rhs), phi)
+    assert np.array_equal(fftw.rhs, rhs)  # the model's divergence survives its solve
     assert fftw.description.startswith("fftw") and by_scipy.description.startswith("scipy")
+
+
+@needs_pyfftw
+def test_fftw_plans_set_the_processs_wisdom_aside_and_restore_it():
+    """FFTW would use the process's wisdom even with FFTW_ESTIMATE (another plan, other
+    last bits): billow plans without it, and leaves it as it was."""
+    shape = (16, 20)
+    real = PYFFTW.zeros_aligned(shape)
+    spectrum = PYFFTW.zeros_aligned((16, 11), dtype=complex)
+    PYFFTW.FFTW(real, spectrum, (1,), flags=("FFTW_MEASURE",))  # the user's wisdom
+    before = PYFFTW.export_wisdom()
+    PoissonSolver(Grid(20, 16, 1.0, 1.0), library="fftw")
+    assert PYFFTW.export_wisdom() == before
+
+
+@needs_pyfftw
+def test_pyfftw_is_imported_without_dask_array():
+    """pyFFTW's package imports its dask interface where dask is installed (0.35 s):
+    billow keeps dask.array out of that import."""
+    pytest.importorskip("dask")
+    code = (
+        "import sys\n"
+        "from billow.core.poisson import fft_library\n"
+        "assert 'dask.array' not in sys.modules, 'imported before'\n"
+        "assert fft_library() == 'fftw'\n"
+        "print('pyfftw' in sys.modules, 'dask.array' in sys.modules)"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "BILLOW_FFT"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
+
+
+def test_fftw_without_pyfftw_is_a_config_error(monkeypatch):
+    monkeypatch.setattr(poisson, "_import_pyfftw", lambda: None)
+    monkeypatch.setenv("BILLOW_FFT", "fftw")
+    with pytest.raises(ConfigError, match="pyFFTW"):
+        fft_library()
+    with pytest.raises(ConfigError, match="pyFFTW"):
+        PoissonSolver(Grid(8, 8, 1.0, 1.0), library="fftw")
+    monkeypatch.delenv("BILLOW_FFT")
+    assert fft_library() == "scipy"
 
 
 def test_billow_fft_chooses_the_library(monkeypatch):

@@ -332,7 +332,9 @@ class StochasticForcing:
         )
 
     def injected_power(self, model: Model) -> float:
-        """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate)."""
+        """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate), u^n
+        from the model's copy of the step's start: meaningful after a step, whose first
+        stage drew the force."""
         if self.force is None:
             return 0.0
         grid = self.grid

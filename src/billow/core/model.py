@@ -196,7 +196,8 @@ class Model:
 
     # --- numerics ---------------------------------------------------------
     def divergence(self) -> np.ndarray:
-        """Discrete div u at cell centres (a work array, overwritten by the next call)."""
+        """Discrete div u at cell centres (a work array, the Poisson solver's right-hand
+        side: overwritten by the next call, and by a solve of another right-hand side)."""
         operators.divergence(
             self.state["u"], self.state["w"], self.grid.constants, self._divergence
         )

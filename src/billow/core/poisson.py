@@ -36,6 +36,7 @@ thread, so neither library's results depend on the number of threads.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -116,10 +117,13 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
 FFT_LIBRARIES = ("fftw", "scipy")
 
 
+@functools.cache
 def _import_pyfftw():
-    """pyFFTW, or None if it is not installed. Its package imports its optional dask
-    interface whenever dask is installed (0.35 s); billow does not use it, so dask.array
-    is kept out of that import unless something imported it before."""
+    """pyFFTW, or None if it is not installed (imported once). Its package imports its
+    optional dask interface whenever dask is installed (0.35 s); billow does not use it,
+    so dask.array is kept out of that import unless something imported it before."""
+    if "pyfftw" in sys.modules:
+        return sys.modules["pyfftw"]
     hidden = "dask.array" not in sys.modules
     if hidden:
         sys.modules["dask.array"] = None  # an import of it now raises ImportError
@@ -153,7 +157,8 @@ class FFTWTransforms:
     """Real FFTs of (nz, nx) arrays by FFTW along ``axes``: :attr:`forward` from
     :attr:`real` to :attr:`spectrum`, :attr:`inverse` (unnormalised) from :attr:`spectrum`
     (destroyed) to :attr:`result`, all three aligned work arrays. Planned once with
-    FFTW_ESTIMATE, which plans alike in every process (no measurement, no wisdom).
+    FFTW_ESTIMATE and with any wisdom of the process set aside meanwhile (FFTW would
+    use it even with FFTW_ESTIMATE), so that every process gets the same plans.
 
     On one thread: pyFFTW's wheels run FFTW's threads on an OpenMP runtime of their own,
     and handing over between it and numba's costs more than it saves (a 384 x 192 solve
@@ -165,11 +170,17 @@ class FFTWTransforms:
         self.spectrum = pyfftw.zeros_aligned((shape[0], shape[1] // 2 + 1), dtype=complex)
         self.result = pyfftw.zeros_aligned(shape)
         estimate = ("FFTW_ESTIMATE",)
-        self.forward = pyfftw.FFTW(self.real, self.spectrum, axes, flags=estimate)
-        self.inverse = pyfftw.FFTW(
-            self.spectrum, self.result, axes, direction="FFTW_BACKWARD",
-            flags=(*estimate, "FFTW_DESTROY_INPUT"),
-        )  # fmt: skip
+        wisdom = pyfftw.export_wisdom()
+        pyfftw.forget_wisdom()
+        try:
+            self.forward = pyfftw.FFTW(self.real, self.spectrum, axes, flags=estimate)
+            self.inverse = pyfftw.FFTW(
+                self.spectrum, self.result, axes, direction="FFTW_BACKWARD",
+                flags=(*estimate, "FFTW_DESTROY_INPUT"),
+            )  # fmt: skip
+        finally:
+            pyfftw.forget_wisdom()
+            pyfftw.import_wisdom(wisdom)  # the process's own, as it was
 
 
 class PoissonSolver:
@@ -189,6 +200,8 @@ class PoissonSolver:
         self.library = library or fft_library()
         if self.library not in FFT_LIBRARIES:
             raise ValueError(f"unknown FFT library {self.library!r}: choose fftw or scipy")
+        if self.library == "fftw" and _import_pyfftw() is None:
+            raise ConfigError("FFTW's transforms need pyFFTW: pip install 'billow[fftw]'")
         l = np.arange(grid.nx // 2 + 1)
         lambda_x = -4.0 * np.sin(np.pi * l / grid.nx) ** 2 / grid.dx**2
         if grid.periodic_z:
@@ -218,8 +231,9 @@ class PoissonSolver:
         return f"scipy.fft {scipy.__version__}"
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """Return phi (nz, nx) with L phi = rhs - mean(rhs) (by FFTW: a work array,
-        overwritten by the next call)."""
+        """Return phi (nz, nx) with L phi = rhs - mean(rhs). By FFTW, phi is a work array,
+        overwritten by the next call, and a right-hand side other than :attr:`rhs` is
+        copied into :attr:`rhs` (which the solve does not change)."""
         w = self.workers or numba.get_num_threads()
         if self._fftw is not None:
             return self._solve_by_fftw(rhs, w)
@@ -236,6 +250,8 @@ class PoissonSolver:
     def _solve_by_fftw(self, rhs: np.ndarray, threads: int) -> np.ndarray:
         transforms, grid = self._fftw, self.grid
         if rhs is not transforms.real:
+            if rhs.shape != transforms.real.shape:
+                raise ValueError(f"rhs of shape {rhs.shape}, expected {transforms.real.shape}")
             np.copyto(transforms.real, rhs)
         transforms.forward.execute()
         if grid.periodic_z:

@@ -56,6 +56,7 @@ from ..analysis import fit_growth_rate, linear_theory_rate
 from ..analysis.report import cumulative_mixing_efficiency
 from ..cases import get_case
 from ..config import RunParams, Spec, attribute_value, read_toml, spec_field
+from ..core.poisson import fft_library
 from ..errors import BillowError, ConfigError, did_you_mean
 from ..io.atomic import save_figure_atomically, write_netcdf_atomically, write_text_atomically
 from ..io.checkpoint import latest_checkpoint, read_checkpoint
@@ -505,10 +506,12 @@ def check_sweep(
 ) -> None:
     """Refuse, before anything is created, what would fail later: ``n_workers`` < 1, a
     scheduler that does not answer, a member beyond the limits of
-    :func:`billow.limits.check_limits` (unless ``force``), a directory in use."""
+    :func:`billow.limits.check_limits` (unless ``force``), a directory in use, a
+    misspelt ``BILLOW_FFT``."""
 
     if n_workers is not None and n_workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {n_workers}")
+    fft_library()  # BILLOW_FFT, as the local workers will read it
     for member in spec.members:
         try:
             check_limits(member.params, out, force=force)
