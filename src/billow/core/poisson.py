@@ -226,7 +226,7 @@ class PoissonSolver:
         """The transforms' library and version, for a run's provenance."""
         if self._fftw is not None:
             fftw = self._fftw.pyfftw
-            version = fftw._fftw_version_dict.get("64", "")
+            version = getattr(fftw, "_fftw_version_dict", {}).get("64", "")  # not public
             return f"{version or 'FFTW'} (pyFFTW {fftw.__version__})"
         return f"scipy.fft {scipy.__version__}"
 
