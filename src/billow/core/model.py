@@ -30,7 +30,6 @@ from .grid import Grid, Location
 from .poisson import PoissonSolver
 from .timestepping import (
     TimeStepper,
-    copy_fields,
     dense_output_weights,
     interpolate_in_step,
     rk_stage_update,
@@ -125,6 +124,7 @@ class Model:
         self.time = 0.0
         self.iteration = 0
         self.last_dt = 0.0  # dt of the step in progress (or last taken)
+        self._start_kept = True  # whether the step in progress has kept its start q0
         self._first_stage: dict[str, np.ndarray] = {}  # q1 of a step, for dense output
         self._first_stage_iteration = -1  # the step whose q1 that is
         self._interpolated: dict[str, np.ndarray] = {}
@@ -244,18 +244,22 @@ class Model:
 
     # --- the time stepper's interface (see billow.core.timestepping.SteppedSystem) --------
     def begin_step(self, dt: float) -> None:
-        """Remember the state at the start of the step (q0 of the Runge-Kutta stages)."""
+        """Start a step: the first :meth:`stage_update` after it keeps the state at the start
+        of the step (q0 of the Runge-Kutta stages), in the pass that updates it."""
         self.last_dt = dt
-        for group in self.groups:
-            copy_fields(group.states, group.starts)
+        self._start_kept = False
 
     def stage_update(self, a0: float, a1: float, dt: float) -> None:
-        """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies."""
+        """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies
+        (at the step's first, q0 <- q first). The interior of the updated rows of q0 is
+        kept: all that is read of it (dense output, the forcing's work)."""
+        save_start = not self._start_kept
         for group in self.groups:
             rk_stage_update(
                 group.states, group.starts, group.tendencies, a0, a1, dt, group.rows,
-                self.grid.constants,
+                self.grid.constants, save_start,
             )  # fmt: skip
+        self._start_kept = True
 
     def end_step(self) -> None:
         self.fill_all_ghosts()

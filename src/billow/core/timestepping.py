@@ -111,8 +111,10 @@ class TimeStepper:
 
 
 @njit(parallel=True, cache=True)
-def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants):
-    """q <- a0 q0 + a1 (q + dt tendency) for every field of a tuple, on rows[0]..rows[1]-1."""
+def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants, save_start):
+    """q <- a0 q0 + a1 (q + dt tendency) for every field of a tuple, on the interior of
+    rows[0]..rows[1]-1. With ``save_start`` (a step's first stage) q0 <- q first, in the
+    same pass, so that q0 = q there: the start of the step is copied where it is read."""
     nx, nz, g, dx, dz = constants
     for k in prange(rows[0], rows[1]):
         for n in range(len(fields)):
@@ -121,18 +123,14 @@ def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants):
                 starts[n][k + g, g : g + nx],
                 tendencies[n][k],
             )
-            for i in range(nx):
-                q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
-
-
-@njit(parallel=True, cache=True)
-def copy_fields(sources, targets):
-    """targets[n][...] = sources[n] for a tuple of same-shaped arrays, in parallel over rows."""
-    for k in prange(sources[0].shape[0]):
-        for n in range(len(sources)):
-            target, source = targets[n][k], sources[n][k]
-            for i in range(source.size):
-                target[i] = source[i]
+            if save_start:
+                for i in range(nx):
+                    start = q[i]
+                    q0[i] = start
+                    q[i] = a0 * start + a1 * (start + dt * tendency[i])
+            else:
+                for i in range(nx):
+                    q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
 
 
 @njit(parallel=True, cache=True)
