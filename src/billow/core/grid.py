@@ -14,6 +14,7 @@ with periodic z, row nz duplicates row 0.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -94,9 +95,10 @@ class Grid:
     def dz(self) -> float:
         return self.Lz / self.nz
 
-    @property
+    @functools.cached_property
     def constants(self) -> tuple[int, int, int, float, float]:
-        """(nx, nz, ghost, dx, dz): the grid as the numba kernels take it."""
+        """(nx, nz, ghost, dx, dz): the grid as the numba kernels take it (made once: a
+        step passes it some thirty times)."""
         return self.nx, self.nz, self.ghost, self.dx, self.dz
 
     @property
@@ -111,9 +113,12 @@ class Grid:
     def x_face(self) -> np.ndarray:
         return np.arange(self.nx) * self.dx
 
-    @property
+    @functools.cached_property
     def z_centre(self) -> np.ndarray:
-        return self.z_bottom + (np.arange(self.nz) + 0.5) * self.dz
+        """Cell-centre heights (made once, read-only: the diagnostics read them every step)."""
+        z = self.z_bottom + (np.arange(self.nz) + 0.5) * self.dz
+        z.flags.writeable = False
+        return z
 
     @property
     def z_face(self) -> np.ndarray:

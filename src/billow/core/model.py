@@ -112,6 +112,7 @@ class Model:
             self.fields.append(FieldSpec("v", Location.U, nu, u_parity, (0, nz)))
         self.fields += [FieldSpec(name, Location.CENTRE, nu / Sc, 1.0, (0, nz)) for name in tracers]
         self.tracer_names = tuple(tracers)
+        self._fields_by_name = {f.name: f for f in self.fields}
         self.state = {f.name: grid.zeros(f.location) for f in self.fields}
         self._start = {f.name: grid.zeros(f.location) for f in self.fields}
         self.tendencies = {f.name: np.zeros((grid.rows(f.location), grid.nx)) for f in self.fields}
@@ -150,7 +151,7 @@ class Model:
 
     # --- access -----------------------------------------------------------
     def field(self, name: str) -> FieldSpec:
-        return next(f for f in self.fields if f.name == name)
+        return self._fields_by_name[name]
 
     def interior(self, name: str) -> np.ndarray:
         """View of a field without ghost cells (w includes both wall faces)."""
@@ -218,6 +219,7 @@ class Model:
         g = self.grid
         self.fill_all_ghosts()
         u, w = self.state["u"], self.state["w"]
+        threads = numba.get_num_threads()
         for group in self.groups:
             advection_diffusion(
                 group.states,
@@ -228,7 +230,7 @@ class Model:
                 self._coefficients,
                 group.rows,
                 g.constants,
-                numba.get_num_threads(),
+                threads,
                 group.tendencies,
             )
         mean_b = self.interior("b").mean() if g.periodic_z else 0.0
