@@ -158,8 +158,9 @@ class Model:
         return self.grid.interior(self.state[name], self.field(name).location)
 
     def start_of_step(self, name: str) -> np.ndarray:
-        """Field ``name``, with ghost cells as in ``state``, at the start of the step in
-        progress or of the last one taken (q_n of the Runge-Kutta stages)."""
+        """Field ``name`` at the start of the step in progress or of the last one taken
+        (q_n of the Runge-Kutta stages), padded as in ``state``: its interior is kept (w's
+        wall rows stay zero), its ghost cells are not."""
         return self._start[name]
 
     def set(self, **arrays: np.ndarray) -> None:
@@ -261,6 +262,9 @@ class Model:
                 group.states, group.starts, group.tendencies, a0, a1, dt, group.rows,
                 self.grid.constants, save_start,
             )  # fmt: skip
+        if save_start and self.grid.periodic_z:  # w's duplicate row nz, not updated
+            start, g, nz = self._start["w"], self.grid.ghost, self.grid.nz
+            start[g + nz] = start[g]
         self._start_kept = True
 
     def end_step(self) -> None:

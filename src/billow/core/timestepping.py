@@ -76,7 +76,7 @@ class SteppedSystem(Protocol):
     time: float
     iteration: int
 
-    def begin_step(self, dt: float) -> None: ...  # remember q0
+    def begin_step(self, dt: float) -> None: ...  # keep q0 (now, or in the first stage)
 
     def compute_tendencies(self, t: float) -> object: ...  # L(q, t)
 
