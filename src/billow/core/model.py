@@ -254,8 +254,9 @@ class Model:
 
     def stage_update(self, a0: float, a1: float, dt: float) -> None:
         """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies
-        (at the step's first, q0 <- q first). The interior of the updated rows of q0 is
-        kept: all that is read of it (dense output, the forcing's work)."""
+        (at the step's first, q0 <- q first). The interior of q0 is kept, w's duplicate
+        row nz with periodic z copied from row 0: all that is read of it (dense output,
+        the forcing's work)."""
         save_start = not self._start_kept
         for group in self.groups:
             rk_stage_update(

@@ -114,7 +114,8 @@ class TimeStepper:
 def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants, save_start):
     """q <- a0 q0 + a1 (q + dt tendency) for every field of a tuple, on the interior of
     rows[0]..rows[1]-1. With ``save_start`` (a step's first stage) q0 <- q first, in the
-    same pass, so that q0 = q there: the start of the step is copied where it is read."""
+    same pass, so that q0 = q there: the start of the step is copied in the pass that
+    reads it anyway."""
     nx, nz, g, dx, dz = constants
     for k in prange(rows[0], rows[1]):
         for n in range(len(fields)):
