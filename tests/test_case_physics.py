@@ -511,12 +511,16 @@ def test_stochastic_force_is_its_numpy_formulation_to_round_off(bc_z):
     # a stage adds F = f / sqrt(dt) to the u rows and to the w rows off the walls
     tendencies = {name: np.zeros_like(values) for name, values in model.tendencies.items()}
     forcing(model, model.time, tendencies)  # a new step: draws a new force
-    inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
-    assert np.array_equal(tendencies["u"], forcing.force[0] * inverse_sqrt_dt)
+    stage_u, stage_w = forcing.stage_force()
+    assert np.array_equal(tendencies["u"], stage_u)
     rows = slice(None) if periodic else slice(1, -1)
-    assert np.array_equal(tendencies["w"][rows], forcing.force[1][rows] * inverse_sqrt_dt)
+    assert np.array_equal(tendencies["w"][rows], stage_w[rows])
     assert periodic or not (np.any(tendencies["w"][0]) or np.any(tendencies["w"][-1]))
     assert not np.any(tendencies["b"])
+    # F = (scale f_raw) / sqrt(dt) against f_raw (scale / sqrt(dt)): a few eps of |F|
+    dt, (f_u, f_w) = model.last_dt, forcing.force
+    assert np.max(np.abs(stage_u - f_u / np.sqrt(dt))) <= 4e-16 * np.max(np.abs(stage_u))
+    assert np.max(np.abs(stage_w - f_w / np.sqrt(dt))) <= 4e-16 * np.max(np.abs(stage_w))
 
 
 def forced_run(seed: int) -> tuple[Model, list[dict[str, float]]]:

@@ -193,30 +193,43 @@ def _force_velocity(psi, dx, dz, periodic_z, fu, fw):
 
 
 @njit(parallel=True, cache=True)
-def _add_force(tendency_u, tendency_w, fu, fw, inverse_sqrt_dt, periodic_z):
-    """Tendencies += F = f / sqrt(dt): all u rows; the w rows off the walls."""
+def _add_force(tendency_u, tendency_w, fu, fw, factor, periodic_z):
+    """Tendencies += F = factor f: all u rows; the w rows off the walls."""
     nz, nx = fu.shape
     for k in prange(nz):
         for i in range(nx):
-            tendency_u[k, i] += fu[k, i] * inverse_sqrt_dt
+            tendency_u[k, i] += fu[k, i] * factor
     first, last = (0, nz + 1) if periodic_z else (1, nz)
     for k in prange(first, last):
         for i in range(nx):
-            tendency_w[k, i] += fw[k, i] * inverse_sqrt_dt
+            tendency_w[k, i] += fw[k, i] * factor
 
 
 @njit(parallel=True, cache=True)
-def _midpoint_work(force, before_padded, after_padded, ghost, rows):
-    """sum force (before + after) / 2 over the first ``rows`` rows (the work at the
-    midpoint), both velocities from padded states: q[k, i] = q_padded[k + ghost, i +
-    ghost]. Row sums, then rows in order: the same on any number of threads."""
+def _work(force, velocity_padded, ghost, rows):
+    """sum force velocity over the first ``rows`` rows, the velocity from a padded state:
+    q[k, i] = q_padded[k + ghost, i + ghost]. Row sums, then rows in order: the same on
+    any number of threads."""
     nx = force.shape[1]
     row_sums = np.zeros(rows)
     for k in prange(rows):
-        before = before_padded[k + ghost, ghost : ghost + nx]
-        after = after_padded[k + ghost, ghost : ghost + nx]
-        row_sums[k] = 0.5 * (_dot(force[k], before) + _dot(force[k], after))
+        row_sums[k] = _dot(force[k], velocity_padded[k + ghost, ghost : ghost + nx])
     return _sum_in_order(row_sums)
+
+
+def restricted_fourier_matrices(nx: int, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rfft and irfft restricted to the columns n (0 < n < nx/2) as real matrices:
+
+        analysis (nx, 2c) = [cos | sin](2 pi n j / nx):  q @ analysis = (Re, -Im) of rfft(q)[n]
+        synthesis (2c, nx) = (2 / nx) [cos; -sin]:  [Re A | Im A] @ synthesis = irfft(A)
+
+    for A zero outside ``columns`` (irfft's column n and its conjugate nx - n), with the
+    phase 2 pi (n j mod nx) / nx reduced exactly."""
+    phase = 2 * np.pi * (np.outer(np.arange(nx), columns) % nx) / nx
+    cosine, sine = np.cos(phase), np.sin(phase)
+    analysis = np.ascontiguousarray(np.hstack((cosine, sine)))
+    synthesis = np.ascontiguousarray((2.0 / nx) * np.vstack((cosine.T, -sine.T)))
+    return analysis, synthesis
 
 
 class StochasticForcing:
@@ -235,7 +248,9 @@ class StochasticForcing:
 
     The force is built once per step, in work arrays reused every step, by
     transforms restricted to the forced modes: the z sums are products with the
-    few forced Z(z) (real matrices), the x transforms act on those few rows only.
+    few forced Z(z), and the x transforms products with the few forced columns'
+    cosines and sines (real matrices), on those few rows only. The force is kept
+    unscaled, with its normalisation ``scale`` applied where it is added.
     """
 
     def __init__(self, model: Model, rate: float, k_min: float, k_max: float, seed: int):
@@ -266,84 +281,104 @@ class StochasticForcing:
         corner_rows = grid.nz if grid.periodic_z else grid.nz + 1
         self.z_synthesis = np.ascontiguousarray(np.hstack(parts))
         self.z_analysis = np.ascontiguousarray(self.z_synthesis[:corner_rows].T)
+        # the x transforms restricted to the forced columns n (0 < n < nx/2), as products
+        self.columns = np.flatnonzero(self.active.any(axis=0))
+        self.x_analysis, self.x_synthesis = restricted_fourier_matrices(grid.nx, self.columns)
+        self.active_columns = np.ascontiguousarray(self.active[:, self.columns])
         # work arrays, reused every step
         self.zeta = np.empty((corner_rows, grid.nx))
         self.zeta_z_modes = np.empty((len(self.z_analysis), grid.nx))
         self.psi_z_modes = np.empty((len(self.z_analysis), grid.nx))
         self.psi = np.empty((grid.nz + 1, grid.nx))
         u_shape, w_shape = (grid.nz, grid.nx), (grid.nz + 1, grid.nx)
-        self.force_buffers = (np.empty(u_shape), np.empty(w_shape))
-        self.force: tuple[np.ndarray, np.ndarray] | None = None  # f, normalised
+        self.velocity_buffers = (np.empty(u_shape), np.empty(w_shape))  # f before its scaling
+        self.scale = 0.0  # f = scale * velocity_buffers: 1/2 sum |f|^2 dA = rate Lx Lz
         self.inverse_sqrt_dt = 0.0  # F = f / sqrt(dt) of the step
         self.step_start: int | None = None  # iteration whose force is drawn
         self.active_count = int(self.active.sum())
 
+    @property
+    def force(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(f_u, f_w) of the step, normalised (new arrays); None before the first draw."""
+        if self.scale == 0.0:
+            return None
+        fu, fw = self.velocity_buffers
+        return self.scale * fu, self.scale * fw
+
+    def stage_force(self) -> tuple[np.ndarray, np.ndarray]:
+        """(F_u, F_w) = f / sqrt(dt) as each stage adds it (new arrays; after a draw)."""
+        fu, fw = self.velocity_buffers
+        factor = self.scale * self.inverse_sqrt_dt
+        return fu * factor, fw * factor
+
     def _velocity(self, amplitudes: np.ndarray) -> float:
-        """f(A) into self.force_buffers; returns sum |f|^2 (distinct points)."""
+        """f(A) into self.velocity_buffers, A given on the forced columns; returns
+        sum |f|^2 (distinct points)."""
         grid, modes = self.grid, len(self.active)
         psi_x = self.psi_z_modes
-        np.fft.irfft(amplitudes, n=grid.nx, axis=1, out=psi_x[:modes])
-        if grid.periodic_z:
-            np.fft.irfft(1j * amplitudes, n=grid.nx, axis=1, out=psi_x[modes:])
+        np.matmul(
+            np.hstack((amplitudes.real, amplitudes.imag)), self.x_synthesis, out=psi_x[:modes]
+        )
+        if grid.periodic_z:  # irfft(i A)
+            np.matmul(
+                np.hstack((-amplitudes.imag, amplitudes.real)), self.x_synthesis, out=psi_x[modes:]
+            )
         np.matmul(self.z_synthesis, psi_x, out=self.psi)
-        fu, fw = self.force_buffers
+        fu, fw = self.velocity_buffers
         return _force_velocity(self.psi, grid.dx, grid.dz, grid.periodic_z, fu, fw)
 
     def _projections(self, u: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """V with sum f(A) . (u, w) = (2 / nx) Re sum A conj(V): the adjoint of A -> f(A),
-        i.e. the transform of zeta = Dz^T u + Dx^T w on the cell corners; u and w padded,
-        as in a model's state."""
+        """V on the forced columns, with sum f(A) . (u, w) = (2 / nx) Re sum A conj(V): the
+        adjoint of A -> f(A), i.e. the transform of zeta = Dz^T u + Dx^T w on the cell
+        corners; u and w padded, as in a model's state."""
         grid, modes = self.grid, len(self.active)
         _adjoint_source(u, w, grid.ghost, grid.dx, grid.dz, grid.periodic_z, self.zeta)
         np.matmul(self.z_analysis, self.zeta, out=self.zeta_z_modes)
-        spectrum = np.fft.rfft(self.zeta_z_modes, axis=1)
+        parts = self.zeta_z_modes @ self.x_analysis  # (Re, -Im) of rfft's forced columns
+        count = len(self.columns)
+        spectrum = parts[:, :count] - 1j * parts[:, count:]
         V = spectrum[:modes] - 1j * spectrum[modes:] if grid.periodic_z else spectrum
-        return V * self.active
+        return V * self.active_columns
 
     def draw(self, u: np.ndarray, w: np.ndarray) -> None:
         """New force f, orthogonal to the velocity (u, w), padded as in a model's state,
-        and normalised. The random amplitudes of the forced modes are drawn in the order
-        of ``active`` (row by row), their real parts first."""
-        amplitudes = np.zeros(self.active.shape, dtype=complex)
+        and its normalisation ``scale``. The random amplitudes of the forced modes are
+        drawn in the order of ``active`` (row by row), their real parts first."""
+        amplitudes = np.zeros(self.active_columns.shape, dtype=complex)
         count = self.active_count
-        amplitudes[self.active] = self.rng.standard_normal(count) + 1j * self.rng.standard_normal(
+        amplitudes[self.active_columns] = self.rng.standard_normal(
             count
-        )
+        ) + 1j * self.rng.standard_normal(count)
         V = self._projections(u, w)
         norm = np.vdot(V, V).real
         if norm > 0:
             amplitudes -= (np.vdot(V, amplitudes).real / norm) * V
         grid = self.grid
         energy = 0.5 * self._velocity(amplitudes)
-        scale = np.sqrt(self.rate * grid.Lx * grid.Lz / (energy * grid.cell_area))
-        fu, fw = self.force_buffers
-        np.multiply(fu, scale, out=fu)
-        np.multiply(fw, scale, out=fw)
-        self.force = (fu, fw)
+        self.scale = np.sqrt(self.rate * grid.Lx * grid.Lz / (energy * grid.cell_area))
 
     def __call__(self, model: Model, t: float, tendencies: dict[str, np.ndarray]) -> None:
         if self.step_start != model.iteration:  # first stage of a new step: new force
             self.step_start = model.iteration  # the state is the step's start u^n
             self.draw(model.state["u"], model.state["w"])
             self.inverse_sqrt_dt = 1.0 / np.sqrt(model.last_dt)
-        fu, fw = self.force
-        _add_force(
-            tendencies["u"], tendencies["w"], fu, fw, self.inverse_sqrt_dt, self.grid.periodic_z
-        )
+        fu, fw = self.velocity_buffers
+        factor = self.scale * self.inverse_sqrt_dt
+        _add_force(tendencies["u"], tendencies["w"], fu, fw, factor, self.grid.periodic_z)
 
     def injected_power(self, model: Model) -> float:
-        """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate), u^n
-        from the model's copy of the step's start: meaningful after a step, whose first
-        stage drew the force."""
-        if self.force is None:
+        """sum F . (u^n + u^{n+1}) / 2 dA over the last step (midpoint work rate), as
+        sum F . u^{n+1} dA / 2: the force is orthogonal to u^n (sum F . u^n dA = 0 to
+        round-off, by construction). Meaningful after a step, whose first stage drew the
+        force."""
+        if self.scale == 0.0:
             return 0.0
         grid = self.grid
-        fu, fw = self.force
-        u_before, w_before = model.start_of_step("u"), model.start_of_step("w")
+        fu, fw = self.velocity_buffers
         w_rows = grid.nz if grid.periodic_z else grid.nz + 1
-        work = _midpoint_work(fu, u_before, model.state["u"], grid.ghost, grid.nz)
-        work += _midpoint_work(fw, w_before, model.state["w"], grid.ghost, w_rows)
-        return float(work) * grid.cell_area / np.sqrt(model.last_dt)
+        work = _work(fu, model.state["u"], grid.ghost, grid.nz)
+        work += _work(fw, model.state["w"], grid.ghost, w_rows)
+        return 0.5 * float(work) * self.scale * grid.cell_area / np.sqrt(model.last_dt)
 
     @staticmethod
     def velocity_before(model: Model) -> tuple[np.ndarray, np.ndarray]:
