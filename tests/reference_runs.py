@@ -27,7 +27,7 @@ from billow.cases import CASES
 REFERENCE = Path(__file__).parent / "data" / "reference_runs.npz"
 # Every case on a tiny grid with broadband noise, so that every term of every equation
 # (advection, diffusion, buoyancy, rotation, forcing) touches the stored numbers.
-SETTINGS = dict(nx=16, nz=16, t_end=1.0, save_every=0.5, noise=1e-2, seed=3)
+SETTINGS = dict(nx=16, nz=16, t_end=1.0, save_every=0.5, noise=1e-2, seed=3, diagnostics_every=2)
 CASE_SETTINGS = {
     "shear_layer": dict(Lx=14.0),
     "double_shear": dict(Lx=14.0),
@@ -53,14 +53,17 @@ def scipy_transforms():
 
 
 def run_outputs(name: str) -> dict[str, np.ndarray]:
-    """Every variable of fields.nc and diagnostics.nc of the case's small run (scipy.fft's
-    transforms)."""
+    """Every variable of fields.nc, diagnostics.nc and tracer_diagnostics.nc (if the case
+    has a dye) of the case's small run (scipy.fft's transforms)."""
     values = {**SETTINGS, **CASE_SETTINGS[name]}
     with tempfile.TemporaryDirectory() as directory, scipy_transforms():
-        billow.run(name, out=Path(directory) / "run", **values)
+        run = Path(directory) / "run"
+        billow.run(name, out=run, **values)
         outputs = {}
-        for which in ("fields", "diagnostics"):
-            with billow.open_run(Path(directory) / "run", which) as dataset:
+        for which in ("fields", "diagnostics", "tracer_diagnostics"):
+            if not (run / f"{which}.nc").is_file():
+                continue
+            with billow.open_run(run, which) as dataset:
                 for variable in dataset.variables:
                     outputs[f"{name}/{which}/{variable}"] = dataset[variable].values.copy()
     return outputs

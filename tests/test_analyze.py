@@ -89,15 +89,16 @@ def test_initial_state_has_no_available_potential_energy(result):
 
 def test_series_agree_with_diagnostics(result, run_dir):
     ds = result.dataset
-    with billow.open_run(run_dir, "diagnostics") as diag:
-        steps = diag["time"].values
-        series = {name: diag[name].values for name in ("pe", "dye_entropy")}
+    series = {}  # name: (times, values); pe every step, dye_entropy every N steps
+    for which, name in (("diagnostics", "pe"), ("tracer_diagnostics", "dye_entropy")):
+        with billow.open_run(run_dir, which) as diag:
+            series[name] = (diag["time"].values, diag[name].values)
     times = ds["time"].values
-    shared = np.isin(times, steps)  # t = 0 and t_end; the other snapshots lie inside steps
-    assert shared[0] and shared[-1]
-    for name, values in series.items():
+    for name, (steps, values) in series.items():
+        shared = np.isin(times, steps)  # t = 0 and t_end; other snapshots lie inside steps
+        assert shared[0] and shared[-1]
         # where the times are shared: the same numbers; elsewhere within the error of
-        # interpolating the per-step series linearly, max|f''| dt^2 / 8
+        # interpolating the series linearly, max|f''| dt^2 / 8
         np.testing.assert_allclose(
             ds[name].values[shared], values[np.isin(steps, times)], rtol=1e-10
         )

@@ -23,7 +23,7 @@ from billow.cli import app
 
 TINY = ["--set", "nx=64", "--set", "nz=32", "--set", "t_end=1"]
 SMALL = ["--set", "nx=32", "--set", "nz=32", "--set", "t_end=0.2"]
-OUTPUT_FILES = ("config.toml", "fields.nc", "diagnostics.nc", "log.txt")
+OUTPUT_FILES = ("config.toml", "fields.nc", "diagnostics.nc", "tracer_diagnostics.nc", "log.txt")
 FIELD_VARIABLES = ("u", "w", "b", "c", "vorticity")
 DIAGNOSTIC_VARIABLES = (
     "ke",
@@ -31,10 +31,10 @@ DIAGNOSTIC_VARIABLES = (
     "epsilon",
     "max_divergence",
     "b_integral",
-    "c_integral",
     "dt",
     "cfl",
 )
+TRACER_VARIABLES = ("c_integral", "dye_entropy")  # every diagnostics_every steps
 
 
 def invoke(*args: str | Path):
@@ -102,8 +102,9 @@ def test_run_writes_complete_run_directory(tmp_path):
     with (
         xr.open_dataset(out / "fields.nc", engine="h5netcdf") as fields,
         xr.open_dataset(out / "diagnostics.nc", engine="h5netcdf") as diagnostics,
+        xr.open_dataset(out / "tracer_diagnostics.nc", engine="h5netcdf") as tracers,
     ):
-        for dataset in (fields, diagnostics):
+        for dataset in (fields, diagnostics, tracers):
             assert str(dataset.attrs["Conventions"]).startswith("CF-1")
             for name in case.params.model_fields:
                 assert name in dataset.attrs, f"parameter {name} missing from global attributes"
@@ -120,6 +121,16 @@ def test_run_writes_complete_run_directory(tmp_path):
             assert name in diagnostics.data_vars, f"{name} missing from diagnostics.nc"
             assert diagnostics[name].dims == ("time",)
         assert diagnostics.sizes["time"] >= 2
+        # the tracers' diagnostics at steps 0, N, 2N, ... and at t_end, N recorded
+        every = config["diagnostics_every"]
+        assert tracers.attrs["every_n_steps"] == every == 10
+        steps = diagnostics.sizes["time"] - 1
+        at_steps = list(range(0, steps + 1, every)) + ([steps] if steps % every else [])
+        assert np.array_equal(tracers["time"].values, diagnostics["time"].values[at_steps])
+        for name in TRACER_VARIABLES:
+            assert name in tracers.data_vars, f"{name} missing from tracer_diagnostics.nc"
+            assert tracers[name].dims == ("time",)
+            assert name not in diagnostics.data_vars
         first = fields.load()
 
     # config.toml is rerunnable as is and reproduces the run exactly

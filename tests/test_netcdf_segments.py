@@ -372,7 +372,7 @@ def test_buffers_lent_for_a_record_are_queued_without_a_copy():
 
 
 def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_path, monkeypatch):
-    """Snapshots, diagnostics and checkpoints are written on one thread, not the time
+    """Snapshots, both diagnostics series and checkpoints are written on one thread, not the time
     loop's; each checkpoint after the commits of the records it counts."""
     threads, published = [], {}
     append, commit = SegmentedTimeSeries.append, SegmentedTimeSeries.commit
@@ -404,7 +404,8 @@ def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_
         save_every=0.25,
         checkpoint_every=0.5,
     )
-    assert {kind for kind, _ in threads} == {"fields", "diagnostics", "checkpoint"}
+    kinds = {"fields", "diagnostics", "tracer_diagnostics", "checkpoint"}
+    assert {kind for kind, _ in threads} == kinds
     assert {name for _, name in threads} == {"billow-writer"}
     assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
     with billow.open_run(tmp_path / "run") as dataset:

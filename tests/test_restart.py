@@ -24,7 +24,7 @@ SMALL = dict(nx=32, nz=32, save_every=1.0, checkpoint_every=2.0)
 
 
 def assert_identical_runs(a: Path, b: Path) -> None:
-    for which in ("fields", "diagnostics"):
+    for which in ("fields", "diagnostics", "tracer_diagnostics"):
         with billow.open_run(a, which) as first, billow.open_run(b, which) as second:
             assert np.array_equal(first.time.values, second.time.values), which
             assert set(first.data_vars) == set(second.data_vars)

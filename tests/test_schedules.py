@@ -196,7 +196,12 @@ def test_checkpoint_between_snapshots_then_restart_is_bitwise_identical(case, tm
     middle = read_checkpoint(checkpoints[-2])
     assert 1.3 <= middle.time < 6.0 and middle.time % 1.0 > 0.0  # between snapshots
     snapshots = math.floor(middle.time) + 1  # at t = 0, 1, ..., all before the checkpoint
-    assert middle.records == {"fields": snapshots, "diagnostics": middle.iteration + 1}
+    every = 10  # diagnostics_every: the dye's diagnostics at steps 0, 10, 20, ...
+    assert middle.records == {
+        "fields": snapshots,
+        "diagnostics": middle.iteration + 1,
+        "tracer_diagnostics": middle.iteration // every + 1,
+    }
     restart_run(tmp_path / "cut")
     # also: how often a run checkpoints never changes its results (dt is not shortened)
     assert_identical_runs(tmp_path / "whole", tmp_path / "cut")
@@ -244,3 +249,24 @@ def test_the_old_hooks_say_what_replaces_them():
         sim.on_diagnostics = lambda t, values: None
     with pytest.raises(AttributeError, match="on_snapshot was removed.*output_writers"):
         sim.on_snapshot = lambda sim: None
+
+
+def test_tracer_diagnostics_every_n_steps_are_the_every_step_values_there(tmp_path):
+    """diagnostics_every = n records the dye's integral and entropy at steps 0, n, 2n, ...
+    and at t_end: the very numbers that n = 1 records at those steps; n is in the file."""
+    params = dict(nx=32, nz=32, Lx=14.0, t_end=4.0, save_every=1.0, noise=1e-2, seed=1)
+    billow.run("shear_layer", out=tmp_path / "every", diagnostics_every=1, **params)
+    billow.run("shear_layer", out=tmp_path / "third", diagnostics_every=3, **params)
+    with (
+        billow.open_run(tmp_path / "every", "tracer_diagnostics") as every,
+        billow.open_run(tmp_path / "third", "tracer_diagnostics") as third,
+        billow.open_run(tmp_path / "third", "diagnostics") as steps,
+    ):
+        assert (every.attrs["every_n_steps"], third.attrs["every_n_steps"]) == (1, 3)
+        assert np.array_equal(every["time"].values, steps["time"].values)
+        last = steps.sizes["time"] - 1
+        assert last % 3 != 0  # so that t_end is a record of its own
+        chosen = [*range(0, last + 1, 3), last]
+        assert np.array_equal(third["time"].values, steps["time"].values[chosen])
+        for name in ("c_integral", "dye_entropy"):
+            assert np.array_equal(third[name].values, every[name].values[chosen]), name

@@ -84,6 +84,12 @@ class RunParams(NoBooleanNumbers):
         allow_inf_nan=False,
         description="simulated time between checkpoints (default t_end/10)",
     )
+    diagnostics_every: int = Field(
+        10,
+        ge=1,
+        description="steps between the tracer diagnostics (integrals, entropies) in "
+        "tracer_diagnostics.nc; the others are in diagnostics.nc after every step",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -267,23 +267,26 @@ class FieldsWriter:
 
 
 class DiagnosticsWriter:
-    """The scalar diagnostics (:meth:`Simulation.evaluate_diagnostics`) at t = 0 and after
-    every step (or on ``schedule``), buffered and appended to ``series`` in blocks of
-    ``buffer`` records, and whenever the writer is flushed or closed."""
+    """The scalar diagnostics (:meth:`Simulation.evaluate_diagnostics`, those chosen by
+    ``every_step``: all by default) at t = 0 and after every step (or on ``schedule``),
+    buffered and appended to ``series`` in blocks of ``buffer`` records, and whenever the
+    writer is flushed or closed."""
 
     def __init__(
         self,
         series: Series,
         schedule: Schedule | None = None,
         buffer: int = DIAGNOSTICS_BUFFER,
+        every_step: bool | None = None,
     ):
         self.series = series
         self.schedule = schedule if schedule is not None else IterationInterval(1)
         self.buffer_size = buffer
+        self.every_step = every_step
         self.buffer: list[tuple[float, dict[str, float]]] = []  # records not yet appended
 
     def write(self, sim: Simulation) -> None:
-        self.buffer.append((sim.model.time, sim.evaluate_diagnostics()))
+        self.buffer.append((sim.model.time, sim.evaluate_diagnostics(self.every_step)))
         if len(self.buffer) >= self.buffer_size:
             self._append()
 

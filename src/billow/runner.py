@@ -24,6 +24,7 @@ from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_che
 from .io.lock import lock_directory
 from .io.netcdf import diagnostics_series, fields_series, has_records
 from .io.rundir import (
+    TRACER_DIAGNOSTICS,
     check_writable,
     claim_run_directory,
     close_logger,
@@ -34,6 +35,7 @@ from .io.rundir import (
 from .limits import check_limits
 from .output_writers import BackgroundSeries, DiagnosticsWriter, FieldsWriter, WriterThread
 from .progress import progress_display
+from .schedules import AtEnd, IterationInterval
 from .simulation import RunStopped, Simulation, snapshot_schedule
 
 if TYPE_CHECKING:
@@ -216,10 +218,11 @@ def _execute(
     simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
     if resume is not None:
         simulation.end_approach = resume.end_approach
-    diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics} | {
+    diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics if d.every_step} | {
         "dt": "time step",
         "cfl": "advective Courant number",
     }
+    tracer_names = {d.name: d.long_name for d in simulation.diagnostics if not d.every_step}
     records = resume.records if resume is not None else {}  # a restart drops later records
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
@@ -231,8 +234,22 @@ def _execute(
         BackgroundSeries(fields, thread), snapshot_times, logger
     )
     simulation.output_writers["diagnostics"] = DiagnosticsWriter(
-        BackgroundSeries(series, thread, buffers=0)
+        BackgroundSeries(series, thread, buffers=0), every_step=True
     )
+    if tracer_names:  # every diagnostics_every steps, and at t_end
+        every = params.diagnostics_every
+        tracer_series = diagnostics_series(
+            out,
+            tracer_names,
+            {**attrs, "every_n_steps": every},
+            records.get(TRACER_DIAGNOSTICS),
+            name=TRACER_DIAGNOSTICS,
+        )
+        simulation.output_writers[TRACER_DIAGNOSTICS] = DiagnosticsWriter(
+            BackgroundSeries(tracer_series, thread, buffers=0),
+            IterationInterval(every) | AtEnd(stops=False),
+            every_step=False,
+        )
     simulation.output_writers["checkpointer"] = Checkpointer(
         out, params.checkpoint_every, logger=logger, thread=thread
     )

@@ -13,7 +13,8 @@ reached (:meth:`Schedule.times_due`), so its schedule need not shorten dt.
 - :class:`IterationInterval` ``(n)``: every n-th step (iteration % n == 0);
 - :class:`WallTimeInterval` ``(seconds)``: every ``seconds`` of wall clock;
 - :class:`SpecifiedTimes` ``(*times)``: at those simulated times;
-- :class:`AtEnd`: after the step that ends the run (t_end reached or a stop requested);
+- :class:`AtEnd`: after the step that ends the run (t_end reached or a stop requested;
+  ``stops=False``: t_end reached only);
 - ``a | b``: whenever either is due.
 
 ``initialize`` positions a schedule at the simulation's current state: at a fresh start
@@ -188,10 +189,14 @@ class WallTimeInterval(Schedule):
 
 
 class AtEnd(Schedule):
-    """After the step that ends the run: t_end reached, or a stop requested by a callback."""
+    """After the step that ends the run: t_end reached, or (unless ``stops=False``) a stop
+    requested by a callback."""
+
+    def __init__(self, stops: bool = True):
+        self.stops = stops
 
     def __call__(self, sim: Simulation) -> bool:
-        return sim.ending
+        return sim.ending if self.stops else reached(sim.model.time, sim.t_end)
 
 
 class OrSchedule(Schedule):

@@ -195,12 +195,16 @@ class Simulation:
             )
         return min(max((time - start) / (end - start), 0.0), 1.0)
 
-    def evaluate_diagnostics(self) -> dict[str, float]:
-        """The scalar diagnostics of the current state, with the step's ``dt`` and ``cfl``."""
+    def evaluate_diagnostics(self, every_step: bool | None = None) -> dict[str, float]:
+        """The scalar diagnostics of the current state, with the step's ``dt`` and ``cfl``;
+        with ``every_step`` True only those recorded every step (and dt, cfl), with False
+        only the others (:class:`~billow.core.diagnostics.Diagnostic`)."""
+        chosen = [d for d in self.diagnostics if every_step in (None, d.every_step)]
         with shared_reductions(self.model):
-            values = {d.name: d.function(self.model) for d in self.diagnostics}
-        values["dt"] = self.dt
-        values["cfl"] = self.courant
+            values = {d.name: d.function(self.model) for d in chosen}
+        if every_step is not False:
+            values["dt"] = self.dt
+            values["cfl"] = self.courant
         return values
 
     def check_courant(self) -> None:

@@ -29,10 +29,15 @@ from .model import Model
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A scalar of the state; ``every_step``: recorded after every step (diagnostics.nc),
+    or else only every ``diagnostics_every`` steps (tracer_diagnostics.nc: the tracers'
+    integrals and entropies, which need passes of their own over the tracers)."""
+
     name: str
     long_name: str
     units: str
     function: Callable[[Model], float]
+    every_step: bool = True
 
 
 @contextmanager
@@ -161,7 +166,13 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
     ]
     for name in model.tracer_names:
         registry.append(
-            Diagnostic(f"{name}_integral", f"volume integral of tracer {name}", "1", integral(name))
+            Diagnostic(
+                f"{name}_integral",
+                f"volume integral of tracer {name}",
+                "1",
+                integral(name),
+                every_step=False,
+            )
         )
         registry.append(
             Diagnostic(
@@ -169,6 +180,7 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
                 f"entropy of tracer {name}, sum(-{name} ln {name} dA)",
                 "1",
                 entropy(name),
+                every_step=False,
             )
         )
     if not model.grid.periodic_z:

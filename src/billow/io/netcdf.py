@@ -376,12 +376,17 @@ def fields_series(
 
 
 def diagnostics_series(
-    run_dir: Path, variables: dict[str, str], attrs: dict, resume_records: int | None = None
+    run_dir: Path,
+    variables: dict[str, str],
+    attrs: dict,
+    resume_records: int | None = None,
+    name: str = "diagnostics",
 ) -> SegmentedTimeSeries:
-    """diagnostics.nc: scalar series; ``variables`` maps name -> long name."""
+    """<name>.nc (diagnostics.nc, tracer_diagnostics.nc): scalar series; ``variables`` maps
+    name -> long name."""
     return SegmentedTimeSeries(
         run_dir,
-        "diagnostics",
+        name,
         {},
         {},
         {

@@ -5,12 +5,14 @@ variables are virtual datasets over ``segments/``). The packed file holds it all
 
 - the root group: the snapshots of ``fields.nc`` (time, z, x), with its coordinates and
   global attributes, plus the run's ``config.toml`` as the attribute ``config``;
-- the group ``diagnostics``: the per-step series of ``diagnostics.nc``.
+- the group ``diagnostics``: the per-step series of ``diagnostics.nc``;
+- the group ``tracer_diagnostics`` (runs with a dye): the series of
+  ``tracer_diagnostics.nc``, every ``diagnostics_every`` steps.
 
 Data are copied a block of records at a time (bounded memory) into gzip-compressed
 chunked datasets. ``xarray.open_dataset(path)`` reads the fields,
 ``xarray.open_dataset(path, group="diagnostics")`` the diagnostics, and
-``billow.open_run(path, which)`` either.
+``billow.open_run(path, which)`` any of them.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def pack_run(
         if not (run_dir / name).is_file():
             raise BillowError(f"no {name} in {run_dir}: not a billow run directory")
         check_segments(run_dir / name)
+    tracers = run_dir / "tracer_diagnostics.nc"  # runs with a dye
+    if tracers.is_file():
+        check_segments(tracers)
     out = Path(out) if out is not None else default_pack_path(run_dir)
     check_output_file(out, overwrite)
     config = run_dir / "config.toml"
@@ -88,6 +93,9 @@ def pack_run(
                 _copy_series(fields, packed)
             with h5py.File(run_dir / "diagnostics.nc", "r") as diagnostics:
                 _copy_series(diagnostics, packed.create_group("diagnostics"))
+            if tracers.is_file():
+                with h5py.File(tracers, "r") as series:
+                    _copy_series(series, packed.create_group("tracer_diagnostics"))
             if config.is_file():
                 packed.attrs["config"] = config.read_text()
     except OSError as error:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import h5py
+
 from ..errors import BillowError, ConfigError
 from .lock import LOCK_FILE, check_not_locked, lock_directory
 from .netcdf import check_segments
@@ -33,8 +35,10 @@ OWN_FILES = (
     "log.txt",
     "fields.nc",
     "diagnostics.nc",
+    "tracer_diagnostics.nc",
     "segments/fields.*.nc*",
     "segments/diagnostics.*.nc*",
+    "segments/tracer_diagnostics.*.nc*",
     "checkpoints/checkpoint_*.h5",
     "checkpoints/.checkpoint_*.h5.*.tmp",
     "analysis.nc",
@@ -175,7 +179,8 @@ def close_logger(logger: logging.Logger) -> None:
         handler.close()
 
 
-RUN_FILES = ("fields", "diagnostics")
+TRACER_DIAGNOSTICS = "tracer_diagnostics"
+RUN_FILES = ("fields", "diagnostics", TRACER_DIAGNOSTICS)
 
 
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
@@ -189,8 +194,11 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
         ``"fields"`` (default): ``fields.nc``, variables u, w, b, dye c, vorticity (and
         v for the rotating case) of shape (time, z, x) at cell centres;
         ``"diagnostics"``: ``diagnostics.nc``, one value per step (shape (time,)) of
-        ke, pe, epsilon, max_divergence, b_integral, c_integral, mode_amplitude,
-        dye_entropy, phi_i, dt, cfl.
+        ke, pe, epsilon, max_divergence, b_integral, mode_amplitude, phi_i (walls),
+        injected_power (forced), dt, cfl;
+        ``"tracer_diagnostics"``: ``tracer_diagnostics.nc`` (cases with a dye), c_integral
+        and dye_entropy every ``diagnostics_every`` steps (its attribute
+        ``every_n_steps``) and at t_end.
 
     Returns
     -------
@@ -199,9 +207,9 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
         Close it (or use ``with``) when done.
 
     ``directory`` may also be a file written by ``billow pack`` (fields at its root,
-    diagnostics in its group ``diagnostics``). Raises ValueError for another ``which``,
-    and a BillowError when the file is missing or its ``segments/`` are (a ``fields.nc``
-    copied without them holds no data).
+    the diagnostics in the groups ``diagnostics`` and ``tracer_diagnostics``). Raises
+    ValueError for another ``which``, and a BillowError when the file is missing or its
+    ``segments/`` are (a ``fields.nc`` copied without them holds no data).
     """
     import xarray as xr  # imported on use: running a case does not need it
 
@@ -210,9 +218,15 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     directory = Path(directory)
     if directory.is_file():
         group = None if which == "fields" else which
+        if group == TRACER_DIAGNOSTICS:
+            with h5py.File(directory, "r") as packed:
+                if group not in packed:
+                    raise BillowError(f"{directory} has no {group}: the run has no tracers")
         return xr.open_dataset(directory, engine="h5netcdf", group=group)
     path = directory / f"{which}.nc"
     if not path.is_file():
+        if which == TRACER_DIAGNOSTICS and (directory / "diagnostics.nc").is_file():
+            raise BillowError(f"no {which}.nc in {directory}: the run has no tracers")
         raise BillowError(f"no {which}.nc in {directory}: not a billow run directory")
     check_segments(path)
     return xr.open_dataset(path, engine="h5netcdf")

@@ -320,16 +320,18 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
         t = diagnostics["time"].values.astype(float)
         series = {
             name: diagnostics[name].values.astype(float)
-            for name in ("ke", "mode_amplitude", "dye_entropy")
+            for name in ("ke", "mode_amplitude")
             if name in diagnostics
         }
+    if (run_dir / "tracer_diagnostics.nc").is_file():  # runs with a dye
+        with open_run(run_dir, "tracer_diagnostics") as tracers:
+            if tracers.sizes["time"] and "dye_entropy" in tracers:
+                out["final_dye_entropy"] = float(tracers["dye_entropy"].values[-1])
     if t.size:
         out["final_time"] = float(t[-1])
         if "ke" in series:
             out["final_ke"] = float(series["ke"][-1])
             out["max_ke"] = float(np.nanmax(series["ke"]))
-        if "dye_entropy" in series:
-            out["final_dye_entropy"] = float(series["dye_entropy"][-1])
     if "mode_amplitude" in series:
         try:
             with np.errstate(all="ignore"):
