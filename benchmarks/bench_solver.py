@@ -52,6 +52,7 @@ import billow
 from billow.callbacks import Callback
 from billow.cases import get_case
 from billow.runner import run_case
+from billow.schedules import AtEnd, IterationInterval
 from billow.simulation import Simulation
 
 BILLOW = Path(sys.executable).parent / "billow"
@@ -156,8 +157,12 @@ def in_process(diagnostics: bool) -> tuple[float, int]:
     params = case.make_params(**DEFAULT_RUN)
     model = case.build(params)
     simulation = Simulation(model, t_end=params.t_end, save_every=params.save_every, cfl=params.cfl)
-    if diagnostics:
-        simulation.callbacks["diagnostics"] = Callback(lambda sim: sim.evaluate_diagnostics())
+    if diagnostics:  # as a run writes them: most every step, the tracers' every N steps
+        simulation.callbacks["diagnostics"] = Callback(lambda sim: sim.evaluate_diagnostics(True))
+        simulation.callbacks["tracer_diagnostics"] = Callback(
+            lambda sim: sim.evaluate_diagnostics(False),
+            IterationInterval(params.diagnostics_every) | AtEnd(stops=False),
+        )
     start = time.perf_counter()
     simulation.run()
     return time.perf_counter() - start, model.iteration
