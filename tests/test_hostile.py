@@ -34,6 +34,7 @@ from billow import cli, sweep
 from billow.cases import CASES
 from billow.errors import BillowError
 from billow.io.lock import LOCK_FILE, lock_directory
+from billow.io.pack import pack_run
 from billow.io.rundir import remove_own_files
 from billow.limits import check_limits
 from billow.runner import restart_run, run_case
@@ -273,6 +274,8 @@ def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contain
     packed = tmp_path / "run.nc"
     with billow.open_run(out, "diagnostics") as diagnostics:
         expected_ke = diagnostics.ke.values
+    with billow.open_run(out, "tracer_diagnostics") as tracers:
+        expected_entropy = tracers.dye_entropy.values
     shutil.rmtree(out)  # the packed file must not need the run directory
     with xr.open_dataset(packed, engine="h5netcdf") as fields:
         assert fields.u.dims == ("time", "z", "x") and fields.sizes["time"] == 3
@@ -280,6 +283,9 @@ def test_fields_without_segments_is_one_line_everywhere_and_pack_is_self_contain
         assert tomllib.loads(fields.attrs["config"])["case"] == "shear_layer"
     with billow.open_run(packed, "diagnostics") as diagnostics:
         assert np.array_equal(diagnostics.ke.values, expected_ke)
+    with billow.open_run(packed, "tracer_diagnostics") as tracers:
+        assert np.array_equal(tracers.dye_entropy.values, expected_entropy)
+        assert tracers.attrs["every_n_steps"] == 10
     with h5py.File(packed) as raw:
         assert not any(d.is_virtual for d in raw.values() if isinstance(d, h5py.Dataset))
 
@@ -303,8 +309,18 @@ def test_an_empty_directory_given_as_a_run_directory_is_one_line_everywhere(tmp_
 
 
 def test_open_run_names_the_valid_files(walls_run):
-    with pytest.raises(ValueError, match="fields, diagnostics"):
+    with pytest.raises(ValueError, match="fields, diagnostics, tracer_diagnostics"):
         billow.open_run(walls_run, "diag")
+
+
+def test_a_run_without_tracers_says_so_for_tracer_diagnostics(tmp_path):
+    out = tmp_path / "kolmogorov"  # no dye: no tracer_diagnostics.nc, nor in its pack
+    billow.run("kolmogorov", out=out, nx=16, nz=16, t_end=0.5, save_every=0.5)
+    assert not (out / "tracer_diagnostics.nc").exists()
+    packed = pack_run(out)
+    for source in (out, packed):
+        with pytest.raises(BillowError, match="has no tracers"):
+            billow.open_run(source, "tracer_diagnostics")
 
 
 # ------------------------------------------------------------------ 6, 7, 8. sizes, values
