@@ -3,6 +3,7 @@ for bit, including the random forcing, with no duplicated or missing records."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import time
@@ -13,7 +14,10 @@ import pytest
 from console import BILLOW
 
 import billow
+import billow.simulation
+from billow.core.diagnostics import diagnostics_for
 from billow.errors import BillowError
+from billow.io.checkpoint import read_checkpoint
 from billow.runner import RunStopped, restart_run, run_case
 
 CASES = {
@@ -221,3 +225,38 @@ def test_a_non_finite_velocity_or_tracer_stops_the_run_naming_it(name, value, mo
     reason = "is not finite" if np.isnan(value) else "reached a Courant number of inf"
     with pytest.raises(BlowUpError, match=rf"step 2, .*field '{name}' {reason}"):
         Simulation(model, t_end=10.0).run()
+
+
+def test_a_run_directory_from_before_tracer_diagnostics_keeps_its_layout(tmp_path, monkeypatch):
+    """A checkpoint without a record count for tracer_diagnostics.nc (billow wrote every
+    diagnostic to diagnostics.nc, after every step, before that file) continues in that
+    layout, bit for bit as an uninterrupted run in it, and open_run says why there is no
+    tracer_diagnostics.nc."""
+
+    def every_step_registry(model):  # the diagnostics as billow wrote them before
+        return [dataclasses.replace(d, every_step=True) for d in diagnostics_for(model)]
+
+    case = "shear_layer"
+    with monkeypatch.context() as patch:
+        patch.setattr(billow.simulation, "diagnostics_for", every_step_registry)
+        billow.run(case, t_end=10.0, out=tmp_path / "whole", **SMALL, **CASES[case])
+        billow.run(case, t_end=10.0, out=tmp_path / "old", **SMALL, **CASES[case])
+    old = tmp_path / "old"
+    checkpoints = sorted((old / "checkpoints").glob("checkpoint_*.h5"))
+    assert "tracer_diagnostics" not in read_checkpoint(checkpoints[-1]).records
+    checkpoints[-1].unlink()  # the one at t_end: continue from the one before it
+    restart_run(old)  # with today's registry
+    assert "predates tracer_diagnostics.nc" in (old / "log.txt").read_text()
+    assert not (old / "tracer_diagnostics.nc").exists()
+    with billow.open_run(old, "diagnostics") as diagnostics:
+        assert {"dye_entropy", "c_integral"} <= set(diagnostics.data_vars)
+    for which in ("fields", "diagnostics"):
+        with (
+            billow.open_run(tmp_path / "whole", which) as first,
+            billow.open_run(old, which) as second,
+        ):
+            assert np.array_equal(first.time.values, second.time.values), which
+            for name in first.data_vars:
+                assert np.array_equal(first[name].values, second[name].values), (which, name)
+    with pytest.raises(BillowError, match="predates it; its tracers' diagnostics are in"):
+        billow.open_run(old, "tracer_diagnostics")

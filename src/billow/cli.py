@@ -245,7 +245,8 @@ def run_command(
         typer.Option("--from-kh2d", help="kh2d-solver config file (key = value) to map and run"),
     ] = None,
 ) -> None:
-    """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc, log.txt)."""
+    """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc,
+    tracer_diagnostics.nc, log.txt)."""
     try:
         values: dict = {}
         if from_kh2d is not None:
@@ -321,7 +322,8 @@ def restart_command(
     ] = False,
     force: ForceOption = False,
 ) -> None:
-    """Continue a run from its newest checkpoint, appending to fields.nc and diagnostics.nc."""
+    """Continue a run from its newest checkpoint, appending to fields.nc and the
+    diagnostics files."""
     try:
         check_max_wall_time(max_wall_time)
         require_run_directory(run_dir)
@@ -667,7 +669,8 @@ def pack_command(
     ] = None,
     overwrite: OverwriteFileOption = False,
 ) -> None:
-    """Write a run as one self-contained netCDF file (fields, and diagnostics in a group)."""
+    """Write a run as one self-contained netCDF file (fields, and each diagnostics file in
+    a group)."""
 
     try:
         path = pack_run(run_dir, out, overwrite=overwrite)

@@ -218,12 +218,17 @@ def _execute(
     simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
     if resume is not None:
         simulation.end_approach = resume.end_approach
-    diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics if d.every_step} | {
-        "dt": "time step",
-        "cfl": "advective Courant number",
-    }
-    tracer_names = {d.name: d.long_name for d in simulation.diagnostics if not d.every_step}
     records = resume.records if resume is not None else {}  # a restart drops later records
+    # a run directory from before tracer_diagnostics.nc keeps its layout: every diagnostic
+    # in diagnostics.nc after every step
+    old_layout = resume is not None and TRACER_DIAGNOSTICS not in records
+    every_step = None if old_layout else True
+    diagnostic_names = {
+        d.name: d.long_name for d in simulation.diagnostics if every_step in (None, d.every_step)
+    } | {"dt": "time step", "cfl": "advective Courant number"}
+    tracer_names = {
+        d.name: d.long_name for d in simulation.diagnostics if not (old_layout or d.every_step)
+    }
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
     snapshot_times = snapshot_schedule(params.save_every, params.t_end)
@@ -234,7 +239,7 @@ def _execute(
         BackgroundSeries(fields, thread), snapshot_times, logger
     )
     simulation.output_writers["diagnostics"] = DiagnosticsWriter(
-        BackgroundSeries(series, thread, buffers=0), every_step=True
+        BackgroundSeries(series, thread, buffers=0), every_step=every_step
     )
     if tracer_names:  # every diagnostics_every steps, and at t_end
         every = params.diagnostics_every
@@ -263,6 +268,11 @@ def _execute(
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     logger.info("transforms: %s; %d numba threads", attrs["transforms"], numba.get_num_threads())
+    if old_layout and any(not d.every_step for d in simulation.diagnostics):
+        logger.info(
+            "the checkpoint predates tracer_diagnostics.nc: the tracers' diagnostics stay "
+            "in diagnostics.nc, after every step"
+        )
     start = time.perf_counter()
     steps_before = model.iteration
     outcome = "finished"

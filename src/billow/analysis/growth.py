@@ -232,7 +232,7 @@ def simulate_growth(
 
     def record(sim: Simulation) -> None:  # at t = 0 and after every step
         times.append(sim.model.time)
-        amplitudes.append(sim.evaluate_diagnostics()["mode_amplitude"])
+        amplitudes.append(sim.evaluate_diagnostics(every_step=True)["mode_amplitude"])
 
     simulation = Simulation(model, t_end=resolved.t_end, save_every=resolved.t_end, cfl=cfl)
     simulation.callbacks["record"] = Callback(record)

@@ -1,4 +1,5 @@
-"""Crash-proof streaming netCDF-4 output (CF-1.8): ``fields.nc`` and ``diagnostics.nc``.
+"""Crash-proof streaming netCDF-4 output (CF-1.8): ``fields.nc``, ``diagnostics.nc`` and
+``tracer_diagnostics.nc``.
 
 An HDF5 file that is being written when the process is killed (kill -9, a node
 failure) can be left unreadable. So records never go into the file users open.

@@ -183,6 +183,15 @@ TRACER_DIAGNOSTICS = "tracer_diagnostics"
 RUN_FILES = ("fields", "diagnostics", TRACER_DIAGNOSTICS)
 
 
+def _without_tracer_diagnostics(diagnostics) -> str:
+    """Why a run has no tracer_diagnostics, from its diagnostics (an h5py group or file):
+    none of its tracers' diagnostics are there, or all of them, every step (a run made
+    before billow wrote tracer_diagnostics.nc)."""
+    if any(name.endswith("_entropy") for name in diagnostics):
+        return "the run predates it; its tracers' diagnostics are in diagnostics.nc"
+    return "the run has no tracers"
+
+
 def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
     """Open a run directory's snapshots or scalar diagnostics as an xarray Dataset (lazily).
 
@@ -221,12 +230,15 @@ def open_run(directory: str | Path, which: str = "fields") -> xr.Dataset:
         if group == TRACER_DIAGNOSTICS:
             with h5py.File(directory, "r") as packed:
                 if group not in packed:
-                    raise BillowError(f"{directory} has no {group}: the run has no tracers")
+                    reason = _without_tracer_diagnostics(packed.get("diagnostics", {}))
+                    raise BillowError(f"{directory} has no {group}: {reason}")
         return xr.open_dataset(directory, engine="h5netcdf", group=group)
     path = directory / f"{which}.nc"
     if not path.is_file():
         if which == TRACER_DIAGNOSTICS and (directory / "diagnostics.nc").is_file():
-            raise BillowError(f"no {which}.nc in {directory}: the run has no tracers")
+            with h5py.File(directory / "diagnostics.nc", "r") as diagnostics:
+                reason = _without_tracer_diagnostics(diagnostics)
+            raise BillowError(f"no {which}.nc in {directory}: {reason}")
         raise BillowError(f"no {which}.nc in {directory}: not a billow run directory")
     check_segments(path)
     return xr.open_dataset(path, engine="h5netcdf")
