@@ -19,6 +19,7 @@ from billow.core.diagnostics import diagnostics_for
 from billow.errors import BillowError
 from billow.io.checkpoint import read_checkpoint
 from billow.runner import RunStopped, restart_run, run_case
+from billow.sweep import member_summary
 
 CASES = {
     "shear_layer": dict(Lx=14.0, perturbation="sinusoid", noise=1e-3),
@@ -250,6 +251,8 @@ def test_a_run_directory_from_before_tracer_diagnostics_keeps_its_layout(tmp_pat
     assert not (old / "tracer_diagnostics.nc").exists()
     with billow.open_run(old, "diagnostics") as diagnostics:
         assert {"dye_entropy", "c_integral"} <= set(diagnostics.data_vars)
+        final_entropy = float(diagnostics["dye_entropy"].values[-1])
+    assert member_summary(old)["final_dye_entropy"] == final_entropy  # a sweep reads it
     for which in ("fields", "diagnostics"):
         with (
             billow.open_run(tmp_path / "whole", which) as first,

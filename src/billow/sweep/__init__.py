@@ -320,7 +320,7 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
         t = diagnostics["time"].values.astype(float)
         series = {
             name: diagnostics[name].values.astype(float)
-            for name in ("ke", "mode_amplitude")
+            for name in ("ke", "mode_amplitude", "dye_entropy")  # the dye's: an old run's
             if name in diagnostics
         }
     if (run_dir / "tracer_diagnostics.nc").is_file():  # runs with a dye
@@ -332,6 +332,8 @@ def member_summary(run_dir: str | Path) -> dict[str, float]:
         if "ke" in series:
             out["final_ke"] = float(series["ke"][-1])
             out["max_ke"] = float(np.nanmax(series["ke"]))
+        if "dye_entropy" in series:  # a run from before tracer_diagnostics.nc
+            out["final_dye_entropy"] = float(series["dye_entropy"][-1])
     if "mode_amplitude" in series:
         try:
             with np.errstate(all="ignore"):
