@@ -223,12 +223,12 @@ def _execute(
     # in diagnostics.nc after every step
     old_layout = resume is not None and TRACER_DIAGNOSTICS not in records
     every_step = None if old_layout else True
-    diagnostic_names = {
-        d.name: d.long_name for d in simulation.diagnostics if every_step in (None, d.every_step)
-    } | {"dt": "time step", "cfl": "advective Courant number"}
-    tracer_names = {
-        d.name: d.long_name for d in simulation.diagnostics if not (old_layout or d.every_step)
+    diagnostic_names = {d.name: d.long_name for d in simulation.diagnostics_of(every_step)} | {
+        "dt": "time step",
+        "cfl": "advective Courant number",
     }
+    tracers = [] if old_layout else simulation.diagnostics_of(every_step=False)
+    tracer_names = {d.name: d.long_name for d in tracers}
     fields = fields_series(out, model.grid, field_long_names(model), attrs, records.get("fields"))
     series = diagnostics_series(out, diagnostic_names, attrs, records.get("diagnostics"))
     snapshot_times = snapshot_schedule(params.save_every, params.t_end)
@@ -268,7 +268,7 @@ def _execute(
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     logger.info("transforms: %s; %d numba threads", attrs["transforms"], numba.get_num_threads())
-    if old_layout and any(not d.every_step for d in simulation.diagnostics):
+    if old_layout and simulation.diagnostics_of(every_step=False):
         logger.info(
             "the checkpoint predates tracer_diagnostics.nc: the tracers' diagnostics stay "
             "in diagnostics.nc, after every step"

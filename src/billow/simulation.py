@@ -195,13 +195,16 @@ class Simulation:
             )
         return min(max((time - start) / (end - start), 0.0), 1.0)
 
+    def diagnostics_of(self, every_step: bool | None = None) -> list[Diagnostic]:
+        """The diagnostics recorded every step (``every_step`` True), the others (False),
+        or all (None); see :class:`~billow.core.diagnostics.Diagnostic`."""
+        return [d for d in self.diagnostics if every_step in (None, d.every_step)]
+
     def evaluate_diagnostics(self, every_step: bool | None = None) -> dict[str, float]:
-        """The scalar diagnostics of the current state, with the step's ``dt`` and ``cfl``;
-        with ``every_step`` True only those recorded every step (and dt, cfl), with False
-        only the others (:class:`~billow.core.diagnostics.Diagnostic`)."""
-        chosen = [d for d in self.diagnostics if every_step in (None, d.every_step)]
+        """The scalar diagnostics of the current state chosen by ``every_step`` (see
+        :meth:`diagnostics_of`), with the step's ``dt`` and ``cfl`` unless it is False."""
         with shared_reductions(self.model):
-            values = {d.name: d.function(self.model) for d in chosen}
+            values = {d.name: d.function(self.model) for d in self.diagnostics_of(every_step)}
         if every_step is not False:
             values["dt"] = self.dt
             values["cfl"] = self.courant
