@@ -11,10 +11,11 @@ in proportion to the grid, the snapshot count or the step count:
   (``output_writers.WriterThread``), plus 8 bytes per snapshot time;
 - snapshots: floor(t_end / save_every) + 2 (t = 0, every save_every, and t_end);
 - steps: at least t_end / dt_max, since every step is no longer than
-  dt_max = min(cfl min(dx, dz), diffusive limit) (see ``Simulation.stable_dt``), and at
-  least one per snapshot (steps land on the snapshot times);
-- output: the snapshots of FIELDS_PER_SNAPSHOT fields and DIAGNOSTICS_PER_STEP
-  scalars a step, in float64.
+  dt_max = min(cfl min(dx, dz), diffusive limit) (see ``Simulation.stable_dt``);
+  snapshots inside a step are filled in by dense output, so they add no steps;
+- output: the snapshots of FIELDS_PER_SNAPSHOT fields, SCALARS_PER_STEP scalars a
+  step (diagnostics.nc) and TRACER_SCALARS every ``diagnostics_every`` steps
+  (tracer_diagnostics.nc), in float64.
 
 :func:`check_limits` refuses, in one line giving the estimate, a run needing more
 memory than the machine has, or writing more than OUTPUT_LIMIT or the free space
@@ -37,7 +38,8 @@ from .output_writers import SNAPSHOT_BUFFERS
 MEMORY_BASE = 400 * 2**20
 FIELDS_PER_SNAPSHOT = 6  # u, w, b, dye, vorticity and a spanwise velocity or tracer
 MEMORY_PER_CELL = 256 + 8 * FIELDS_PER_SNAPSHOT * (SNAPSHOT_BUFFERS + 1)
-DIAGNOSTICS_PER_STEP = 16
+SCALARS_PER_STEP = 11  # time, dt, cfl and at most 8 diagnostics (the forced case's)
+TRACER_SCALARS = 2  # the dye's integral and entropy
 OUTPUT_LIMIT = 100 * 2**30  # bytes a run may write without --force
 
 
@@ -57,9 +59,10 @@ def estimate_run(params: RunParams) -> RunEstimate:
     dx, dz = lx / params.nx, params.Lz / params.nz
     diffusivity = max(1.0, 1.0 / getattr(params, "Pr", 1.0), 1.0 / params.Sc) / params.Re
     dt_max = min(params.cfl * min(dx, dz), diffusive_dt(diffusivity, dx, dz))
-    steps = max(math.ceil(params.t_end / dt_max) if dt_max > 0 else math.inf, snapshots - 1)
+    steps = math.ceil(params.t_end / dt_max) if dt_max > 0 else math.inf
     memory = MEMORY_BASE + MEMORY_PER_CELL * cells + 8.0 * snapshots
-    output = 8.0 * (FIELDS_PER_SNAPSHOT * cells * snapshots + DIAGNOSTICS_PER_STEP * steps)
+    scalars = (SCALARS_PER_STEP + TRACER_SCALARS / params.diagnostics_every) * steps
+    output = 8.0 * (FIELDS_PER_SNAPSHOT * cells * snapshots + scalars)
     return RunEstimate(memory, snapshots, float(steps), output)
 
 
