@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import h5py
@@ -278,6 +279,9 @@ class HeldSeries:
     def commit(self):
         self.committed += 1
 
+    def finish_segment(self):
+        return self.commit  # published by the WriterThread's finishing thread
+
     def close(self):
         self.closed += 1
 
@@ -371,20 +375,29 @@ def test_buffers_lent_for_a_record_are_queued_without_a_copy():
     assert np.array_equal(held.received[0][1]["u"], record(5)["u"])
 
 
-def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_path, monkeypatch):
-    """Snapshots, both diagnostics series and checkpoints are written on one thread, not the time
-    loop's; each checkpoint after the commits of the records it counts."""
+def test_a_run_writes_records_and_checkpoints_on_the_writer_threads_in_order(tmp_path, monkeypatch):
+    """Snapshots and both diagnostics series are appended on the writer thread, not the time
+    loop's; their commits are published, and the checkpoints written, on its finishing
+    thread, each checkpoint after the publication of the records it counts."""
     threads, published = [], {}
-    append, commit = SegmentedTimeSeries.append, SegmentedTimeSeries.commit
+    append, finish = SegmentedTimeSeries.append, SegmentedTimeSeries.finish_segment
     write = checkpoint_module.write_checkpoint
 
     def recording_append(series, times, values):
         threads.append((series.name, threading.current_thread().name))
         append(series, times, values)
 
-    def recording_commit(series):
-        commit(series)
-        published[series.name] = sum(len(segment.times) for segment in series.segments)
+    def recording_finish(series):
+        publish = finish(series)
+        if publish is None:
+            return None
+
+        def recording_publish():
+            publish()
+            threads.append((f"publish {series.name}", threading.current_thread().name))
+            published[series.name] = sum(len(segment.times) for segment in series.segments)
+
+        return recording_publish
 
     def recording_write(run_dir, checkpoint, keep=2):
         threads.append(("checkpoint", threading.current_thread().name))
@@ -392,7 +405,7 @@ def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_
         return write(run_dir, checkpoint, keep)
 
     monkeypatch.setattr(SegmentedTimeSeries, "append", recording_append)
-    monkeypatch.setattr(SegmentedTimeSeries, "commit", recording_commit)
+    monkeypatch.setattr(SegmentedTimeSeries, "finish_segment", recording_finish)
     monkeypatch.setattr(checkpoint_module, "write_checkpoint", recording_write)
     billow.run(
         "shear_layer",
@@ -404,12 +417,67 @@ def test_a_run_writes_records_and_checkpoints_on_the_writer_thread_in_order(tmp_
         save_every=0.25,
         checkpoint_every=0.5,
     )
-    kinds = {"fields", "diagnostics", "tracer_diagnostics", "checkpoint"}
-    assert {kind for kind, _ in threads} == kinds
-    assert {name for _, name in threads} == {"billow-writer"}
-    assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
+    series = {"fields", "diagnostics", "tracer_diagnostics"}
+    where = {kind: {name for k, name in threads if k == kind} for kind, _ in threads}
+    assert set(where) == series | {f"publish {name}" for name in series} | {"checkpoint"}
+    assert all(where[name] == {"billow-writer"} for name in series)
+    assert all(where[kind] == {"billow-writer-finish"} for kind in set(where) - series)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("billow-")]
     with billow.open_run(tmp_path / "run") as dataset:
         assert dataset.sizes["time"] == 5
+
+
+class SlowPublication(HeldSeries):
+    """A series whose appends are immediate and whose publication waits for ``disk``."""
+
+    def __init__(self, fail: bool = False):
+        super().__init__()
+        self.release.set()
+        self.disk = threading.Event()
+        self.fail_publication = fail
+
+    def finish_segment(self):
+        def publish():
+            self.disk.wait(timeout=60)
+            if self.fail_publication:
+                raise OSError(5, "Input/output error")
+            self.commit()
+
+        return publish
+
+
+def test_records_after_a_commit_are_written_while_the_disk_catches_up():
+    """A commit's publication (fsync, rename, index) runs on the finishing thread: the
+    appends after it neither wait for it nor, with two buffer sets, hold up the caller."""
+    held = SlowPublication()
+    series = BackgroundSeries(held, buffers=2)
+    series.append(0.0, record(0))
+    series.commit()
+    for n in range(1, 6):  # more records than buffer sets, while the publication waits
+        series.append(float(n), record(n))
+    deadline = time.monotonic() + 30
+    while len(held.received) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(held.received) == 6 and held.committed == 0
+    held.disk.set()
+    series.thread.wait()
+    assert held.committed == 1
+    series.close()
+
+
+def test_a_failed_publication_stops_the_writer_and_is_raised():
+    held = SlowPublication(fail=True)
+    series = BackgroundSeries(held, buffers=2)
+    series.append(0.0, record(0))
+    series.commit()
+    held.disk.set()
+    with pytest.raises(OSError, match="Input/output error"):
+        series.thread.wait()
+    with pytest.raises(OSError, match="Input/output error"):
+        series.append(1.0, record(1))
+    series.close()
+    assert held.committed == 0 and held.closed == 1
+    assert len(held.received) == 1
 
 
 def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_last_one(
@@ -431,7 +499,7 @@ def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_l
     settings = dict(nx=16, nz=16, Lx=14.0, t_end=2.0, save_every=0.25, checkpoint_every=0.5)
     with pytest.raises(OSError, match="No space left"):
         billow.run("shear_layer", out=out, **settings)
-    assert not [thread for thread in threading.enumerate() if thread.name == "billow-writer"]
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("billow-")]
     kept = sorted(path.name for path in (out / "checkpoints").iterdir())
     assert kept == [f"checkpoint_{written[0]:09d}.h5"]
     monkeypatch.setattr(checkpoint_module, "write_checkpoint", write)
@@ -464,7 +532,7 @@ def test_a_writer_threads_error_not_yet_raised_is_raised_when_it_is_left():
     with pytest.raises(OSError, match="No space left"):
         with WriterThread() as thread:
             thread.submit(full_disk)
-    assert not [t for t in threading.enumerate() if t.name == "billow-writer"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("billow-")]
 
 
 def test_without_buffer_sets_a_lent_record_is_new_arrays_handed_over():

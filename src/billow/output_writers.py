@@ -10,14 +10,15 @@ the first step. It may also have
   before each checkpoint) and return how many records that is, which the checkpoint
   stores so that a restart resumes the writer exactly there; a writer on a
   :class:`WriterThread` queues the publishing there, before the checkpoint, which the
-  checkpointer queues on the same thread;
+  checkpointer queues on the same WriterThread;
 - ``close(sim)``: when the run ends, however it ends.
 
 The writers here hand their records to a *series*: anything with ``append(times,
 values)``, ``commit()`` and ``close()`` and a ``records`` count, such as
 :class:`billow.io.netcdf.SegmentedTimeSeries`, or a :class:`BackgroundSeries` around
-one, which appends and commits on a :class:`WriterThread`. The checkpointer is
-:class:`billow.io.checkpoint.Checkpointer` (which may write on the same thread).
+one, which appends and commits on a :class:`WriterThread` (and publishes each commit on
+its finishing thread). The checkpointer is :class:`billow.io.checkpoint.Checkpointer`
+(which may write on the same WriterThread, after the publications it counts).
 """
 
 from __future__ import annotations
@@ -52,50 +53,80 @@ class Series(Protocol):
     def close(self) -> None: ...
 
 
+class SegmentedSeries(Series, Protocol):
+    """A series whose commit is in two parts (:class:`BackgroundSeries` runs the second
+    as a :class:`WriterThread` finish)."""
+
+    def finish_segment(self) -> Callable[[], object] | None:
+        """Close what was appended since the last commit; return what publishes it."""
+
+
 class WriterThread:
-    """One thread that runs the output writers' jobs (appends, commits, checkpoints) in
-    the order they were submitted, so that the time loop does not wait for them.
+    """Runs the output writers' jobs (appends, commits, checkpoints) in the order they were
+    submitted, on two threads of its own, so that the time loop does not wait for them.
+
+    A job runs on the writer thread. What it returns, if anything, is its *finish*: a
+    callable that runs on a second, finishing thread, after the finishes of the jobs
+    before it. A commit's finish is the fsync, renaming and index rewrite that publish a
+    closed segment, which wait for the disk (:meth:`SegmentedTimeSeries.finish_segment
+    <billow.io.netcdf.SegmentedTimeSeries.finish_segment>`); a checkpoint is written as a
+    finish too. So the records after a commit are written while the disk catches up with
+    it, and a checkpoint submitted after the commits of the series it counts is written
+    after their publication: it never counts a record that is not published.
 
     Writing is mostly the kernel copying records into the page cache, and fsyncs, during
-    which h5py and the OS let go of the GIL, so the thread works while the time loop steps
-    on (on a second core where there is one). Jobs run in order: a checkpoint submitted
-    after the commits of the series it counts, on the same thread, is written after
-    them, so it never counts a record that is not published.
+    which h5py and the OS let go of the GIL, so both threads work while the time loop
+    steps on (on a second core where there is one).
 
-    A job that raises (a full disk) stops the thread's work: the jobs after it are
-    skipped (their ``done`` still runs), and the error is raised on the caller's thread by
-    every later ``submit``, and by the first ``wait`` (or the context manager's exit,
-    when no other exception is on its way) if nothing raised it before. ``close`` stops
-    the thread without raising; a later ``submit`` starts it again.
+    A job or finish that raises (a full disk) stops the work: the jobs and finishes after
+    it are skipped (their ``done`` still runs), and the error is raised on the caller's
+    thread by every later ``submit``, and by the first ``wait`` (or the context manager's
+    exit, when no other exception is on its way) if nothing raised it before. ``close``
+    stops the threads without raising; a later ``submit`` starts them again.
     """
 
     def __init__(self, name: str = "billow-writer"):
         self.name = name
         self._jobs: queue.Queue = queue.Queue()
+        self._finishes: queue.Queue = queue.Queue()
         self._failure: BaseException | None = None
         self._reported = False  # whether the failure was raised on the caller's thread
-        self._thread: threading.Thread | None = None
+        self._threads: tuple[threading.Thread, ...] = ()
 
-    def submit(self, job: Callable[[], object], done: Callable[[], object] | None = None) -> None:
-        """Queue ``job`` (then ``done``, which runs even if the job is skipped or fails)."""
+    def submit(
+        self,
+        job: Callable[[], Callable[[], object] | None],
+        done: Callable[[], object] | None = None,
+    ) -> None:
+        """Queue ``job``, then ``done``: after the job, or after its finish if it returns
+        one; ``done`` runs even if the job is skipped or fails."""
         self.raise_error()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run_jobs, name=self.name, daemon=True)
-            self._thread.start()
+        if not self._threads:
+            self._threads = (
+                threading.Thread(target=self._run_jobs, name=self.name, daemon=True),
+                threading.Thread(
+                    target=self._run_finishes, name=f"{self.name}-finish", daemon=True
+                ),
+            )
+            for thread in self._threads:
+                thread.start()
         self._jobs.put((job, done))
 
     def wait(self) -> None:
-        """Wait until every job submitted has run; raise a job's error not yet raised."""
-        self._jobs.join()
+        """Wait until every job submitted, and its finish, has run; raise an error not yet
+        raised."""
+        self._jobs.join()  # then every finish is queued
+        self._finishes.join()
         if not self._reported:
             self.raise_error()
 
     def close(self) -> None:
-        """Wait for the jobs and stop the thread (a later ``submit`` starts a new one)."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
+        """Wait for the jobs and stop the threads (a later submit starts new ones)."""
+        if self._threads:
+            self._jobs.put(None)  # the writer thread passes it on to the finishing thread
+            for thread in self._threads:
+                thread.join()
+            self._threads = ()
 
     def __enter__(self) -> WriterThread:
         return self
@@ -114,16 +145,34 @@ class WriterThread:
     def _run_jobs(self) -> None:
         while (item := self._jobs.get()) is not None:
             job, done = item
+            finish = None
             try:
                 if self._failure is None:  # after a failure, the rest is skipped
-                    job()
+                    finish = job()
             except BaseException as error:  # raised again on the caller's thread
+                self._failure = error
+            finally:
+                if finish is not None:
+                    self._finishes.put((finish, done))
+                elif done is not None:
+                    done()
+                self._jobs.task_done()
+        self._finishes.put(None)
+        self._jobs.task_done()
+
+    def _run_finishes(self) -> None:
+        while (item := self._finishes.get()) is not None:
+            finish, done = item
+            try:
+                if self._failure is None:
+                    finish()
+            except BaseException as error:
                 self._failure = error
             finally:
                 if done is not None:
                     done()
-                self._jobs.task_done()
-        self._jobs.task_done()
+                self._finishes.task_done()
+        self._finishes.task_done()
 
 
 class BackgroundSeries:
@@ -145,7 +194,7 @@ class BackgroundSeries:
 
     def __init__(
         self,
-        series: Series,
+        series: SegmentedSeries,
         thread: WriterThread | None = None,
         buffers: int = SNAPSHOT_BUFFERS,
     ):
@@ -187,8 +236,9 @@ class BackgroundSeries:
         self.records += times.size
 
     def commit(self) -> None:
-        """Queue the commit of every record appended so far."""
-        self.thread.submit(self.series.commit)
+        """Queue the commit of every record appended so far: the series' segment is closed
+        on the writer thread and published by its finish (``finish_segment``)."""
+        self.thread.submit(self.series.finish_segment)
 
     def close(self) -> None:
         """Wait for everything queued, stop the thread (a later submit starts it again: a

@@ -176,9 +176,10 @@ class Checkpointer:
     written when the model has not stepped since the last checkpoint (or the start).
 
     With a ``thread`` (:class:`~billow.output_writers.WriterThread`), a copy of the state
-    is queued there and written while the run steps on; ``close`` waits for it. The other
-    writers must queue their records and commits on that same thread (as the runner sets
-    them up): the checkpoint is then written after the commits it counts.
+    is queued there and written, as a finish, while the run steps on; ``close`` waits for
+    it. The other writers must queue their records and commits on that same WriterThread
+    (as the runner sets them up): the checkpoint is then written after the publication of
+    the commits it counts.
     """
 
     def __init__(
@@ -216,8 +217,11 @@ class Checkpointer:
         else:  # after the flushes queued above; one checkpoint's copy in flight at most
             self._in_flight.acquire()
             try:
-                checkpoint = capture_checkpoint(sim.model, records, sim.end_approach)
-                self.thread.submit(partial(self._write, checkpoint), self._in_flight.release)
+                write = partial(
+                    self._write, capture_checkpoint(sim.model, records, sim.end_approach)
+                )
+                # a finish: written after the publication of the records it counts
+                self.thread.submit(lambda: write, self._in_flight.release)
             except BaseException:  # not queued (the thread failed)
                 self._in_flight.release()
                 raise

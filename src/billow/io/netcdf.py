@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,9 @@ class SegmentedTimeSeries:
             values = {name: source[name][:count] for name in self.variables}
         self._open(segment.first)
         self._append_to_open(segment.times, values)
-        self._close_open(segment.path)
+        partial, _ = self._close_open()
+        fsync_file(partial)
+        os.replace(partial, segment.path)
         segment.stored = count
 
     # ------------------------------------------------------------------ writing
@@ -273,20 +276,19 @@ class SegmentedTimeSeries:
         if self.open_descriptor is not None:  # then the fsync at commit waits for little
             start_writeback(self.open_descriptor)
 
-    def _close_open(self, path: Path) -> np.ndarray:
-        """Write the times and cut the variables to the records written, then close, fsync
-        and rename the open segment to ``path``; returns its times."""
+    def _close_open(self) -> tuple[Path, np.ndarray]:
+        """Write the times and cut the variables to the records written, then close the open
+        segment (still a ``.partial`` file); returns its path and times."""
         times = np.concatenate(self.open_times)
         self.open_time.resize(times.size, axis=0)
         self.open_time[:] = times
         for dataset in self.open_datasets.values():
             dataset.resize(times.size, axis=0)
+        path = self._segment_path(self.open_first)
         partial = path.with_name(path.name + PARTIAL)
         self.open_segment.close()
         self.open_segment = None
-        fsync_file(partial)
-        os.replace(partial, path)
-        return times
+        return partial, times
 
     def append(self, times: float | np.ndarray, values: dict[str, np.ndarray | float]) -> None:
         """Append one record (or several: arrays whose first axis is time) to the open segment."""
@@ -298,13 +300,31 @@ class SegmentedTimeSeries:
 
     def commit(self) -> None:
         """Finish the open segment and publish it in the index (both atomic)."""
+        publish = self.finish_segment()
+        if publish is not None:
+            publish()
+
+    def finish_segment(self) -> Callable[[], None] | None:
+        """Close the open segment and return what publishes it: fsync it, rename it to its
+        finished name and rewrite the index over it (None if no segment is open).
+
+        The records appended after this go to a new segment, so the publication, which waits
+        for the disk, may run on another thread meanwhile (as a
+        :class:`~billow.output_writers.WriterThread` finish); publications must run in the
+        order of their segments."""
         if self.open_segment is None:
-            return
+            return None
         first = self.open_first
-        path = self._segment_path(first)
-        times = self._close_open(path)
-        self.segments.append(Segment(path, first, times, len(times)))
-        self._write_index()
+        partial, times = self._close_open()
+
+        def publish() -> None:
+            path = self._segment_path(first)
+            fsync_file(partial)
+            os.replace(partial, path)
+            self.segments.append(Segment(path, first, times, len(times)))
+            self._write_index()
+
+        return publish
 
     def close(self) -> None:
         self.commit()
