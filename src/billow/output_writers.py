@@ -152,7 +152,7 @@ class WriterThread:
             except BaseException as error:  # raised again on the caller's thread
                 self._failure = error
             finally:
-                if finish is not None:
+                if callable(finish):
                     self._finishes.put((finish, done))
                 elif done is not None:
                     done()
