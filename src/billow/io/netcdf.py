@@ -185,6 +185,11 @@ class SegmentedTimeSeries:
     def _segment_path(self, first: int) -> Path:
         return self.run_dir / SEGMENTS / f"{self.name}.{first:09d}.nc"
 
+    def _partial_path(self, first: int) -> Path:
+        """The open segment's name until it is published."""
+        path = self._segment_path(first)
+        return path.with_name(path.name + PARTIAL)
+
     def _shape(self, dims: tuple[str, ...]) -> tuple[int, ...]:
         return tuple(self.dimensions[d] for d in dims[1:])
 
@@ -241,8 +246,7 @@ class SegmentedTimeSeries:
         Its variables are sized for ``SEGMENT_CAPACITY`` records at first (chunks not
         written take no space) and doubled when full, rather than resized every record;
         :meth:`_close_open` cuts them to the records written and writes the times."""
-        path = self._segment_path(first)
-        segment = self._create(path.with_name(path.name + PARTIAL), "segment")
+        segment = self._create(self._partial_path(first), "segment")
         self.open_datasets = {name: segment[name] for name in self.variables}
         # the origin of a record in each variable, without the time axis
         self.open_origins = {
@@ -284,8 +288,7 @@ class SegmentedTimeSeries:
         self.open_time[:] = times
         for dataset in self.open_datasets.values():
             dataset.resize(times.size, axis=0)
-        path = self._segment_path(self.open_first)
-        partial = path.with_name(path.name + PARTIAL)
+        partial = self._partial_path(self.open_first)
         self.open_segment.close()
         self.open_segment = None
         return partial, times
