@@ -149,11 +149,11 @@ def test_log_of_a_stopped_run_does_not_say_finished(tmp_path):
 
 
 def test_one_member_is_singular(tmp_path, monkeypatch):
-    import billow.cli
+    import billow.sweep
 
     spec = tmp_path / "spec.toml"
     spec.write_text('case = "shear_layer"\n[parameters]\nnx = 16\nnz = 16\nLx = 14.0\n')
-    monkeypatch.setattr(billow.cli, "run_sweep", lambda *args, **kwargs: None)
+    monkeypatch.setattr(billow.sweep, "run_sweep", lambda *args, **kwargs: None)
     result = invoke("sweep", spec, "--out", tmp_path / "sweep")
     assert result.exit_code == 0, result.stderr
     assert "sweep of 1 member ->" in result.stderr
@@ -177,7 +177,8 @@ def test_readme_commands_write_only_under_runs():
 
 def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
     # ... and so does the one output directory with a default outside a run directory
-    import billow.cli
+    import billow.analysis.compare
+    import billow.errors
 
     seen = {}
 
@@ -185,7 +186,7 @@ def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
         seen["out"] = out
         raise billow.errors.BillowError("stop here")
 
-    monkeypatch.setattr(billow.cli, "compare_runs", fake_compare)
+    monkeypatch.setattr(billow.analysis.compare, "compare_runs", fake_compare)
     invoke("compare", tmp_path / "a", tmp_path / "b")
     assert Path(seen["out"]).parts[0] == "runs"
 

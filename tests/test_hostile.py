@@ -493,7 +493,7 @@ def test_tracebacks_only_with_debug(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise TypeError("a bug")
 
-    monkeypatch.setattr("billow.cli.pack_run", broken)
+    monkeypatch.setattr("billow.io.pack.pack_run", broken)
     code, stderr = invoke_main(monkeypatch, capsys, "pack", str(tmp_path))
     assert_one_line(code, stderr, 1, "billow: error: internal error TypeError: a bug", "--debug")
 

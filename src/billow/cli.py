@@ -16,9 +16,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
@@ -30,32 +29,16 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click.exceptions import ClickException, NoArgsIsHelpError
 
 from ._version import __version__
-from .analysis.compare import compare_runs
-from .analysis.report import analyze_run
-from .cases import CASES, get_case
-from .compat.kh2d import load_kh2d
-from .config import (
-    StabilityParams,
-    StratifiedParams,
-    parse_assignment,
-    read_config,
-    validate_params,
-)
 from .errors import BillowError
-from .io.lock import lock_directory
-from .io.pack import pack_run
-from .io.rundir import check_run_directory, require_run_directory
-from .limits import check_limits
-from .linear import stability
-from .ml.build import make_dataset
-from .ml.export import export_run
-from .ml.spec import load_dataset_spec
 from .progress import progress_display
-from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run, run_case
-from .sweep import SweepInterrupted, check_sweep, load_spec, run_sweep
 from .viz import require_viz
-from .viz.movie import render_movie
-from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
+
+if TYPE_CHECKING:
+    from .simulation import RunStopped
+
+# Each command imports the rest of billow (numba, scipy, h5py, pydantic behind it) in
+# its own body, so that `billow --help`, `billow movie` or `billow pack` do not spend a
+# second loading the solver they do not use.
 
 app = typer.Typer(
     help="billow: fast, verified simulations of 2-D stratified shear flows.",
@@ -168,6 +151,8 @@ def _format_default(value) -> str:
 
 def _own_parameters(case) -> list[str]:
     """Parameters a case adds, or whose default differs from the common one."""
+    from .config import StratifiedParams
+
     common = StratifiedParams.model_fields
     own = []
     for name, field in case.params.model_fields.items():
@@ -181,6 +166,9 @@ def list_cases(
     name: Annotated[str | None, typer.Argument(help="show one case in full")] = None,
 ) -> None:
     """List the cases (one screen), or one case's physics and every parameter."""
+    from .cases import CASES, get_case
+    from .config import StratifiedParams
+
     out = Console()
     try:
         if name is not None:
@@ -247,6 +235,13 @@ def run_command(
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc,
     tracer_diagnostics.nc, log.txt)."""
+    from .cases import get_case
+    from .compat.kh2d import load_kh2d
+    from .config import parse_assignment, read_config
+    from .io.rundir import check_run_directory
+    from .limits import check_limits
+    from .runner import RunStopped, check_max_wall_time, run_case
+
     try:
         values: dict = {}
         if from_kh2d is not None:
@@ -324,6 +319,10 @@ def restart_command(
 ) -> None:
     """Continue a run from its newest checkpoint, appending to fields.nc and the
     diagnostics files."""
+    from .io.lock import lock_directory
+    from .io.rundir import require_run_directory
+    from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run
+
     try:
         check_max_wall_time(max_wall_time)
         require_run_directory(run_dir)
@@ -385,6 +384,7 @@ def sweep_command(
     force: ForceOption = False,
 ) -> None:
     """Run a parameter sweep on Dask (resumable); writes sweep.csv, sweep.nc, sweep.png."""
+    from .sweep import SweepInterrupted, check_sweep, load_spec, run_sweep
 
     try:
         parsed = load_spec(spec)
@@ -418,6 +418,10 @@ def stability_command(
     ] = "shear_layer",
 ) -> None:
     """Linear stability of the tanh shear layer: fastest-growing mode and recommended Lx."""
+    import numpy as np
+
+    from .config import StabilityParams, parse_assignment, validate_params
+    from .linear import stability
 
     try:
         if plot is not None:
@@ -475,6 +479,9 @@ def _case_stability_defaults(name: str) -> dict:
     """The defaults of case ``name`` for StabilityParams' fields, so that `billow stability`
     finds the mode (and the Lx) that a run of the case uses; only for cases whose default
     Lx is set by the tanh layer's linear theory."""
+    from .cases import CASES, get_case
+    from .config import StabilityParams
+
     spec = get_case(name)
     fields = spec.params.model_fields
     if "wavelengths" not in fields or "R" not in fields:
@@ -502,6 +509,11 @@ def _check_plot_directory(directory: Path) -> None:
 
 
 def _stability_figures(directory: Path, params, mode, options: dict, out: Console) -> None:
+    import numpy as np
+
+    from .linear import stability
+    from .viz.stability_plots import plot_growth_curve, plot_stability_diagram
+
     require_viz("--plot", ("matplotlib", "cmocean"))
 
     try:
@@ -541,6 +553,7 @@ def analyze_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the results")] = None,
 ) -> None:
     """Energetics, mixing and kh2d-study metrics: analysis.nc, summary.md and figures/."""
+    from .analysis.report import analyze_run
 
     try:
         result = analyze_run(run_dir, out=out)
@@ -574,6 +587,8 @@ def movie_command(
     out: Annotated[Path | None, typer.Option("--out", help="directory for the movies")] = None,
 ) -> None:
     """Render movie.mp4 and movie.gif of a run's snapshots (fixed colour limits, time label)."""
+    from .viz.movie import render_movie
+
     try:
         require_viz("billow movie")
         start = time.perf_counter()
@@ -607,6 +622,7 @@ def export_command(
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
+    from .ml.export import export_run
 
     try:
         names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
@@ -626,6 +642,10 @@ def dataset_command(
 ) -> None:
     """Generate an ML dataset in The Well's layout from a sweep-like spec (Dask, resumable):
     data/{train,valid,test}/*.hdf5, stats.yaml, README.md."""
+    from .ml.build import make_dataset
+    from .ml.spec import load_dataset_spec
+    from .sweep import SweepInterrupted, check_sweep
+
     try:
         parsed = load_dataset_spec(spec)
         check_sweep(parsed.sweep, out / "runs", scheduler=scheduler, n_workers=workers, force=force)
@@ -653,6 +673,8 @@ def compare_command(
     seed: Annotated[int, typer.Option("--seed", help="seed of the sampling")] = 0,
 ) -> None:
     """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
+    from .analysis.compare import compare_runs
+
     try:
         require_viz("billow compare", ("matplotlib", "cmocean"))
         comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
@@ -671,6 +693,7 @@ def pack_command(
 ) -> None:
     """Write a run as one self-contained netCDF file (fields, and each diagnostics file in
     a group)."""
+    from .io.pack import pack_run
 
     try:
         path = pack_run(run_dir, out, overwrite=overwrite)
