@@ -559,6 +559,33 @@ def test_fftw_and_scipy_solve_alike_to_round_off(periodic_z, nx, nz):
 
 
 @needs_pyfftw
+def test_fftw_blocks_run_on_a_helper_thread_on_large_grids_to_the_same_bits(monkeypatch):
+    """Between walls FFTW transforms two blocks of rows. With two threads and at least
+    HELPER_MIN_CELLS cells, the second block of each transform runs on the helper thread;
+    the plans are the same as on one thread, so phi is the same to the last bit."""
+    submitted = []
+    helper = poisson._fft_helper(os.getpid())
+
+    class Recorder:
+        def submit(self, job):
+            submitted.append(job)
+            return helper.submit(job)
+
+    monkeypatch.setattr(poisson, "_fft_helper", lambda pid: Recorder())
+    nz = 256
+    large = Grid(poisson.FFTWTransforms.HELPER_MIN_CELLS // nz, nz, 5.0, 3.0)
+    rhs = np.random.default_rng(7).standard_normal((large.nz, large.nx))
+    on_one = PoissonSolver(large, workers=1, library="fftw").solve(rhs).copy()
+    assert submitted == []
+    on_two = PoissonSolver(large, workers=2, library="fftw").solve(rhs)
+    assert len(submitted) == 2  # the forward and the inverse transform's second block
+    assert np.array_equal(on_one, on_two)
+    small = Grid(64, 32, 5.0, 3.0)
+    PoissonSolver(small, workers=2, library="fftw").solve(rhs[:32, :64])
+    assert len(submitted) == 2  # below HELPER_MIN_CELLS: all on the calling thread
+
+
+@needs_pyfftw
 def test_fftw_plans_set_the_processs_wisdom_aside_and_restore_it():
     """FFTW would use the process's wisdom even with FFTW_ESTIMATE (another plan, other
     last bits): billow plans without it, and leaves it as it was."""
