@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from console import BILLOW
+from typer.testing import CliRunner
 
 import billow
 import billow.simulation
+from billow.cli import app
 from billow.core.diagnostics import diagnostics_for
+from billow.core.poisson import _import_pyfftw
 from billow.errors import BillowError
 from billow.io.checkpoint import read_checkpoint
-from billow.runner import RunStopped, restart_run, run_case
+from billow.runner import RunStopped, prepare_restart, restart_run, run_case
 from billow.sweep import member_summary
 
 CASES = {
@@ -96,6 +99,23 @@ def test_restart_command_continues_and_errors_in_one_line(tmp_path):
     )
     assert refused.returncode != 0
     assert refused.stderr.count("\n") == 1 and "already at t = 3" in refused.stderr
+
+
+@pytest.mark.skipif(_import_pyfftw() is None, reason="pyFFTW (the fftw extra) not installed")
+def test_a_restart_with_other_transforms_says_it_is_not_bitwise(tmp_path, monkeypatch):
+    # FFTW and scipy.fft agree to round-off only: a run continued with the other library
+    # is not the run it would have been, and the user is told so, on stderr and in the log
+    run = tmp_path / "run"
+    monkeypatch.setenv("BILLOW_FFT", "scipy")
+    billow.run("shear_layer", t_end=2.0, out=run, **SMALL, **CASES["shear_layer"])
+    assert prepare_restart(run, 3.0).warning is None
+    monkeypatch.setenv("BILLOW_FFT", "fftw")
+    warning = prepare_restart(run, 3.0).warning
+    assert "scipy.fft" in warning and "pyFFTW" in warning and "not bit for bit" in warning
+    result = CliRunner().invoke(app, ["restart", str(run), "--t-end", "3", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"billow: warning: {warning}\n"
+    assert f"warning: {warning}" in (run / "log.txt").read_text()
 
 
 def test_wall_time_limit_stops_with_checkpoint_and_restart_is_identical(tmp_path):

@@ -328,6 +328,8 @@ def restart_command(
         require_run_directory(run_dir)
         with lock_directory(run_dir):
             restart = prepare_restart(run_dir, t_end, from_scratch=from_scratch, force=force)
+            if restart.warning:
+                print(f"billow: warning: {restart.warning}", file=sys.stderr)
             if restart.checkpoint is None:
                 console.print(f"{run_dir}: running it again from t = 0")
             start = time.perf_counter()

@@ -17,7 +17,7 @@ from .callbacks import Callback, StopOnSignal, WallTimeLimit
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .core.model import Model
-from .core.poisson import fft_library
+from .core.poisson import describe_transforms, fft_library
 from .errors import ConfigError
 from .io.atomic import write_text_atomically
 from .io.checkpoint import Checkpoint, Checkpointer, latest_checkpoint, read_checkpoint, restore
@@ -29,6 +29,7 @@ from .io.rundir import (
     claim_run_directory,
     close_logger,
     open_run,
+    recorded_attribute,
     require_run_directory,
     run_logger,
 )
@@ -107,6 +108,7 @@ class Restart:
     case: str
     params: RunParams
     checkpoint: Checkpoint | None  # None: killed before its first one; starts again
+    warning: str | None = None  # what the user should know before it goes on
 
 
 def prepare_restart(
@@ -143,7 +145,19 @@ def prepare_restart(
     checkpoint = read_checkpoint(newest)
     if params.t_end <= checkpoint.time:
         raise ConfigError(f"the run is already at t = {checkpoint.time:g}; pass --t-end beyond it")
-    return Restart(run_dir, case, params, checkpoint)
+    return Restart(run_dir, case, params, checkpoint, transforms_change(run_dir))
+
+
+def transforms_change(run_dir: Path) -> str | None:
+    """A restart continues a run bit for bit only with the transforms that made it (FFTW's
+    and scipy.fft's, or two versions of one, agree to round-off): say so when they differ."""
+    before, now = recorded_attribute(run_dir, "transforms"), describe_transforms(fft_library())
+    if not before or before == now:
+        return None
+    return (
+        f"the run was made with {before} and this restart uses {now}: it continues to "
+        "round-off, not bit for bit (BILLOW_FFT=fftw or scipy chooses the library)"
+    )
 
 
 def restart_run(
@@ -187,6 +201,7 @@ def restart_run(
             progress=progress,
             resume=restart.checkpoint,
             max_wall_time=max_wall_time,
+            warning=restart.warning,
         )
 
 
@@ -210,9 +225,11 @@ def _execute(
     progress: Callable[[Simulation], None] | None,
     resume: Checkpoint | None = None,
     max_wall_time: float | None = None,
+    warning: str | None = None,
 ) -> Path:
     """Assemble the run: a Simulation with its writers (snapshots, diagnostics, checkpoints)
-    and callbacks (signals, wall-time limit, progress), run it, and log it."""
+    and callbacks (signals, wall-time limit, progress), run it, and log it (``warning``
+    too)."""
     logger = run_logger(out / "log.txt")
     attrs = output_attributes(case, params, model)
     simulation = Simulation(model, t_end=params.t_end, cfl=params.cfl)
@@ -268,6 +285,8 @@ def _execute(
     action = f"restart from t = {resume.time:g}" if resume else "run"
     logger.info("billow %s %s: %s", action, case, params.model_dump())
     logger.info("transforms: %s; %d numba threads", attrs["transforms"], numba.get_num_threads())
+    if warning:
+        logger.warning("warning: %s", warning)
     if old_layout and simulation.diagnostics_of(every_step=False):
         logger.info(
             "the checkpoint predates tracer_diagnostics.nc: the tracers' diagnostics stay "

@@ -155,6 +155,15 @@ def fft_library() -> str:
     return "fftw" if _import_pyfftw() is not None else "scipy"
 
 
+def describe_transforms(library: str) -> str:
+    """``library``'s name and version as a run records them (``fftw`` or ``scipy``)."""
+    if library == "fftw":
+        fftw = _import_pyfftw()
+        version = getattr(fftw, "_fftw_version_dict", {}).get("64", "")  # not public
+        return f"{version or 'FFTW'} (pyFFTW {fftw.__version__})"
+    return f"scipy.fft {scipy.__version__}"
+
+
 class FFTWTransforms:
     """Real FFTs of (nz, nx) arrays by FFTW along ``axes``: :meth:`forward` from
     :attr:`real` to :attr:`spectrum`, :meth:`inverse` (unnormalised) from :attr:`spectrum`
@@ -280,11 +289,7 @@ class PoissonSolver:
     @property
     def description(self) -> str:
         """The transforms' library and version, for a run's provenance."""
-        if self._fftw is not None:
-            fftw = self._fftw.pyfftw
-            version = getattr(fftw, "_fftw_version_dict", {}).get("64", "")  # not public
-            return f"{version or 'FFTW'} (pyFFTW {fftw.__version__})"
-        return f"scipy.fft {scipy.__version__}"
+        return describe_transforms(self.library)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """Return phi (nz, nx) with L phi = rhs - mean(rhs). By FFTW, phi is a work array,

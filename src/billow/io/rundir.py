@@ -159,6 +159,17 @@ def remove_own_files(run_dir: Path) -> None:
             directory.rmdir()
 
 
+def recorded_attribute(run_dir: Path, name: str) -> str:
+    """The global attribute ``name`` of a run, from its diagnostics.nc index; "" where
+    the file or the attribute is missing or cannot be read."""
+    try:
+        with h5py.File(run_dir / "diagnostics.nc", "r") as index:
+            value = index.attrs.get(name, "")
+    except OSError:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def run_logger(path: Path) -> logging.Logger:
     """A logger writing timestamped lines to ``path`` (log.txt)."""
     logger = logging.getLogger(f"billow.run.{path.resolve()}")
