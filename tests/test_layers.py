@@ -238,6 +238,9 @@ def test_old_import_paths_still_work():
     assert WellWindows is billow.ml.readers.WellWindows
     for name in ("open_run", "run", "run_case", "get_case", "Model", "Simulation", "Grid"):
         assert callable(getattr(billow, name)), name
+    for name in billow.__all__:  # each public name, imported on first use, resolves
+        assert getattr(billow, name) is not None, name
+    assert set(dir(billow)) >= set(billow.__all__)
 
 
 def loaded_by(statement: str, modules: tuple[str, ...]) -> list[str]:

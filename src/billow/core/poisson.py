@@ -175,7 +175,8 @@ class FFTWTransforms:
     a multiple of 4 rows, so that both blocks start aligned). Given two or more threads
     and at least HELPER_MIN_CELLS cells, the second block is transformed on a helper
     thread while the caller does the first (pyFFTW releases the GIL). A solve on 2 cores
-    of a Zen 3 then took 1.3x less time at 768 x 384, 1.6x at 1024 x 512 and 2048 x 1024;
+    of a Zen 3 then took 1.3-1.4x less time at 768 x 384, 1.45-1.6x at 1024 x 512 and
+    2048 x 1024 (medians of 7 rounds, two sets);
     at 384 x 192 and 512 x 256 the hand-overs cost more than they saved (0.67 ms against
     0.42 on one thread at 384 x 192), so smaller grids stay on the calling thread. The
     blocks are the same for any number of threads, so the results do not depend on it.
@@ -183,8 +184,10 @@ class FFTWTransforms:
     their own, and handing over between it and numba's costs more than it saves (a
     384 x 192 solve with two of them took 364 us against 153 on one)."""
 
+    HELPER_MIN_CELLS = 2**18
+
     def __init__(self, shape: tuple[int, int], axes: tuple[int, ...]):
-        self.pyfftw = pyfftw = _import_pyfftw()
+        pyfftw = _import_pyfftw()
         self.real = pyfftw.zeros_aligned(shape)
         self.spectrum = pyfftw.zeros_aligned((shape[0], shape[1] // 2 + 1), dtype=complex)
         self.result = pyfftw.zeros_aligned(shape)
@@ -207,14 +210,12 @@ class FFTWTransforms:
                     axes,
                     direction="FFTW_BACKWARD",
                     flags=(*estimate, "FFTW_DESTROY_INPUT"),
-                )  # fmt: skip
+                )
                 for rows in blocks
             ]
         finally:
             pyfftw.forget_wisdom()
             pyfftw.import_wisdom(wisdom)  # the process's own, as it was
-
-    HELPER_MIN_CELLS = 2**18
 
     def forward(self, threads: int = 1) -> None:
         """spectrum = rfft(real) along the axes."""
