@@ -103,9 +103,17 @@ class WriterThread:
         self.raise_error()
         if not self._threads:
             self._threads = (
-                threading.Thread(target=self._run_jobs, name=self.name, daemon=True),
                 threading.Thread(
-                    target=self._run_finishes, name=f"{self.name}-finish", daemon=True
+                    target=self._work,
+                    args=(self._jobs, self._finishes),
+                    name=self.name,
+                    daemon=True,
+                ),
+                threading.Thread(
+                    target=self._work,
+                    args=(self._finishes, None),
+                    name=f"{self.name}-finish",
+                    daemon=True,
                 ),
             )
             for thread in self._threads:
@@ -142,37 +150,27 @@ class WriterThread:
             self._reported = True
             raise self._failure
 
-    def _run_jobs(self) -> None:
-        while (item := self._jobs.get()) is not None:
-            job, done = item
-            finish = None
+    def _work(self, tasks: queue.Queue, finishes: queue.Queue | None) -> None:
+        """Run ``tasks`` (job, done) in order until the None that ends them: the writer
+        thread's jobs, whose callable results go to ``finishes`` with their done, to which
+        it passes the end on; or the finishing thread's finishes (``finishes`` None)."""
+        while (item := tasks.get()) is not None:
+            task, done = item
+            result = None
             try:
                 if self._failure is None:  # after a failure, the rest is skipped
-                    finish = job()
+                    result = task()
             except BaseException as error:  # raised again on the caller's thread
                 self._failure = error
             finally:
-                if callable(finish):
-                    self._finishes.put((finish, done))
+                if finishes is not None and callable(result):
+                    finishes.put((result, done))
                 elif done is not None:
                     done()
-                self._jobs.task_done()
-        self._finishes.put(None)
-        self._jobs.task_done()
-
-    def _run_finishes(self) -> None:
-        while (item := self._finishes.get()) is not None:
-            finish, done = item
-            try:
-                if self._failure is None:
-                    finish()
-            except BaseException as error:
-                self._failure = error
-            finally:
-                if done is not None:
-                    done()
-                self._finishes.task_done()
-        self._finishes.task_done()
+                tasks.task_done()
+        if finishes is not None:
+            finishes.put(None)
+        tasks.task_done()
 
 
 class BackgroundSeries:

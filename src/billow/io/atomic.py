@@ -36,6 +36,13 @@ def fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def replace_durably(source: Path, path: Path) -> None:
+    """Rename ``source`` over ``path`` once its contents are on disk: fsync, then the
+    atomic ``os.replace``, so that ``path`` is never a file only partly written."""
+    fsync_file(source)
+    os.replace(source, path)
+
+
 SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writing the dirty pages, do not wait
 
 
@@ -72,8 +79,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield temporary
-        fsync_file(temporary)
-        os.replace(temporary, path)
+        replace_durably(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -22,7 +22,6 @@ whole, but ``fields.nc`` alone holds no data.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import numpy as np
 
 from ..core.grid import Grid
 from ..errors import BillowError
-from .atomic import atomic_path, fsync_file, start_writeback
+from .atomic import atomic_path, replace_durably, start_writeback
 
 CONVENTIONS = "CF-1.8"
 SEGMENTS = "segments"
@@ -177,8 +176,7 @@ class SegmentedTimeSeries:
         self._open(segment.first)
         self._append_to_open(segment.times, values)
         partial, _ = self._close_open()
-        fsync_file(partial)
-        os.replace(partial, segment.path)
+        replace_durably(partial, segment.path)
         segment.stored = count
 
     # ------------------------------------------------------------------ writing
@@ -322,8 +320,7 @@ class SegmentedTimeSeries:
 
         def publish() -> None:
             path = self._segment_path(first)
-            fsync_file(partial)
-            os.replace(partial, path)
+            replace_durably(partial, path)
             self.segments.append(Segment(path, first, times, len(times)))
             self._write_index()
 
