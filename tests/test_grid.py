@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import billow
-from billow.core.advection import SCHEMES, face_fluxes
+from billow.core.advection import face_fluxes
 from billow.core.grid import GHOST, Grid, Location, check_transform_length, nearest_good_size
 from billow.core.operators import fill_ghosts
+from billow.core.schemes import SCHEMES
 from billow.errors import ConfigError
 
 

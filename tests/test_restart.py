@@ -222,7 +222,7 @@ def test_flow_from_rest_takes_steps_at_the_velocity_scale(tmp_path):
         dt = diagnostics["dt"].values[1:]
         cfl = diagnostics["cfl"].values[1:]
     dx = 14.0 / 32
-    default_cfl = billow.core.advection.SCHEMES["upwind5"].cfl
+    default_cfl = billow.core.schemes.SCHEMES["upwind5"].cfl
     assert np.all(dt <= default_cfl * dx * (1 + 1e-12))  # cfl x min(dx, dz) / U0
     assert np.all(cfl <= default_cfl * (1 + 1e-12))
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .errors import ConfigError
 from .schedules import IterationInterval, Schedule
 
 if TYPE_CHECKING:
@@ -49,6 +50,12 @@ class BlowUpCheck:
     def __call__(self, sim: Simulation) -> None:
         sim.check_courant()
         sim.check_finite()
+
+
+def check_max_wall_time(max_wall_time: float | None) -> None:
+    """Refuse a wall-time limit that is not a positive number of seconds."""
+    if max_wall_time is not None and not max_wall_time > 0:
+        raise ConfigError(f"--max-wall-time must be positive (seconds), got {max_wall_time:g}")
 
 
 class WallTimeLimit:

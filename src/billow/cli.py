@@ -235,14 +235,12 @@ def run_command(
 ) -> None:
     """Run a case and write its run directory (config.toml, fields.nc, diagnostics.nc,
     tracer_diagnostics.nc, log.txt)."""
+    from .callbacks import check_max_wall_time
     from .cases import get_case
     from .compat.kh2d import load_kh2d
     from .config import parse_assignment, read_config
-    from .io.rundir import check_run_directory
-    from .limits import check_limits
-    from .runner import RunStopped, check_max_wall_time, run_case
 
-    try:
+    try:  # the parameters first: a bad one is refused before the solver is loaded
         values: dict = {}
         if from_kh2d is not None:
             if config is not None:
@@ -269,6 +267,13 @@ def run_command(
             values[key] = value
         check_max_wall_time(max_wall_time)
         params = spec.make_params(**values)
+    except BillowError as error:
+        fail(str(error))
+    from .io.rundir import check_run_directory
+    from .limits import check_limits
+    from .runner import RunStopped, run_case
+
+    try:
         if out is None:
             out = Path("runs") / (from_kh2d.stem if from_kh2d is not None else case)
         out = check_run_directory(out, overwrite)
@@ -319,9 +324,10 @@ def restart_command(
 ) -> None:
     """Continue a run from its newest checkpoint, appending to fields.nc and the
     diagnostics files."""
+    from .callbacks import check_max_wall_time
     from .io.lock import lock_directory
     from .io.rundir import require_run_directory
-    from .runner import RunStopped, check_max_wall_time, prepare_restart, restart_run
+    from .runner import RunStopped, prepare_restart, restart_run
 
     try:
         check_max_wall_time(max_wall_time)
@@ -423,7 +429,6 @@ def stability_command(
     import numpy as np
 
     from .config import StabilityParams, parse_assignment, validate_params
-    from .linear import stability
 
     try:
         if plot is not None:
@@ -431,6 +436,8 @@ def stability_command(
         values = _case_stability_defaults(case)
         values.update(parse_assignment(text) for text in assignments or [])
         params = validate_params("billow stability", StabilityParams, values)
+        from .linear import stability  # scipy, once the parameters are valid
+
         U, B = stability.tanh_profiles(params.Ri, params.R)
         options = dict(Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z)
         mode = stability.fastest_growing(U, B, **options)

@@ -23,9 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from .core.advection import SCHEMES
 from .core.grid import check_transform_length
-from .core.timestepping import MAX_CFL
+from .core.schemes import MAX_CFL, SCHEMES
 from .errors import ConfigError, did_you_mean
 
 BCZ = Literal["free-slip", "no-slip", "periodic"]

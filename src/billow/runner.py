@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numba
 
 from ._version import __version__
-from .callbacks import Callback, StopOnSignal, WallTimeLimit
+from .callbacks import Callback, StopOnSignal, WallTimeLimit, check_max_wall_time
 from .cases import get_case
 from .config import RunParams, attribute_value, config_toml, read_config
 from .core.model import Model
@@ -92,12 +92,6 @@ def run_case(
         write_text_atomically(out / "config.toml", config_toml(case, params))
         model = get_case(case).build(params)
         return _execute(out, case, params, model, progress=progress, max_wall_time=max_wall_time)
-
-
-def check_max_wall_time(max_wall_time: float | None) -> None:
-    """Refuse a wall-time limit that is not a positive number of seconds."""
-    if max_wall_time is not None and not max_wall_time > 0:
-        raise ConfigError(f"--max-wall-time must be positive (seconds), got {max_wall_time:g}")
 
 
 @dataclass

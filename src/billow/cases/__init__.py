@@ -1,14 +1,23 @@
-"""Named cases: each has a parameter model (``Params``) and ``build(params) -> Model``."""
+"""Named cases: each has a parameter model (``Params``) and ``build(params) -> Model``.
+
+A case module imports only what its parameters need (pydantic, numpy) at its top; its
+``build`` and ``resolve`` import the solver (numba, scipy) when called. So listing the
+cases and refusing a bad parameter take a fraction of a second, not the two seconds
+that loading the solver takes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import RunParams, validate_params
-from ..core.model import Model
 from ..errors import ConfigError
 from . import double_shear, forced, kolmogorov, lecoanet2016, rotating, shear_layer
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ from ..core.operators import velocity_from_streamfunction
 from ..errors import ConfigError
 from ..linear import stability
 
-FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke 1964)
-
 
 def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
     return Grid(

@@ -12,14 +12,17 @@ With ``bc_z = "periodic"``, B is split into a uniform background N0^2 z
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
-from ..core.model import Model
-from .common import FASTEST_GROWING_WAVELENGTH, make_grid, make_model, seed_perturbation
+
+if TYPE_CHECKING:
+    from ..core.model import Model
+
+FASTEST_GROWING_WAVELENGTH = 2 * np.pi / 0.4449  # inviscid tanh layer (Michalke 1964)
 
 
 class Params(StratifiedParams):
@@ -66,6 +69,8 @@ def base_profiles(z: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray
 
 
 def build(params: Params) -> Model:
+    from .common import make_grid, make_model, seed_perturbation
+
     grid = make_grid(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     U, B = base_profiles(z, params)

@@ -10,14 +10,15 @@ energy-injection rate ``forcing_rate`` (per unit area) acts on the flow
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..core.forcing import StochasticForcing
-from ..core.model import Model
 from . import shear_layer
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 
 class Params(shear_layer.Params):
@@ -48,6 +49,8 @@ def resolve(params: Params) -> Params:
 
 
 def build(params: Params) -> Model:
+    from ..core.forcing import StochasticForcing
+
     model = shear_layer.build(params)
     if params.base == "rest":  # only the buoyancy interface, no flow and no perturbation
         _, B = shear_layer.base_profiles(params)

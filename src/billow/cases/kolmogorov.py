@@ -9,13 +9,15 @@ stratified variant. Seeded noise breaks the symmetry; the canonical forced
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import Field
 
 from ..config import DoublyPeriodicParams
-from ..core.forcing import kolmogorov_force
-from ..core.model import Model
-from .common import make_grid, make_model, noise_velocity
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 
 class Params(DoublyPeriodicParams):
@@ -37,6 +39,9 @@ class Params(DoublyPeriodicParams):
 
 
 def build(params: Params) -> Model:
+    from ..core.forcing import kolmogorov_force
+    from .common import make_grid, make_model, noise_velocity
+
     grid = make_grid(params, z_bottom=0.0)
     model = make_model(params, grid, background_N2=params.N2)
     model.forcings.append(kolmogorov_force(model, params.F0, params.n))

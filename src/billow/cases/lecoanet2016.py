@@ -13,13 +13,15 @@ box width and velocities in units of half the velocity jump (u = -1 outside,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from pydantic import Field
 
 from ..config import DoublyPeriodicParams
-from ..core.forcing import hold_base_state
-from ..core.model import Model
-from .common import make_grid, make_model
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 INTERFACES = (0.5, 1.5)
 
@@ -42,6 +44,9 @@ class Params(DoublyPeriodicParams):
 
 
 def build(params: Params) -> Model:
+    from ..core.forcing import hold_base_state
+    from .common import make_grid, make_model
+
     grid = make_grid(params, z_bottom=0.0)
     model = make_model(params, grid, tracers=("c",))
     z1, z2 = (z * params.Lz / 2 for z in INTERFACES)

@@ -10,13 +10,15 @@ Ro = inf gives exactly the shear_layer case (v stays zero).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
 
-from ..core.forcing import coriolis
-from ..core.model import Model
 from . import shear_layer
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 
 class Params(shear_layer.Params):
@@ -27,6 +29,8 @@ resolve = shear_layer.resolve
 
 
 def build(params: Params) -> Model:
+    from ..core.forcing import coriolis
+
     model = shear_layer.build(params, spanwise_velocity=True)
     if math.isfinite(params.Ro):
         z = model.grid.z_centre

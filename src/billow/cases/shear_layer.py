@@ -11,15 +11,15 @@ the flow is seeded with that eigenmode, scaled so that max|w| = amplitude.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from ..config import StratifiedParams
-from ..core.forcing import hold_base_state
-from ..core.model import Model
-from .common import fastest_growing_wavenumber, make_grid, make_model, seed_perturbation
+
+if TYPE_CHECKING:
+    from ..core.model import Model
 
 
 class Params(StratifiedParams):
@@ -61,6 +61,8 @@ def base_profiles(params: Params):
 
 def resolve(params: Params) -> Params:
     """Fill in the default Lx from the fastest-growing mode of linear theory."""
+    from .common import fastest_growing_wavenumber
+
     if params.Lx is not None:
         return params
     k = fastest_growing_wavenumber(params, *base_profiles(params))
@@ -68,6 +70,9 @@ def resolve(params: Params) -> Params:
 
 
 def build(params: Params, spanwise_velocity: bool = False) -> Model:
+    from ..core.forcing import hold_base_state
+    from .common import make_grid, make_model, seed_perturbation
+
     grid = make_grid(params)
     model = make_model(params, grid, tracers=("c",), spanwise_velocity=spanwise_velocity)
     U, B = base_profiles(params)

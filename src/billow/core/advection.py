@@ -27,42 +27,11 @@ For U >= 0, upwind5 gives (2 q_-3 - 13 q_-2 + 47 q_-1 + 27 q_0 - 3 q_1) / 60.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit, prange
 
 # kinds of quantity, which fix where the advecting velocities live
 SCALAR, U_MOMENTUM, W_MOMENTUM = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class Scheme:
-    """Face reconstruction coefficients (centred a_j and upwind d_j, j = 1, 2, 3) and the
-    default Courant number of the dt controller with SSP-RK3 (docs/performance.md)."""
-
-    name: str
-    central: tuple[float, float, float]
-    upwind: tuple[float, float, float]
-    order: int
-    cfl: float
-
-    @property
-    def coefficients(self) -> np.ndarray:
-        return np.array(self.central + self.upwind)
-
-
-SCHEMES = {
-    scheme.name: scheme
-    for scheme in (
-        # cfl 1: each SSP-RK3 stage is then a convex combination (maximum principle)
-        Scheme("upwind1", (0.5, 0.0, 0.0), (0.5, 0.0, 0.0), 1, 1.0),
-        # linearly stable to sqrt(3) with SSP-RK3; no dissipation, so the same margin
-        Scheme("centered2", (0.5, 0.0, 0.0), (0.0, 0.0, 0.0), 2, 1.3),
-        # linearly stable to 1.43; measured stable to 1.5 in 2-D (benchmarks/bench_cfl.py)
-        Scheme("upwind5", (37 / 60, -8 / 60, 1 / 60), (10 / 60, -5 / 60, 1 / 60), 5, 1.3),
-    )
-}
 
 
 @njit

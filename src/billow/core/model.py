@@ -25,9 +25,10 @@ import numba
 import numpy as np
 
 from . import operators
-from .advection import SCALAR, SCHEMES, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
+from .advection import SCALAR, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
 from .grid import Grid, Location
 from .poisson import PoissonSolver
+from .schemes import SCHEMES
 from .timestepping import (
     TimeStepper,
     dense_output_weights,

@@ -151,10 +151,6 @@ class BlowUpError(BillowError):
     """The solution became non-finite or its Courant number ran away."""
 
 
-# Largest Courant number C = dt max_cells(|u|/dx + |w|/dz) a user may ask for: the 2-D runs
-# of benchmarks/bench_cfl.py with upwind5 + SSP-RK3 stay stable and time-accurate to
-# C = 1.5 (docs/performance.md). Each scheme has its default (Scheme.cfl).
-MAX_CFL = 1.5
 # Courant number of a step, measured with the velocity it produced, beyond which the run
 # is declared blown up: above the stability limit of the default scheme, and reached only
 # if the velocity grew by a large factor in one step.

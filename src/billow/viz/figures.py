@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import save_figure_atomically
+from . import import_cmocean
 from .stability_plots import pyplot
 
 SNAPSHOT_PANELS = 4
@@ -30,7 +31,7 @@ def snapshot_indices(n: int, panels: int = SNAPSHOT_PANELS) -> list[int]:
 
 def plot_snapshots(fields, path: Path) -> Path:
     """Vorticity (balance), buoyancy (thermal) and dye (dense) at 4 times, one row per field."""
-    import cmocean  # viz extra, on use
+    cmocean = import_cmocean()
 
     plt = pyplot()
     names = [n for n in ("vorticity", "b", "c") if n in fields.data_vars]
@@ -109,7 +110,7 @@ def plot_energetics(diagnostics, analysis, path: Path) -> Path:
 
 def plot_richardson(analysis, path: Path) -> Path:
     """Hovmöller Ri_g(z, t), colours clipped to [-1, 1], with the Ri_g = 1/4 contour."""
-    import cmocean  # viz extra, on use
+    cmocean = import_cmocean()
 
     plt = pyplot()
     t, z = analysis["time"].values, analysis["z"].values

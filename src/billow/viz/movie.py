@@ -50,7 +50,6 @@ import math
 import os
 import struct
 import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -61,6 +60,7 @@ import numpy as np
 from ..errors import BillowError
 from ..io.netcdf import check_segments
 from ..io.rundir import require_run_directory
+from . import import_cmocean
 
 #: Panel width in pixels (the cells are interpolated onto it).
 TARGET_WIDTH = 512
@@ -113,11 +113,7 @@ _DEFAULT_STYLE = ("haline", "first")
 
 def colour_table(name: str) -> np.ndarray:
     """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array."""
-    with warnings.catch_warnings():  # cmocean's import warns on matplotlib >= 3.11
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import cmocean  # viz extra, on use
-
-    cmap = getattr(cmocean.cm, name)
+    cmap = getattr(import_cmocean().cm, name)
     rgba = cmap(np.linspace(0.0, 1.0, 256))
     return np.rint(rgba[:, :3] * 255).astype(np.uint8)
 

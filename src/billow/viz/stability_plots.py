@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import import_cmocean
+
 
 def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend."""
@@ -41,7 +43,7 @@ def plot_stability_diagram(
 
     (Above Ri = 1/4 viscous runs keep a weak gravity-wave mode, sigma ~ 1/Re, that is not
     shear instability; it shows as the palest level.)"""
-    import cmocean  # viz extra, on use
+    cmocean = import_cmocean()
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
