@@ -296,6 +296,34 @@ def test_progress_lines_are_at_most_one_per_interval(monkeypatch):
     assert printed[0] == "kh: t = 3 / 10 (30 %), dt = 1.000e-02, 10.0 steps/s, ETA 0:01:10"
 
 
+def test_a_terminal_is_told_once_when_numba_compiles(tmp_path):
+    # the first run on a machine spends a minute or so compiling, with the bar standing
+    # still: the terminal says why, once, and says nothing when every kernel is cached
+    import io
+
+    import numba
+    from rich.console import Console
+
+    import billow.progress
+
+    def show(work) -> str:
+        stream = io.StringIO()
+        terminal = Console(file=stream, force_terminal=True, width=200)
+        with billow.progress.progress_display("kh", 1.0, terminal):
+            work()
+        return stream.getvalue()
+
+    def compile_two_functions():  # new functions, so compiled here whatever the cache holds
+        numba.njit(lambda x: x + 1)(1)
+        numba.njit(lambda x: x * 2.0)(1.0)
+
+    compiling = show(compile_two_functions)
+    assert compiling.count(billow.progress.COMPILING) == 1, compiling
+    increment = numba.njit(lambda x: x + 1)
+    increment(1)  # compiled before the display: calling it again compiles nothing
+    assert billow.progress.COMPILING not in show(lambda: increment(2))
+
+
 def test_python_api_progress_shows_the_same_progress(tmp_path, monkeypatch, capsys):
     import billow.progress
 

@@ -1,9 +1,10 @@
 """Progress of a run on stderr, shared by ``billow run``/``restart`` and ``billow.run``.
 
-On a terminal: a live bar (simulated time, dt, ETA). Otherwise (a batch job's log, a
-pipe): one line at most every :data:`PROGRESS_INTERVAL` seconds of wall clock, giving
-the simulated time, dt, steps per second and the estimated time left, so that a log
-shows the run is alive.
+On a terminal: a live bar (simulated time, dt, ETA), and a line when numba starts
+compiling billow's kernels (the first run on a machine spends a minute or so on it, and
+the bar would not move). Otherwise (a batch job's log, a pipe): one line at most every
+:data:`PROGRESS_INTERVAL` seconds of wall clock, giving the simulated time, dt, steps
+per second and the estimated time left, so that a log shows the run is alive.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .simulation import Simulation
 
 PROGRESS_INTERVAL = 30.0  # seconds of wall clock between progress lines off a terminal
+COMPILING = "compiling the numerical kernels with numba (first use only: a minute or so)"
 
 
 def format_duration(seconds: float) -> str:
@@ -78,11 +80,34 @@ class ProgressLines:
 
 
 @contextmanager
+def compilation_notice(notify: Callable[[], None]) -> Iterator[None]:
+    """Within the block, call ``notify()`` once, when numba starts compiling a function (a
+    kernel whose compiled code is not in numba's cache yet: its first use on this machine,
+    or after a change of billow's source)."""
+    from numba.core import event  # the run that this watches loads numba anyway
+
+    class FirstCompilation(event.Listener):
+        notified = False
+
+        def on_start(self, compilation: event.Event) -> None:
+            if not self.notified:
+                self.notified = True
+                notify()
+
+        def on_end(self, compilation: event.Event) -> None:
+            pass
+
+    with event.install_listener("numba:compile", FirstCompilation()):
+        yield
+
+
+@contextmanager
 def progress_display(
     label: str, t_end: float, console: Console | None = None
 ) -> Iterator[Callable[[Simulation], None]]:
     """Yield a progress callback for :class:`~billow.Simulation`: a rich bar on a terminal
-    (``console``, default stderr), :class:`ProgressLines` otherwise."""
+    (``console``, default stderr), with the line :data:`COMPILING` above it when numba
+    compiles a kernel inside the block; :class:`ProgressLines` otherwise."""
     console = console if console is not None else Console(stderr=True)
     if not console.is_terminal:
         yield ProgressLines(label, t_end, stream=console.file)
@@ -94,7 +119,10 @@ def progress_display(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
+    with (
+        Progress(*columns, console=console) as progress,
+        compilation_notice(lambda: console.print(COMPILING, style="dim", highlight=False)),
+    ):
         task = progress.add_task(label, total=t_end)
 
         def update(sim: Simulation) -> None:
