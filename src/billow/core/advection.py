@@ -32,6 +32,17 @@ from numba import njit, prange
 
 # kinds of quantity, which fix where the advecting velocities live
 SCALAR, U_MOMENTUM, W_MOMENTUM = 0, 1, 2
+# The kernels take the fields of a group as a tuple of KERNEL_TUPLE arrays, and their true
+# count: a tuple's length is part of its numba type, so that one compiled kernel serves
+# groups of one field and of two (compiling advection_diffusion took 12 s on a 2-core
+# machine, once per type: the first run's wait, and the test suite's).
+KERNEL_TUPLE = 2
+
+
+def kernel_tuple(arrays) -> tuple:
+    """``arrays`` as the kernels take them: padded to KERNEL_TUPLE with its first array,
+    which the kernels do not read again (they loop over the true count)."""
+    return tuple(arrays) + (arrays[0],) * (KERNEL_TUPLE - len(arrays))
 
 
 @njit
@@ -99,9 +110,10 @@ def _z_face_velocities(w, K, kind, nx, g, out):
 
 @njit(parallel=True, cache=True)
 def advection_diffusion(
-    fields, diffusivities, u, w, kind, coefficients, rows, constants, blocks, out
+    fields, count, diffusivities, u, w, kind, coefficients, rows, constants, blocks, out
 ):
-    """Tendencies -div(u q) + nu lap q of every field in ``fields`` (all at one location).
+    """Tendencies -div(u q) + nu lap q of the first ``count`` fields in ``fields`` (all at
+    one location; the tuples as :func:`kernel_tuple` makes them).
 
     ``fields`` is a tuple of padded arrays with filled ghosts, ``out`` the matching tuple
     of unpadded tendency arrays, written on rows ``rows[0] .. rows[1] - 1``. The fields
@@ -114,7 +126,6 @@ def advection_diffusion(
     k_lo, k_hi = rows
     inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     inv_dx2, inv_dz2 = inv_dx * inv_dx, inv_dz * inv_dz
-    count = len(fields)
     blocks = min(k_hi - k_lo, blocks)
     for block in prange(blocks):
         first = k_lo + (k_hi - k_lo) * block // blocks

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .advection import advection_diffusion
+from .advection import advection_diffusion, kernel_tuple
 from .diagnostics import Diagnostic
 from .grid import Location
 from .model import KIND, Forcing, Model
@@ -29,7 +29,8 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
     at_rest_u, at_rest_w = grid.zeros(Location.U), grid.zeros(Location.W)
     out = np.zeros_like(model.tendencies[name])
     advection_diffusion(
-        (padded,),
+        kernel_tuple([padded]),
+        1,
         np.array([field.diffusivity]),
         at_rest_u,
         at_rest_w,
@@ -38,7 +39,7 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
         field.rows,
         grid.constants,
         numba.get_num_threads(),
-        (out,),
+        kernel_tuple([out]),
     )
     return out
 

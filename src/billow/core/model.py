@@ -25,7 +25,14 @@ import numba
 import numpy as np
 
 from . import operators
-from .advection import SCALAR, U_MOMENTUM, W_MOMENTUM, add_buoyancy, advection_diffusion
+from .advection import (
+    SCALAR,
+    U_MOMENTUM,
+    W_MOMENTUM,
+    add_buoyancy,
+    advection_diffusion,
+    kernel_tuple,
+)
 from .grid import Grid, Location
 from .poisson import PoissonSolver
 from .schemes import SCHEMES
@@ -58,11 +65,14 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class FieldGroup:
-    """The fields at one location, handed together to the kernels (shared velocities)."""
+    """The fields at one location, handed together to the kernels (shared velocities), in
+    tuples padded as :func:`~billow.core.advection.kernel_tuple` makes them: ``count`` of
+    them are the group's."""
 
     location: Location
     kind: int
     rows: tuple[int, int]
+    count: int
     states: tuple[np.ndarray, ...]
     starts: tuple[np.ndarray, ...]
     tendencies: tuple[np.ndarray, ...]
@@ -137,9 +147,10 @@ class Model:
             location,
             KIND[location],
             members[0].rows,
-            tuple(self.state[f.name] for f in members),
-            tuple(self._start[f.name] for f in members),
-            tuple(self.tendencies[f.name] for f in members),
+            len(members),
+            kernel_tuple([self.state[f.name] for f in members]),
+            kernel_tuple([self._start[f.name] for f in members]),
+            kernel_tuple([self.tendencies[f.name] for f in members]),
             np.array([f.diffusivity for f in members]),
         )
 
@@ -225,6 +236,7 @@ class Model:
         for group in self.groups:
             advection_diffusion(
                 group.states,
+                group.count,
                 group.diffusivities,
                 u,
                 w,
@@ -261,7 +273,7 @@ class Model:
         save_start = not self._start_kept
         for group in self.groups:
             rk_stage_update(
-                group.states, group.starts, group.tendencies, a0, a1, dt, group.rows,
+                group.states, group.count, group.starts, group.tendencies, a0, a1, dt, group.rows,
                 self.grid.constants, save_start,
             )  # fmt: skip
         if save_start and self.grid.periodic_z:  # w's duplicate row nz, not updated

@@ -111,14 +111,15 @@ class TimeStepper:
 
 
 @njit(parallel=True, cache=True)
-def rk_stage_update(fields, starts, tendencies, a0, a1, dt, rows, constants, save_start):
-    """q <- a0 q0 + a1 (q + dt tendency) for every field of a tuple, on the interior of
+def rk_stage_update(fields, count, starts, tendencies, a0, a1, dt, rows, constants, save_start):
+    """q <- a0 q0 + a1 (q + dt tendency) for the first ``count`` fields of a tuple (padded
+    as :func:`billow.core.advection.kernel_tuple` makes them), on the interior of
     rows[0]..rows[1]-1. With ``save_start`` (a step's first stage) q0 <- q first, in the
     same pass, so that q0 = q there: the start of the step is copied in the pass that
     reads it anyway."""
     nx, nz, g, dx, dz = constants
     for k in prange(rows[0], rows[1]):
-        for n in range(len(fields)):
+        for n in range(count):
             q, q0, tendency = (
                 fields[n][k + g, g : g + nx],
                 starts[n][k + g, g : g + nx],
