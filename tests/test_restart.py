@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from console import BILLOW
+from test_numerics import needs_pyfftw
 from typer.testing import CliRunner
 
 import billow
 import billow.simulation
 from billow.cli import app
 from billow.core.diagnostics import diagnostics_for
-from billow.core.poisson import _import_pyfftw
 from billow.errors import BillowError
 from billow.io.checkpoint import read_checkpoint
 from billow.runner import RunStopped, prepare_restart, restart_run, run_case
@@ -101,7 +101,7 @@ def test_restart_command_continues_and_errors_in_one_line(tmp_path):
     assert refused.stderr.count("\n") == 1 and "already at t = 3" in refused.stderr
 
 
-@pytest.mark.skipif(_import_pyfftw() is None, reason="pyFFTW (the fftw extra) not installed")
+@needs_pyfftw
 def test_a_restart_with_other_transforms_says_it_is_not_bitwise(tmp_path, monkeypatch):
     # FFTW and scipy.fft agree to round-off only: a run continued with the other library
     # is not the run it would have been, and the user is told so, on stderr and in the log
