@@ -10,7 +10,9 @@ older commits), round by round so that a drift of the machine hits every revisio
 alike; the medians over the rounds are printed, with each baseline's ratio to this
 revision. Every command but the last ends in a one-line error or a listing: its time is
 the start-up alone. The last is a tiny real run (64 x 32 shear layer to t = 1, its Lx
-from linear theory): start-up, the kernels' loading and a few steps.
+from linear theory): start-up, the kernels' loading and a few steps. A warm-up run by
+each executable first fills numba's cache and the linear-theory cache (a folder of the
+benchmark's own), as a user's first run would.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def commands(work: Path) -> dict[str, list[str]]:
 
 
 def timed(executable: Path, arguments: list[str], cwd: Path) -> float:
-    """Wall seconds of ``executable arguments`` (its output discarded, any exit code)."""
-    environment = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    """Wall seconds of ``executable arguments`` (its output discarded, any exit code), with
+    the linear-theory cache in ``cwd`` (filled by the warm-up, as by a user's first run)."""
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "BILLOW_CACHE_DIR": str(cwd / "cache")}
     start = time.perf_counter()
     subprocess.run(
         [str(executable), *arguments],

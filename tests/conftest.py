@@ -15,11 +15,22 @@ import pytest
 
 import billow
 from billow.io.lock import LOCK_FILE
+from billow.linear.cache import CACHE_VARIABLE
 
 # shear_layer with walls in z, 32 x 16 cells, 5 snapshots (t = 0, 0.5, ..., 2)
 WALLS = dict(nx=32, nz=16, Lx=14.0, perturbation="sinusoid", noise=0.05, t_end=2.0, save_every=0.5)
 # kolmogorov, doubly periodic, 32 x 16 cells, 3 snapshots (t = 0, 0.25, 0.5)
 PERIODIC = dict(nx=32, nz=16, t_end=0.5, save_every=0.25)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def linear_theory_cache(tmp_path_factory) -> Iterator[None]:
+    """The session's own linear-theory cache (billow.linear.cache), for its tests and the
+    runs they start, so that the tests neither read nor write the user's."""
+    environment = pytest.MonkeyPatch()
+    environment.setenv(CACHE_VARIABLE, str(tmp_path_factory.mktemp("linear_theory_cache")))
+    yield
+    environment.undo()
 
 
 def tree_digest(root: Path) -> dict[str, str | None]:

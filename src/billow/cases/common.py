@@ -12,6 +12,7 @@ from ..core.model import Model
 from ..core.operators import velocity_from_streamfunction
 from ..errors import ConfigError
 from ..linear import stability
+from ..linear.cache import cached_mode
 
 
 def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
@@ -87,13 +88,21 @@ def fastest_growing_wavenumber(params, U, B) -> float:
 
     Raises a ConfigError when linear theory finds no unstable mode (a stable flow: no
     wavelength to size the domain by), asking for an explicit Lx. Cached per case and
-    parameter set: the profiles are closures over the parameters, so the case and the
-    parameters that define them and the domain form the key.
+    parameter set, in memory and on disk (:mod:`billow.linear.cache`): the profiles are
+    closures over the parameters, so the case and the parameters that define them and the
+    domain form the key, with the source of the modules that compute the mode.
     """
     key = _linear_theory_key(params)
     if key not in _FASTEST_MODES:
-        _FASTEST_MODES[key] = stability.fastest_growing(
-            U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+        sources = {stability.__name__, __name__, type(params).__module__}
+        profiles = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
+        sources |= {name for name in profiles if name.startswith("billow.")}
+        _FASTEST_MODES[key] = cached_mode(
+            key,
+            sources,
+            lambda: stability.fastest_growing(
+                U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+            ),
         )
     mode = _FASTEST_MODES[key]
     if not stability.is_unstable(mode):
