@@ -81,6 +81,14 @@ def _z_fluxes(q, K, velocity, coefficients, nx, g, out):
 
 
 @njit(inline="always")
+def _copy(a, out):
+    """out = a, element by element (a slice assignment would compile numba's shape-mismatch
+    error and its string formatting: seconds of the first run)."""
+    for i in range(out.size):
+        out[i] = a[i]
+
+
+@njit(inline="always")
 def _average(a, b, out):
     for i in range(out.size):
         out[i] = 0.5 * (a[i] + b[i])
@@ -90,7 +98,7 @@ def _average(a, b, out):
 def _x_face_velocities(u, K, kind, nx, g, out):
     """out[i]: advecting u at the x-flux position between q[K, i-1+g] and q[K, i+g]."""
     if kind == SCALAR:
-        out[:] = u[K, g : g + nx + 1]
+        _copy(u[K, g : g + nx + 1], out)
     elif kind == U_MOMENTUM:
         _average(u[K, g - 1 : g + nx], u[K, g : g + nx + 1], out)
     else:
@@ -101,7 +109,7 @@ def _x_face_velocities(u, K, kind, nx, g, out):
 def _z_face_velocities(w, K, kind, nx, g, out):
     """out[i]: advecting w at the z-flux position between q[K-1, i+g] and q[K, i+g]."""
     if kind == SCALAR:
-        out[:] = w[K, g : g + nx]
+        _copy(w[K, g : g + nx], out)
     elif kind == U_MOMENTUM:
         _average(w[K, g - 1 : g - 1 + nx], w[K, g : g + nx], out)
     else:

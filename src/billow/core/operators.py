@@ -29,30 +29,45 @@ def fill_ghosts_of_fields(
     _fill_ghosts(fields, on_w_faces, parities, grid.nx, grid.nz, grid.ghost, grid.periodic_z)
 
 
+@njit(inline="always")
+def _copy_row(target, source, sign):
+    """target = sign * source, sign = +1 or -1, element by element: a row assignment would
+    compile numba's shape-mismatch error, string formatting and all (about 4 s of the first
+    run's compilation)."""
+    if sign > 0:
+        for i in range(target.size):
+            target[i] = source[i]
+    else:
+        for i in range(target.size):
+            target[i] = -source[i]
+
+
 @njit(cache=True)
 def _fill_ghosts(fields, on_w_faces, parities, nx, nz, g, periodic_z):
     top = g + nz  # w: padded index of the top face; otherwise the first ghost row above
     for n in range(len(fields)):
         q, parity = fields[n], parities[n]
         if on_w_faces[n] and periodic_z:
-            q[top] = q[g]
+            _copy_row(q[top], q[g], 1.0)
             for j in range(g):
-                q[j] = q[top - g + j]
-                q[top + 1 + j] = q[g + 1 + j]
+                _copy_row(q[j], q[top - g + j], 1.0)
+                _copy_row(q[top + 1 + j], q[g + 1 + j], 1.0)
         elif on_w_faces[n]:
-            q[g] = 0.0
-            q[top] = 0.0
+            q_wall_bottom, q_wall_top = q[g], q[top]
+            for i in range(q.shape[1]):
+                q_wall_bottom[i] = 0.0
+                q_wall_top[i] = 0.0
             for j in range(g):
-                q[j] = -q[2 * g - j]
-                q[top + 1 + j] = -q[top - 1 - j]
+                _copy_row(q[j], q[2 * g - j], -1.0)
+                _copy_row(q[top + 1 + j], q[top - 1 - j], -1.0)
         elif periodic_z:
             for j in range(g):
-                q[j] = q[nz + j]
-                q[top + j] = q[g + j]
+                _copy_row(q[j], q[nz + j], 1.0)
+                _copy_row(q[top + j], q[g + j], 1.0)
         else:
             for j in range(g):
-                q[j] = parity * q[2 * g - 1 - j]
-                q[top + j] = parity * q[top - 1 - j]
+                _copy_row(q[j], q[2 * g - 1 - j], parity)
+                _copy_row(q[top + j], q[top - 1 - j], parity)
         for k in range(q.shape[0]):
             row = q[k]
             for j in range(g):
@@ -151,7 +166,9 @@ def largest_magnitudes(fields_bits, rows, constants):
     vectorise, and one pass serves every field. Returns the bits; view them as float64."""
     nx, nz, g, dx, dz = constants
     n_fields = len(fields_bits)
-    most = rows.max()
+    most = 0
+    for n in range(n_fields):  # rows.max() would compile numpy's reduction (a second or two)
+        most = max(most, rows[n])
     partial = np.zeros((most, n_fields), np.int64)
     for k in prange(most):
         for n in range(n_fields):

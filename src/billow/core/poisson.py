@@ -74,7 +74,10 @@ def _remove_mean_mode(spectrum):
     """Subtract the mean over z of the l = 0 Fourier mode (columns 0 and 1: its real and
     imaginary parts)."""
     for column in range(2):
-        mean = spectrum[:, column].sum() / spectrum.shape[0]
+        total = 0.0  # in order, as .sum() adds (which compiles numpy's reduction)
+        for k in range(spectrum.shape[0]):
+            total += spectrum[k, column]
+        mean = total / spectrum.shape[0]
         for k in range(spectrum.shape[0]):
             spectrum[k, column] -= mean
 
