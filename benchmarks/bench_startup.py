@@ -2,7 +2,7 @@
 
 Prints figures; asserts nothing (timings on shared machines are noisy).
 
-    python benchmarks/bench_startup.py [--rounds N] [--baseline PATH/TO/billow ...]
+    python benchmarks/bench_startup.py [--rounds N] [--first-run] [--baseline PATH/TO/billow ...]
 
 Each command below is run as a child process (one numba thread), by this revision's
 `billow` and by each ``--baseline`` executable (other revisions, e.g. from worktrees of
@@ -12,7 +12,9 @@ revision. Every command but the last ends in a one-line error or a listing: its 
 the start-up alone. The last is a tiny real run (64 x 32 shear layer to t = 1, its Lx
 from linear theory): start-up, the kernels' loading and a few steps. A warm-up run by
 each executable first fills numba's cache and the linear-theory cache (a folder of the
-benchmark's own), as a user's first run would.
+benchmark's own), as a user's first run would. With ``--first-run`` the tiny run is also
+timed with an empty numba cache of its own each time (a first run on a machine: it
+compiles every kernel it uses, about a minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import time
 from pathlib import Path
 
 BILLOW = Path(sys.executable).parent / "billow"
+TINY_RUN = "tiny run (64 x 32, t = 1)"
+FIRST_RUN = "the same, first run (empty numba cache)"
 
 
 def commands(work: Path) -> dict[str, list[str]]:
@@ -41,17 +45,21 @@ def commands(work: Path) -> dict[str, list[str]]:
         "stability, unknown parameter": ["stability", "--set", "Rei=3"],
         "movie, not a run directory": ["movie", empty],
         "compare, not run directories": ["compare", empty, empty],
-        "tiny run (64 x 32, t = 1)": [
+        TINY_RUN: [
             *("run", "shear_layer", "--set", "nx=64", "--set", "nz=32", "--set", "t_end=1"),
             *("--out", str(work / "run"), "--overwrite", "--quiet"),
         ],
     }
 
 
-def timed(executable: Path, arguments: list[str], cwd: Path) -> float:
+def timed(executable: Path, arguments: list[str], cwd: Path, cold: bool = False) -> float:
     """Wall seconds of ``executable arguments`` (its output discarded, any exit code), with
-    the linear-theory cache in ``cwd`` (filled by the warm-up, as by a user's first run)."""
+    the linear-theory cache in ``cwd`` (filled by the warm-up, as by a user's first run);
+    ``cold``: with an empty numba cache."""
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "BILLOW_CACHE_DIR": str(cwd / "cache")}
+    if cold:
+        shutil.rmtree(cwd / "numba-cache", ignore_errors=True)
+        environment["NUMBA_CACHE_DIR"] = str(cwd / "numba-cache")
     start = time.perf_counter()
     subprocess.run(
         [str(executable), *arguments],
@@ -68,6 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds (medians are printed)")
     parser.add_argument(
+        "--first-run", action="store_true", help="also the tiny run with an empty numba cache"
+    )
+    parser.add_argument(
         "--baseline", type=Path, nargs="*", default=[], help="other revisions' billow executables"
     )
     args = parser.parse_args()
@@ -76,13 +87,16 @@ def main() -> None:
     try:
         (work / "empty").mkdir()
         tasks = commands(work)
+        if args.first_run:
+            tasks[FIRST_RUN] = tasks[TINY_RUN]
         for executable in executables.values():  # warm the disk cache and numba's cache
-            timed(executable, tasks["tiny run (64 x 32, t = 1)"], work)
+            timed(executable, tasks[TINY_RUN], work)
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
             for task, arguments in tasks.items():
                 for name, executable in executables.items():
-                    times.setdefault((task, name), []).append(timed(executable, arguments, work))
+                    seconds = timed(executable, arguments, work, cold=task == FIRST_RUN)
+                    times.setdefault((task, name), []).append(seconds)
     finally:
         shutil.rmtree(work)
     print(f"wall seconds, median of {args.rounds} rounds, one numba thread, revisions in turn")
