@@ -127,6 +127,17 @@ def test_the_default_directory_follows_xdg_then_home(tmp_path, monkeypatch):
     assert cache_directory() == tmp_path / "home" / ".cache" / "billow" / cache.SUBDIRECTORY
 
 
+def test_no_home_directory_turns_the_cache_off(monkeypatch):
+    monkeypatch.delenv(CACHE_VARIABLE, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", no_home)
+    assert cache_directory() is None
+
+
 def test_a_cache_that_cannot_be_written_only_costs_the_solve(tmp_path, monkeypatch):
     blocker = tmp_path / "a file, not a directory"
     blocker.write_text("")

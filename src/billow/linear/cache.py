@@ -39,11 +39,15 @@ logger = logging.getLogger(__name__)
 
 
 def cache_directory() -> Path | None:
-    """Where cached modes live, or None if the cache is off (``BILLOW_CACHE_DIR=""``)."""
+    """Where cached modes live, or None if the cache is off (``BILLOW_CACHE_DIR=""``, or
+    no home directory to put it in)."""
     chosen = os.environ.get(CACHE_VARIABLE)
-    if chosen is not None:
-        return Path(chosen).expanduser() / SUBDIRECTORY if chosen else None
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        if chosen is not None:
+            return Path(chosen).expanduser() / SUBDIRECTORY if chosen else None
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # "~" cannot be resolved
+        return None
     return Path(base) / "billow" / SUBDIRECTORY
 
 
