@@ -94,12 +94,12 @@ def fastest_growing_wavenumber(params, U, B) -> float:
     """
     key = _linear_theory_key(params)
     if key not in _FASTEST_MODES:
-        sources = {stability.__name__, __name__, type(params).__module__}
-        profiles = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
-        sources |= {name for name in profiles if name.startswith("billow.")}
+        modules = {stability.__name__, __name__, type(params).__module__}
+        profile_modules = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
+        modules |= {name for name in profile_modules if name.startswith("billow.")}
         _FASTEST_MODES[key] = cached_mode(
             key,
-            sources,
+            modules,
             lambda: stability.fastest_growing(
                 U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
             ),
