@@ -450,6 +450,38 @@ def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
     assert np.isnan(operators.largest_nonnegative(x))
 
 
+@pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
+def test_velocity_statistics_maxima_are_those_of_the_gradients_and_keep_nan(name):
+    case = billow.get_case(name)
+    model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
+    g = model.grid
+    rng = np.random.default_rng(2)
+    for velocity in ("u", "w"):  # not divergence-free, so that max |div u| is not ~0
+        model.interior(velocity)[...] = rng.standard_normal(model.interior(velocity).shape)
+    model.fill_all_ghosts()
+
+    def statistics() -> np.ndarray:
+        return operators.velocity_statistics(
+            model.state["u"], model.state["w"], g.constants, g.periodic_z
+        )
+
+    # the same differences as the kernel's, from the padded arrays: du/dx, dw/dz at centres,
+    # du/dz, dw/dx at corners (nz + 1 rows of corners between walls, nz with periodic z)
+    u, w, h = model.state["u"], model.state["w"], g.ghost
+    rows, corners = slice(h, h + g.nz), slice(h, h + (g.nz if g.periodic_z else g.nz + 1))
+    columns = slice(h, h + g.nx)
+    du_dx = (u[rows, h + 1 : h + g.nx + 1] - u[rows, columns]) * (1.0 / g.dx)
+    dw_dz = (w[h + 1 : h + g.nz + 1, columns] - w[rows, columns]) * (1.0 / g.dz)
+    du_dz = (u[corners, columns] - u[corners.start - 1 : corners.stop - 1, columns]) * (1.0 / g.dz)
+    dw_dx = (w[corners, columns] - w[corners, h - 1 : h - 1 + g.nx]) * (1.0 / g.dx)
+    largest_gradient = max(np.abs(d).max() for d in (du_dx, dw_dz, du_dz, dw_dx))
+    assert statistics()[3] == largest_gradient
+    assert statistics()[4] == np.abs(model.divergence()).max() > 0
+    model.interior("u")[5, 7] = np.nan
+    model.fill_all_ghosts()
+    assert np.isnan(statistics()[3]) and np.isnan(statistics()[4])
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
 @pytest.mark.parametrize("name", ["forced", "double_shear"])
 def test_results_do_not_depend_on_the_thread_count(name):

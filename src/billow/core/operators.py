@@ -273,6 +273,8 @@ def velocity_statistics(u, w, constants, periodic_z):
     Each group of ``STATISTICS_ROWS`` rows accumulates column by column (vectorised
     along x), then sums its columns with :func:`ordered_sum`; the groups are combined in
     order. So the results depend neither on the number of threads nor on the machine.
+    The maxima are ``np.maximum``, which keeps a NaN and vectorises better than Python's
+    ``max``, a compare-and-select that drops a NaN (the pass took 1.4-1.5x longer with it).
     """
     nx, nz, g, dx, dz = constants
     inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
@@ -295,8 +297,10 @@ def velocity_statistics(u, w, constants, periodic_z):
                     u_squares[i] += u_left[i] * u_left[i]
                     w_squares[i] += w_below[i] * w_below[i]
                     gradient_squares[i] += du_dx * du_dx + dw_dz * dw_dz
-                    largest_gradient[i] = max(largest_gradient[i], max(abs(du_dx), abs(dw_dz)))
-                    largest_divergence[i] = max(largest_divergence[i], abs(du_dx + dw_dz))
+                    largest_gradient[i] = np.maximum(
+                        largest_gradient[i], np.maximum(abs(du_dx), abs(dw_dz))
+                    )
+                    largest_divergence[i] = np.maximum(largest_divergence[i], abs(du_dx + dw_dz))
             if k < corner_rows:
                 weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
                 u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
@@ -305,7 +309,9 @@ def velocity_statistics(u, w, constants, periodic_z):
                     du_dz = (u_above[i] - u_below[i]) * inv_dz
                     dw_dx = (w_right[i] - w_left[i]) * inv_dx
                     gradient_squares[i] += weight * du_dz * du_dz + dw_dx * dw_dx
-                    largest_gradient[i] = max(largest_gradient[i], max(abs(du_dz), abs(dw_dx)))
+                    largest_gradient[i] = np.maximum(
+                        largest_gradient[i], np.maximum(abs(du_dz), abs(dw_dx))
+                    )
         for j in range(3):
             partial[group, j] = ordered_sum(columns[j])
         for j in range(3, 5):
@@ -315,7 +321,7 @@ def velocity_statistics(u, w, constants, periodic_z):
         for j in range(3):
             statistics[j] += partial[group, j]
         for j in range(3, 5):
-            statistics[j] = max(statistics[j], partial[group, j])
+            statistics[j] = np.maximum(statistics[j], partial[group, j])
     return statistics
 
 
