@@ -160,3 +160,25 @@ def test_the_shear_layers_default_lx_comes_from_the_cache(cache_dir, monkeypatch
     monkeypatch.setattr(common, "_FASTEST_MODES", {})  # as in a new process
     monkeypatch.setattr(stability, "fastest_growing", must_not_run)
     assert case.make_params(**settings).Lx == solved.Lx
+
+
+def test_an_eigenmode_seed_at_another_k_comes_from_the_cache(cache_dir, monkeypatch):
+    case = get_case("shear_layer")
+    settings = dict(nx=32, nz=32, Re=400.0, Ri=0.13, Lx=11.0)  # an explicit Lx: not k_max
+    monkeypatch.setattr(common, "_FASTEST_MODES", {})
+    solved = case.build(case.make_params(**settings))
+    assert len(list(cache_dir.glob("*.npz"))) == 1  # the seed's mode; Lx needs no k_max
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("linear theory was solved again")
+
+    monkeypatch.setattr(common, "_FASTEST_MODES", {})  # as in a new process
+    monkeypatch.setattr(stability, "most_unstable_mode", must_not_run)
+    loaded = case.build(case.make_params(**settings))
+    for name in ("u", "w", "b"):
+        np.testing.assert_array_equal(loaded.state[name], solved.state[name])
+    # another k is another entry
+    monkeypatch.undo()
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache_dir.parent))
+    case.build(case.make_params(**{**settings, "Lx": 12.0}))
+    assert len(list(cache_dir.glob("*.npz"))) == 2

@@ -83,6 +83,14 @@ def _linear_theory_key(params) -> str:
     return f"{type(params).__module__}:{params.model_dump_json(include=fields)}"
 
 
+def _linear_theory_modules(params, U, B) -> set[str]:
+    """The modules whose source a mode of the case's linear theory depends on: the solver,
+    this module, the case's, and billow's modules of the profiles U and B."""
+    modules = {stability.__name__, __name__, type(params).__module__}
+    profile_modules = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
+    return modules | {name for name in profile_modules if name.startswith("billow.")}
+
+
 def fastest_growing_wavenumber(params, U, B) -> float:
     """k of the fastest-growing mode of linear theory for the base state U, B and the domain.
 
@@ -94,12 +102,9 @@ def fastest_growing_wavenumber(params, U, B) -> float:
     """
     key = _linear_theory_key(params)
     if key not in _FASTEST_MODES:
-        modules = {stability.__name__, __name__, type(params).__module__}
-        profile_modules = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
-        modules |= {name for name in profile_modules if name.startswith("billow.")}
         _FASTEST_MODES[key] = cached_mode(
             key,
-            modules,
+            _linear_theory_modules(params, U, B),
             lambda: stability.fastest_growing(
                 U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
             ),
@@ -123,12 +128,18 @@ def fastest_growing_wavenumber(params, U, B) -> float:
 def most_unstable_mode(params, U, B, k: float) -> stability.Mode:
     """stability.most_unstable_mode at k for the case's U, B; the fastest-growing mode itself
     when the default Lx holds one of its wavelengths (2π/(2π/k) is k again to the bit in 9
-    of 10 cases): the same solve, already done."""
-    fastest = _FASTEST_MODES.get(_linear_theory_key(params))
+    of 10 cases): the same solve, already done. Any other k (an explicit Lx, or several
+    wavelengths) is kept on disk like the fastest mode (:mod:`billow.linear.cache`)."""
+    key = _linear_theory_key(params)
+    fastest = _FASTEST_MODES.get(key)
     if fastest is not None and fastest.k == k:
         return fastest
-    return stability.most_unstable_mode(
-        U, B, k, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+    return cached_mode(
+        f"{key}:k={float(k).hex()}",
+        _linear_theory_modules(params, U, B),
+        lambda: stability.most_unstable_mode(
+            U, B, k, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
+        ),
     )
 
 
