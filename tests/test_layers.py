@@ -282,3 +282,28 @@ def test_commands_load_only_what_they_use():
     validate = "from billow.cases import CASES; [c.params() for c in CASES.values()]"
     assert loaded_by(validate, HEAVY + ("numba", "scipy", "h5py")) == []
     assert loaded_by("from billow.viz import missing_viz; missing_viz()", HEAVY) == []
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["analyze", "{missing}"],
+        ["compare", "{missing}", "{missing}2"],
+        ["export", "{missing}", "--format", "well", "--out", "{missing}.h5"],
+    ],
+    ids=["analyze", "compare", "export"],
+)
+def test_a_wrong_run_directory_is_refused_before_the_analysis_stack_loads(tmp_path, arguments):
+    argv = ["billow", *(a.format(missing=tmp_path / "missing") for a in arguments)]
+    modules = HEAVY + ("billow.analysis", "billow.ml")
+    code = (
+        f"import sys; sys.argv = {argv!r}; from billow.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n"
+        f"    print(stop.code, *[m for m in {modules!r} if m in sys.modules])"
+    )
+    refused = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert refused.stdout.split() == ["2"]  # the one-line error's exit, nothing loaded
+    assert refused.stderr.startswith("billow: error: run directory") and "does not exist" in (
+        refused.stderr
+    )
+    assert not any(tmp_path.iterdir())

@@ -556,15 +556,24 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
     out.print(f"figures: {curve}, {diagram}")
 
 
+def _refuse_early(run_dir: Path, containing: str) -> None:
+    """The library's own check of a run directory, made before a command imports its
+    analysis stack (1-2 s), so that a wrong path is refused at once."""
+    from .io.rundir import require_run_directory
+
+    require_run_directory(run_dir, containing=containing)
+
+
 @app.command("analyze")
 def analyze_command(
     run_dir: Annotated[Path, typer.Argument(help="run directory (with fields.nc)")],
     out: Annotated[Path | None, typer.Option("--out", help="directory for the results")] = None,
 ) -> None:
     """Energetics, mixing and kh2d-study metrics: analysis.nc, summary.md and figures/."""
-    from .analysis.report import analyze_run
-
     try:
+        _refuse_early(run_dir, containing="fields.nc")
+        from .analysis.report import analyze_run
+
         result = analyze_run(run_dir, out=out)
     except BillowError as error:
         fail(str(error))
@@ -631,9 +640,10 @@ def export_command(
     overwrite: OverwriteFileOption = False,
 ) -> None:
     """Convert a run to an ML-ready HDF5 file: The Well's layout or PDEBench's."""
-    from .ml.export import export_run
-
     try:
+        _refuse_early(run_dir, containing="config.toml")
+        from .ml.export import export_run
+
         names = None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
         path = export_run(run_dir, format, out, dt_out=dt_out, fields=names, overwrite=overwrite)
     except BillowError as error:
@@ -682,10 +692,12 @@ def compare_command(
     seed: Annotated[int, typer.Option("--seed", help="seed of the sampling")] = 0,
 ) -> None:
     """The kh2d study's cross-run table and tests: compare.md, compare.nc, compare.csv, figures/."""
-    from .analysis.compare import compare_runs
-
     try:
+        for run_dir in run_dirs:
+            _refuse_early(run_dir, containing="fields.nc")
         require_viz("billow compare", ("matplotlib", "cmocean"))
+        from .analysis.compare import compare_runs
+
         comparison = compare_runs(run_dirs, out=out, samples=samples, seed=seed)
     except BillowError as error:
         fail(str(error))
