@@ -187,6 +187,9 @@ def test_compare_default_output_is_under_runs(tmp_path, monkeypatch):
         raise billow.errors.BillowError("stop here")
 
     monkeypatch.setattr(billow.analysis.compare, "compare_runs", fake_compare)
+    for name in ("a", "b"):  # what the command checks before it calls compare_runs
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "fields.nc").touch()
     invoke("compare", tmp_path / "a", tmp_path / "b")
     assert Path(seen["out"]).parts[0] == "runs"
 
