@@ -4,6 +4,8 @@ keyed by the key and the source of the modules that compute it, and never in the
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -167,18 +169,55 @@ def test_an_eigenmode_seed_at_another_k_comes_from_the_cache(cache_dir, monkeypa
     settings = dict(nx=32, nz=32, Re=400.0, Ri=0.13, Lx=11.0)  # an explicit Lx: not k_max
     monkeypatch.setattr(common, "_FASTEST_MODES", {})
     solved = case.build(case.make_params(**settings))
-    assert len(list(cache_dir.glob("*.npz"))) == 1  # the seed's mode; Lx needs no k_max
+    # the mode at k (Lx needs no k_max), and the seed: the mode interpolated onto the grid
+    assert len(list(cache_dir.glob("*.npz"))) == 2
 
     def must_not_run(*args, **kwargs):
-        raise AssertionError("linear theory was solved again")
+        raise AssertionError("solved or interpolated again")
 
     monkeypatch.setattr(common, "_FASTEST_MODES", {})  # as in a new process
     monkeypatch.setattr(stability, "most_unstable_mode", must_not_run)
+    monkeypatch.setattr(common, "_interpolate", must_not_run)
     loaded = case.build(case.make_params(**settings))
     for name in ("u", "w", "b"):
         np.testing.assert_array_equal(loaded.state[name], solved.state[name])
-    # another k is another entry
+    # another grid interpolates the cached mode again; another k solves anew
+    monkeypatch.undo()
+    monkeypatch.setenv(CACHE_VARIABLE, str(cache_dir.parent))
+    monkeypatch.setattr(stability, "most_unstable_mode", must_not_run)
+    case.build(case.make_params(**{**settings, "nz": 48}))
+    assert len(list(cache_dir.glob("*.npz"))) == 3
     monkeypatch.undo()
     monkeypatch.setenv(CACHE_VARIABLE, str(cache_dir.parent))
     case.build(case.make_params(**{**settings, "Lx": 12.0}))
-    assert len(list(cache_dir.glob("*.npz"))) == 2
+    assert len(list(cache_dir.glob("*.npz"))) == 5
+
+
+def test_a_run_whose_linear_theory_is_cached_loads_no_solver_and_no_scipy_fft(tmp_path):
+    # numba itself imports scipy.linalg (its BLAS check); the solver's scipy.interpolate and
+    # scipy.optimize, and scipy.fft (pyFFTW's interfaces) stay out of a cached run
+    code = (
+        "import sys\n"
+        "import billow\n"
+        f"billow.run('shear_layer', nx=32, nz=32, t_end=0.2, out={str(tmp_path / 'run')!r},\n"
+        "           overwrite=True)\n"
+        "from billow.core.poisson import fft_library\n"
+        "modules = ('billow.linear.stability', 'scipy.interpolate', 'scipy.optimize', "
+        "'scipy.fft', 'scipy.fftpack')\n"
+        "print(fft_library(), *[m for m in modules if m in sys.modules])"
+    )
+    environment = {**os.environ, CACHE_VARIABLE: str(tmp_path / "cache")}
+    environment.pop("BILLOW_FFT", None)
+    loaded = []
+    for _ in range(2):  # the first run fills the cache
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        loaded.append(result.stdout.split())
+    first, cached = loaded
+    assert "billow.linear.stability" in first and "scipy.interpolate" in first
+    if cached[0] == "fftw":  # with scipy's transforms a run needs scipy.fft
+        assert cached == ["fftw"]
+    else:
+        assert cached == ["scipy", "scipy.fft"]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
-import scipy.fft
-from scipy.interpolate import CubicSpline
 
 from ..config import RunParams
 from ..core.grid import Grid
 from ..core.model import Model
 from ..core.operators import velocity_from_streamfunction
 from ..errors import ConfigError
-from ..linear import stability
-from ..linear.cache import cached_mode
+from ..linear import modes
+from ..linear.cache import cached_arrays, cached_mode
+
+SOLVER = "billow.linear.stability"  # imported (with scipy) only when a result is not cached
 
 
 def make_grid(params: RunParams, z_bottom: float | None = None) -> Grid:
@@ -48,6 +50,8 @@ def corner_coordinates(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 def smooth_noise(seed: int, shape: tuple[int, int]) -> np.ndarray:
     """Seeded random field with a Gaussian spectral cut-off at 1/8 of the grid wavenumber,
     normalised to unit maximum."""
+    import scipy.fft  # on use: a run without noise needs no scipy
+
     rng = np.random.default_rng(seed)
     spectrum = scipy.fft.rfft2(rng.standard_normal(shape))
     kz = scipy.fft.fftfreq(shape[0])[:, None]
@@ -73,7 +77,7 @@ def noise_velocity(grid: Grid, params: RunParams, envelope) -> tuple[np.ndarray,
     return scale * u, scale * w
 
 
-_FASTEST_MODES: dict[str, stability.Mode] = {}
+_FASTEST_MODES: dict[str, modes.Mode] = {}
 
 
 def _linear_theory_key(params) -> str:
@@ -86,7 +90,7 @@ def _linear_theory_key(params) -> str:
 def _linear_theory_modules(params, U, B) -> set[str]:
     """The modules whose source a mode of the case's linear theory depends on: the solver,
     this module, the case's, and billow's modules of the profiles U and B."""
-    modules = {stability.__name__, __name__, type(params).__module__}
+    modules = {SOLVER, modes.__name__, __name__, type(params).__module__}
     profile_modules = {getattr(profile, "__module__", None) or "" for profile in (U, B)}
     return modules | {name for name in profile_modules if name.startswith("billow.")}
 
@@ -105,13 +109,13 @@ def fastest_growing_wavenumber(params, U, B) -> float:
         _FASTEST_MODES[key] = cached_mode(
             key,
             _linear_theory_modules(params, U, B),
-            lambda: stability.fastest_growing(
+            lambda: _solver().fastest_growing(
                 U, B, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
             ),
         )
     mode = _FASTEST_MODES[key]
-    if not stability.is_unstable(mode):
-        k_lo, k_hi = stability.K_BOUNDS
+    if not modes.is_unstable(mode):
+        k_lo, k_hi = modes.K_BOUNDS
         given = ", ".join(
             f"{name} = {getattr(params, name):g}"
             for name in ("Ri", "Re", "Pr", "Lz")
@@ -125,7 +129,14 @@ def fastest_growing_wavenumber(params, U, B) -> float:
     return mode.k
 
 
-def most_unstable_mode(params, U, B, k: float) -> stability.Mode:
+def _solver():
+    """The linear-stability solver (:mod:`billow.linear.stability`; imports scipy)."""
+    from ..linear import stability
+
+    return stability
+
+
+def most_unstable_mode(params, U, B, k: float) -> modes.Mode:
     """stability.most_unstable_mode at k for the case's U, B; the fastest-growing mode itself
     when the default Lx holds one of its wavelengths (2π/(2π/k) is k again to the bit in 9
     of 10 cases): the same solve, already done. Any other k (an explicit Lx, or several
@@ -137,10 +148,29 @@ def most_unstable_mode(params, U, B, k: float) -> stability.Mode:
     return cached_mode(
         f"{key}:k={float(k).hex()}",
         _linear_theory_modules(params, U, B),
-        lambda: stability.most_unstable_mode(
+        lambda: _solver().most_unstable_mode(
             U, B, k, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
         ),
     )
+
+
+def eigenmode_on_grid(params, U, B, k: float, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The mode at k interpolated onto the grid: (psi_hat = i w_hat / k at the z-faces,
+    b_hat at the cell centres). Kept on disk with the grid's heights in the key, so that a
+    run whose seed is cached loads neither the solver nor scipy."""
+    heights = np.concatenate([grid.z_face, grid.z_centre])
+    key = f"{_linear_theory_key(params)}:k={float(k).hex()}:z={hashlib.sha256(heights).hexdigest()}"
+    expected = {"psi_hat": ((grid.nz + 1,), np.complex128), "b_hat": ((grid.nz,), np.complex128)}
+
+    def interpolate() -> dict[str, np.ndarray]:
+        mode = most_unstable_mode(params, U, B, k)
+        return {
+            "psi_hat": _interpolate(mode.z, 1j * mode.w / k, grid.z_face),
+            "b_hat": _interpolate(mode.z, mode.b, grid.z_centre),
+        }
+
+    profiles = cached_arrays(key, _linear_theory_modules(params, U, B), expected, interpolate)
+    return profiles["psi_hat"], profiles["b_hat"]
 
 
 def seed_perturbation(grid: Grid, params, U, B, envelope) -> dict[str, np.ndarray]:
@@ -157,10 +187,8 @@ def seed_perturbation(grid: Grid, params, U, B, envelope) -> dict[str, np.ndarra
     k = 2 * np.pi / grid.Lx
     b = np.zeros((grid.nz, grid.nx))
     if params.perturbation == "eigenmode":
-        mode = most_unstable_mode(params, U, B, k)
-        psi_hat = _interpolate(mode.z, 1j * mode.w / k, grid.z_face)
+        psi_hat, b_hat = eigenmode_on_grid(params, U, B, k, grid)
         psi = params.amplitude * np.real(psi_hat[:, None] * np.exp(1j * k * x))
-        b_hat = _interpolate(mode.z, mode.b, grid.z_centre)
         x_centre = grid.x_centre[None, :]
         b = params.amplitude * np.real(b_hat[:, None] * np.exp(1j * k * x_centre))
     elif params.perturbation == "sinusoid":
@@ -178,6 +206,8 @@ def seed_perturbation(grid: Grid, params, U, B, envelope) -> dict[str, np.ndarra
 
 def _interpolate(z_nodes: np.ndarray, values: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Complex cubic-spline interpolation of an eigenfunction onto grid points."""
+    from scipy.interpolate import CubicSpline  # on use: a cached seed needs no scipy
+
     order = np.argsort(z_nodes)
     spline = CubicSpline(z_nodes[order], values[order])
     return spline(np.clip(z, z_nodes.min(), z_nodes.max()))

@@ -45,7 +45,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import scipy
-import scipy.fft
 from numba import njit, prange
 
 from ..errors import ConfigError, did_you_mean
@@ -125,20 +124,23 @@ FFT_LIBRARIES = ("fftw", "scipy")
 @functools.cache
 def _import_pyfftw():
     """pyFFTW, or None if it is not installed (imported once). Its package imports its
-    optional dask interface whenever dask is installed (0.35 s); billow does not use it,
-    so dask.array is kept out of that import unless something imported it before."""
+    optional interfaces to dask (0.35 s) and to scipy.fftpack and scipy.fft (0.3 s)
+    whenever those are installed; billow uses none of them, so dask.array and
+    scipy.fftpack are kept out of that import unless something imported them before
+    (pyFFTW then leaves out those interfaces; a later ``import
+    pyfftw.interfaces.scipy_fft`` still works)."""
     if "pyfftw" in sys.modules:
         return sys.modules["pyfftw"]
-    hidden = "dask.array" not in sys.modules
-    if hidden:
-        sys.modules["dask.array"] = None  # an import of it now raises ImportError
+    hidden = [name for name in ("dask.array", "scipy.fftpack") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # an import of it now raises ImportError
     try:
         import pyfftw
     except ImportError:
         return None
     finally:
-        if hidden:
-            del sys.modules["dask.array"]
+        for name in hidden:
+            del sys.modules[name]
     return pyfftw
 
 
@@ -271,6 +273,10 @@ class PoissonSolver:
             raise ValueError(f"unknown FFT library {self.library!r}: choose fftw or scipy")
         if self.library == "fftw" and _import_pyfftw() is None:
             raise ConfigError("FFTW's transforms need pyFFTW: pip install 'billow[fftw]'")
+        if self.library == "scipy":
+            import scipy.fft as scipy_fft  # on use: with FFTW, a run loads no scipy.fft (0.3 s)
+
+            self._scipy_fft = scipy_fft
         l = np.arange(grid.nx // 2 + 1)
         lambda_x = -4.0 * np.sin(np.pi * l / grid.nx) ** 2 / grid.dx**2
         if grid.periodic_z:
@@ -302,15 +308,16 @@ class PoissonSolver:
         w = self.workers or numba.get_num_threads()
         if self._fftw is not None:
             return self._solve_by_fftw(rhs, w)
+        fft = self._scipy_fft
         if self.grid.periodic_z:
-            spectrum = scipy.fft.rfft2(rhs, workers=w)
+            spectrum = fft.rfft2(rhs, workers=w)
             spectrum *= self.inverse_eigenvalues
-            return scipy.fft.irfft2(spectrum, s=rhs.shape, workers=w)
-        spectrum = scipy.fft.rfft(rhs, axis=1, workers=w)
+            return fft.irfft2(spectrum, s=rhs.shape, workers=w)
+        spectrum = fft.rfft(rhs, axis=1, workers=w)
         solve_tridiagonal_columns(
             spectrum.view(np.float64), self.inverse_pivots, self.grid.dz**2, w
         )
-        return scipy.fft.irfft(spectrum, n=self.grid.nx, axis=1, workers=w)
+        return fft.irfft(spectrum, n=self.grid.nx, axis=1, workers=w)
 
     def _solve_by_fftw(self, rhs: np.ndarray, threads: int) -> np.ndarray:
         transforms, grid = self._fftw, self.grid

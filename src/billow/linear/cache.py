@@ -1,39 +1,43 @@
-"""A disk cache of linear-theory modes, so that a run does not solve again what an earlier
-run on the machine solved.
+"""A disk cache of linear theory's results, so that a run does not solve again what an
+earlier run on the machine solved.
 
 A case's default Lx is a wavelength of the fastest-growing mode of linear theory, about a
-second of eigenvalue solves at every start of a run (:func:`stability.fastest_growing`).
-The mode is kept in an ``.npz`` file named by the SHA-256 of everything that determines
-it: the caller's key (the case and its parameters), the versions of billow, numpy and
-scipy, and the source code of the modules that compute it (the linear solver, the case's
-profiles). A mode loaded from the cache is bitwise the mode computed.
+second of eigenvalue solves at every start of a run (:func:`.stability.fastest_growing`),
+and an eigenmode seed is that mode (or the one at the domain's k) interpolated onto the
+grid. Each is kept in an ``.npz`` file named by the SHA-256 of everything that determines
+it: the caller's key (the case, its parameters, the grid), the versions of billow, numpy
+and scipy, and the source code of the modules that compute it (the linear solver, the
+case's profiles), found without importing them: a run whose results are all cached loads
+neither the solver nor scipy. What is loaded is bitwise what was computed.
 
 The directory is ``$BILLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/billow``, else
 ``~/.cache/billow``; an empty ``BILLOW_CACHE_DIR`` turns the cache off. A file that cannot
-be read (or is not a complete mode) or written is passed over: the mode is computed.
+be read (or does not hold what was asked for) or written is passed over: the result is
+computed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
-import sys
 import uuid
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import scipy
 
 from .._version import __version__
-from .stability import Mode
+from .modes import Mode
 
 CACHE_VARIABLE = "BILLOW_CACHE_DIR"
 SUBDIRECTORY = "linear-theory"
 _COMPLEX_FIELDS = ("u", "w", "b")
+_MODE_NAMES = ("z", *_COMPLEX_FIELDS, "scalars")
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +57,35 @@ def cache_directory() -> Path | None:
 
 def cached_mode(key: str, modules: Iterable[str], compute: Callable[[], Mode]) -> Mode:
     """The mode ``compute()`` gives, from the cache if an earlier call with the same ``key``
-    and the same source of ``modules`` (imported module names) stored it; else computed
-    and stored."""
+    and the same source of ``modules`` (module names) stored it; else computed and stored."""
     path = _path(key, modules)
-    mode = _load(path) if path is not None else None
+    mode = _mode(_load(path, _MODE_NAMES)) if path is not None else None
     if mode is None:
         mode = compute()
         if path is not None:
-            _store(path, mode)
+            _store(path, _mode_arrays(mode))
     return mode
+
+
+def cached_arrays(
+    key: str,
+    modules: Iterable[str],
+    expected: Mapping[str, tuple[tuple[int, ...], type]],
+    compute: Callable[[], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """The arrays ``compute()`` gives, named, shaped and typed as ``expected`` ({name:
+    (shape, dtype)}), from the cache as :func:`cached_mode` finds a mode; else computed
+    and stored."""
+    path = _path(key, modules)
+    arrays = _load(path, tuple(expected)) if path is not None else None
+    if arrays is None or any(
+        arrays[name].shape != shape or arrays[name].dtype != dtype
+        for name, (shape, dtype) in expected.items()
+    ):
+        arrays = compute()
+        if path is not None:
+            _store(path, arrays)
+    return arrays
 
 
 def _path(key: str, modules: Iterable[str]) -> Path | None:
@@ -72,22 +96,30 @@ def _path(key: str, modules: Iterable[str]) -> Path | None:
     for part in (key, __version__, np.__version__, scipy.__version__):
         digest.update(part.encode() + b"\0")
     for name in sorted(set(modules)):
-        source = getattr(sys.modules.get(name), "__file__", None)
-        try:
+        try:  # the module's source, read without importing the module
+            source = importlib.util.find_spec(name).origin
             digest.update(name.encode() + b"\0" + Path(source).read_bytes())
-        except (OSError, TypeError):  # no source to fingerprint: nothing to key a file by
-            return None
+        except (ImportError, AttributeError, OSError, TypeError, ValueError):
+            return None  # no source to fingerprint: nothing to key a file by
     return directory / f"{digest.hexdigest()}.npz"
 
 
-def _load(path: Path) -> Mode | None:
+def _load(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays ``names`` of the file ``path``, or None if it is missing, unreadable or
+    lacks one of them."""
     try:
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in ("z", *_COMPLEX_FIELDS, "scalars")}
+            return {name: stored[name] for name in names}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         logger.debug("linear-theory cache: %s unreadable (%s)", path, error)
+        return None
+
+
+def _mode(arrays: dict[str, np.ndarray] | None) -> Mode | None:
+    """The mode that :func:`_mode_arrays` stored, or None if ``arrays`` do not hold one."""
+    if arrays is None:
         return None
     z, scalars = arrays["z"], arrays["scalars"]
     fields = [arrays[name] for name in _COMPLEX_FIELDS]
@@ -114,13 +146,17 @@ def _load(path: Path) -> Mode | None:
     )
 
 
-def _store(path: Path, mode: Mode) -> None:
-    """Write the mode under a temporary name beside ``path``, then rename it over ``path``
-    (atomic: a reader sees a complete file or none, whatever runs store at once)."""
+def _mode_arrays(mode: Mode) -> dict[str, np.ndarray]:
     arrays = {name: np.asarray(getattr(mode, name), np.complex128) for name in _COMPLEX_FIELDS}
     arrays["z"] = np.asarray(mode.z, dtype=np.float64)
     scalars = [mode.k, mode.sigma.real, mode.sigma.imag, float(mode.converged)]
     arrays["scalars"] = np.array([*scalars, mode.error_estimate], dtype=np.float64)
+    return arrays
+
+
+def _store(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` under a temporary name beside ``path``, then rename it over ``path``
+    (atomic: a reader sees a complete file or none, whatever runs store at once)."""
     temporary = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,9 @@ from scipy.optimize import brentq, minimize_scalar
 from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError
+from .modes import K_BOUNDS, Mode
+from .modes import is_unstable as is_unstable  # re-exported: billow.stability's API
+from .modes import recommended_Lx as recommended_Lx
 
 Profile = Callable[[NDArray[np.float64]], ArrayLike] | tuple[ArrayLike, ArrayLike]
 """A base-state profile: a vectorised callable of z, or (z, values) samples (cubic spline)."""
@@ -53,55 +56,11 @@ PERIODIC_DENSITY = 6  # default Fourier points per unit length (4 leaves ~1e-5 e
 _HUGE = 1e8  # larger |σ| are numerical artefacts (never physical in these units)
 _ITERATIONS = 10  # inverse-iteration steps (3 suffice when the shift is within 1e-6)
 _QUICK_CHECKS = 4  # candidates verified one by one before the whole check spectrum is computed
-K_BOUNDS = (0.05, 1.5)  # wavenumbers scanned by fastest_growing (units of 1/d)
 # fastest_growing's scan estimates growth rates from the standard eigenproblem (B⁻¹A) q = σ q;
 # an estimate counts as within max(SCAN_SAFETY δ, SCAN_FLOOR max(1, |σ|)) of the exact rate,
 # δ its eigenvalue's own round-off (~1e-9; the refined rates agree to ~1e-10, measured).
 SCAN_SAFETY = 1000.0
 SCAN_FLOOR = 1e-7
-
-
-@dataclass
-class Mode:
-    """One normal mode, perturbations ∝ Re[q(z) exp(ikx + σt)].
-
-    Attributes
-    ----------
-    k : float
-        Horizontal wavenumber (units of 1/d).
-    sigma : complex
-        The complex eigenvalue σ = growth rate + i·frequency (units of U0/d): the mode
-        grows like exp(σ.real t) and its phase moves as exp(i(kx + σ.imag t)). See
-        :attr:`growth_rate` and :attr:`phase_speed`.
-    z : ndarray, shape (n,)
-        Collocation points (units of d), walls included.
-    u, w, b : ndarray of complex, shape (n,)
-        Eigenfunctions of the horizontal and vertical velocity and the buoyancy at ``z``,
-        normalised so that max|w| = 1, real at its maximum.
-    converged : bool
-        Whether σ agrees to CONVERGENCE_TOL with the solve at about 1.5n points.
-    error_estimate : float
-        |σ(n) - σ(1.5n)|.
-    """
-
-    k: float
-    sigma: complex
-    z: np.ndarray
-    u: np.ndarray
-    w: np.ndarray
-    b: np.ndarray
-    converged: bool
-    error_estimate: float
-
-    @property
-    def growth_rate(self) -> float:
-        """σ.real, the exponential growth rate (units of U0/d; negative: decay)."""
-        return float(self.sigma.real)
-
-    @property
-    def phase_speed(self) -> float:
-        """c_r = -σ.imag / k, the phase speed of the mode (units of U0)."""
-        return float(-self.sigma.imag / self.k)
 
 
 def tanh_profiles(Ri: float, R: float = 1.0) -> tuple[Callable, Callable]:
@@ -259,33 +218,6 @@ def _search_around(solver: _Solver, ks: NDArray[np.float64], best: int) -> float
         options={"xatol": 1e-4},
     )
     return float(result.x)
-
-
-def is_unstable(mode: Mode, k_bounds: tuple[float, float] = K_BOUNDS) -> bool:
-    """Whether ``mode`` (from :func:`fastest_growing` over ``k_bounds``) is a true fastest-
-    growing mode: growing, and its wavenumber inside the scan, not at one of its edges
-    (where a stable flow's least-damped mode ends up, leaving no wavelength to pick)."""
-    k_lo, k_hi = k_bounds
-    edge = 1e-3 * (k_hi - k_lo)
-    return mode.sigma.real > 0 and k_lo + edge < mode.k < k_hi - edge
-
-
-def recommended_Lx(mode: Mode, n_wavelengths: int = 1) -> float:
-    """Domain length holding n_wavelengths wavelengths of the mode.
-
-    Parameters
-    ----------
-    mode : Mode
-        Usually :func:`fastest_growing`'s.
-    n_wavelengths : int
-        Wavelengths in the domain.
-
-    Returns
-    -------
-    float
-        Lx = n 2π / k (units of d).
-    """
-    return n_wavelengths * 2 * math.pi / mode.k
 
 
 # --- discretisation -----------------------------------------------------------------------
