@@ -45,6 +45,10 @@ def commands(work: Path) -> dict[str, list[str]]:
         "stability, unknown parameter": ["stability", "--set", "Rei=3"],
         "movie, not a run directory": ["movie", empty],
         "compare, not run directories": ["compare", empty, empty],
+        "analyze, not a run directory": ["analyze", empty],
+        "export, not a run directory": [
+            *("export", empty, "--format", "well", "--out", str(work / "export.h5"))
+        ],
         TINY_RUN: [
             *("run", "shear_layer", "--set", "nx=64", "--set", "nz=32", "--set", "t_end=1"),
             *("--out", str(work / "run"), "--overwrite", "--quiet"),
