@@ -27,6 +27,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import scipy
@@ -40,6 +41,7 @@ _COMPLEX_FIELDS = ("u", "w", "b")
 _MODE_NAMES = ("z", *_COMPLEX_FIELDS, "scalars")
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def cache_directory() -> Path | None:
@@ -58,13 +60,7 @@ def cache_directory() -> Path | None:
 def cached_mode(key: str, modules: Iterable[str], compute: Callable[[], Mode]) -> Mode:
     """The mode ``compute()`` gives, from the cache if an earlier call with the same ``key``
     and the same source of ``modules`` (module names) stored it; else computed and stored."""
-    path = _path(key, modules)
-    mode = _mode(_load(path, _MODE_NAMES)) if path is not None else None
-    if mode is None:
-        mode = compute()
-        if path is not None:
-            _store(path, _mode_arrays(mode))
-    return mode
+    return _cached(key, modules, _MODE_NAMES, _mode, compute, _mode_arrays)
 
 
 def cached_arrays(
@@ -76,16 +72,36 @@ def cached_arrays(
     """The arrays ``compute()`` gives, named, shaped and typed as ``expected`` ({name:
     (shape, dtype)}), from the cache as :func:`cached_mode` finds a mode; else computed
     and stored."""
+
+    def as_expected(arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+        if arrays is None or any(
+            arrays[name].shape != shape or arrays[name].dtype != dtype
+            for name, (shape, dtype) in expected.items()
+        ):
+            return None
+        return arrays
+
+    return _cached(key, modules, tuple(expected), as_expected, compute, lambda arrays: arrays)
+
+
+def _cached(
+    key: str,
+    modules: Iterable[str],
+    names: tuple[str, ...],
+    decode: Callable[[dict[str, np.ndarray] | None], T | None],
+    compute: Callable[[], T],
+    encode: Callable[[T], dict[str, np.ndarray]],
+) -> T:
+    """``decode`` of the arrays ``names`` stored under ``key`` and ``modules``, unless
+    it gives None (no entry, or not a valid one): then ``compute()``, stored as ``encode``
+    gives it."""
     path = _path(key, modules)
-    arrays = _load(path, tuple(expected)) if path is not None else None
-    if arrays is None or any(
-        arrays[name].shape != shape or arrays[name].dtype != dtype
-        for name, (shape, dtype) in expected.items()
-    ):
-        arrays = compute()
+    result = decode(_load(path, names)) if path is not None else None
+    if result is None:
+        result = compute()
         if path is not None:
-            _store(path, arrays)
-    return arrays
+            _store(path, encode(result))
+    return result
 
 
 def _path(key: str, modules: Iterable[str]) -> Path | None:
