@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -16,12 +17,20 @@ import pytest
 import xarray as xr
 
 import billow
+from billow.cases import get_case
 from billow.io import atomic, netcdf
 from billow.io import checkpoint as checkpoint_module
 from billow.io.checkpoint import Checkpointer
 from billow.io.netcdf import SEGMENTS, SegmentedTimeSeries
-from billow.output_writers import BackgroundSeries, DiagnosticsWriter, WriterThread
+from billow.output_writers import (
+    BackgroundSeries,
+    DiagnosticsWriter,
+    FieldsWriter,
+    WriterThread,
+)
 from billow.runner import restart_run
+from billow.schedules import TimeInterval
+from billow.simulation import Simulation
 
 
 def make_series(run_dir: Path, resume_records: int | None = None) -> SegmentedTimeSeries:
@@ -373,6 +382,45 @@ def test_buffers_lent_for_a_record_are_queued_without_a_copy():
     series.close()
     assert held.buffers == {id(lent["u"])}  # the arrays lent are the ones written
     assert np.array_equal(held.received[0][1]["u"], record(5)["u"])
+
+
+class Records(logging.Handler):
+    """Keeps every log record (message and the thread that emitted it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def emit(self, record):
+        self.seen.append((record.getMessage(), record.threadName))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_snapshot_is_logged_by_the_writer_thread_once_written(fail):
+    """The time loop does not write log.txt for a snapshot: the line comes from the series'
+    thread after the record's append, and not at all if the append failed."""
+    case = get_case("shear_layer")
+    simulation = Simulation(case.build(case.make_params(nx=16, nz=8)), t_end=1.0)
+    held = HeldSeries(fail=fail)
+    logger = logging.getLogger(f"billow.test.snapshot_log.{fail}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = Records()
+    logger.addHandler(handler)
+    series = BackgroundSeries(held)
+    writer = FieldsWriter(series, TimeInterval(1.0), logger)
+    writer.write_at(simulation, 0.0)
+    assert handler.seen == []  # not yet written
+    held.release.set()
+    if fail:
+        with pytest.raises(OSError, match="No space left"):
+            series.close()
+        assert handler.seen == []
+    else:
+        series.close()
+        assert handler.seen == [("snapshot 0 at t = 0 (step 0, dt = 0)", series.thread.name)]
+    assert series.thread.name != threading.current_thread().name
+    logger.removeHandler(handler)
 
 
 def test_a_run_writes_records_and_checkpoints_on_the_writer_threads_in_order(tmp_path, monkeypatch):

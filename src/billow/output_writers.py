@@ -233,6 +233,11 @@ class BackgroundSeries:
             raise
         self.records += times.size
 
+    def after(self, action: Callable[[], object]) -> None:
+        """Run ``action`` on the writer thread after every record appended so far is
+        written (it is skipped if a write failed)."""
+        self.thread.submit(action)
+
     def commit(self) -> None:
         """Queue the commit of every record appended so far: the series' segment is closed
         on the writer thread and published by its finish (``finish_segment``)."""
@@ -295,13 +300,21 @@ class FieldsWriter:
                 out = self.series.buffers_for(dict.fromkeys(sim.snapshot_names(), shape))
             self.series.append(time, sim.snapshot(time, out))
         if self.logger is not None:
-            self.logger.info(
+            log = partial(
+                self.logger.info,
                 "snapshot %d at t = %.6g (step %d, dt = %.4g)",
                 self.written,
                 time,
                 sim.model.iteration,
                 sim.dt,
             )
+            # logged once written, by the series' thread if it has one: a write to log.txt
+            # from the time loop took 0.4 ms a snapshot in a run (0.03 ms alone)
+            after = getattr(self.series, "after", None)
+            if after is not None:
+                after(log)
+            else:
+                log()
         self.written += 1
 
     def flush(self, sim: Simulation) -> int:
