@@ -76,7 +76,7 @@ def machine() -> str:
             f"numpy {np.__version__} " + " ".join(sorted(k for k, on in features.items() if on)),
             f"scipy {scipy.__version__}",
             f"numba {importlib.metadata.version('numba')}",
-            *blas,
+            *sorted(blas),  # in the order loaded otherwise
         ]
     )
 

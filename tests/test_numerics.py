@@ -24,7 +24,7 @@ import scipy.fft
 import billow
 from billow import Grid, Model, Simulation
 from billow.callbacks import Callback
-from billow.core import operators, poisson
+from billow.core import diagnostics, operators, poisson
 from billow.core.diagnostics import dissipation, kinetic_energy, relative_max_divergence
 from billow.core.poisson import PoissonSolver, _import_pyfftw, fft_library
 from billow.errors import ConfigError
@@ -451,18 +451,22 @@ def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
 
 
 @pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
-def test_velocity_statistics_maxima_are_those_of_the_gradients_and_keep_nan(name):
+def test_state_statistics_are_those_of_the_fields_and_keep_nan(name):
+    """The one pass of the per-step diagnostics: the maxima are numpy's over the same
+    differences, b's row sums and w's fundamental mode numpy's to round-off, a NaN shows."""
     case = billow.get_case(name)
     model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
     g = model.grid
     rng = np.random.default_rng(2)
-    for velocity in ("u", "w"):  # not divergence-free, so that max |div u| is not ~0
-        model.interior(velocity)[...] = rng.standard_normal(model.interior(velocity).shape)
+    for field in ("u", "w", "b"):  # u not divergence-free, so that max |div u| is not ~0
+        model.interior(field)[...] = rng.standard_normal(model.interior(field).shape)
     model.fill_all_ghosts()
+    cosine, sine = diagnostics._fundamental(g.nx)
 
-    def statistics() -> np.ndarray:
-        return operators.velocity_statistics(
-            model.state["u"], model.state["w"], g.constants, g.periodic_z
+    def statistics() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        state = model.state
+        return operators.state_statistics(
+            state["u"], state["w"], state["b"], cosine, sine, g.constants, g.periodic_z
         )
 
     # the same differences as the kernel's, from the padded arrays: du/dx, dw/dz at centres,
@@ -475,11 +479,19 @@ def test_velocity_statistics_maxima_are_those_of_the_gradients_and_keep_nan(name
     du_dz = (u[corners, columns] - u[corners.start - 1 : corners.stop - 1, columns]) * (1.0 / g.dz)
     dw_dx = (w[corners, columns] - w[corners, h - 1 : h - 1 + g.nx]) * (1.0 / g.dx)
     largest_gradient = max(np.abs(d).max() for d in (du_dx, dw_dz, du_dz, dw_dx))
-    assert statistics()[3] == largest_gradient
-    assert statistics()[4] == np.abs(model.divergence()).max() > 0
+    velocity, b_rows, w_hat = statistics()
+    assert velocity[3] == largest_gradient
+    assert velocity[4] == np.abs(model.divergence()).max() > 0
+    # two sums of the same n = 32 terms in different orders differ by at most
+    # 2 n eps sum |x| = 7e-15 sum |x| (eps = 1.1e-16): 1e-14 sum |x| holds them
+    b = model.interior("b")
+    assert np.all(np.abs(b_rows - b.sum(axis=1)) <= 1e-14 * np.abs(b).sum(axis=1))
+    w_rows = w[corners, columns]  # each distinct row of w; rfft's column 1 is w_hat
+    expected = np.abs(np.fft.rfft(w_rows, axis=1)[:, 1])
+    assert np.all(np.abs(w_hat - expected) <= 1e-14 * np.abs(w_rows).sum(axis=1))
     model.interior("u")[5, 7] = np.nan
     model.fill_all_ghosts()
-    assert np.isnan(statistics()[3]) and np.isnan(statistics()[4])
+    assert np.isnan(statistics()[0][3]) and np.isnan(statistics()[0][4])
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")

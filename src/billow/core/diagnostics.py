@@ -42,8 +42,8 @@ class Diagnostic:
 
 @contextmanager
 def shared_reductions(model: Model) -> Iterator[None]:
-    """Within the block, reductions that several diagnostics use (the velocity statistics,
-    row sums of b) are computed once; the state must not change inside it."""
+    """Within the block, reductions that several diagnostics use (the pass over u, w and b,
+    a tracer's row sums) are computed once; the state must not change inside it."""
     model._reductions = {}
     try:
         yield
@@ -60,21 +60,31 @@ def _reduction(model: Model, name: str, compute: Callable[[], object]):
     return cache[name]
 
 
-def velocity_statistics(model: Model) -> np.ndarray:
-    """(sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|) over the interior;
-    see :func:`operators.velocity_statistics`."""
+def state_statistics(model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(velocity statistics, b's row sums, |w_hat| at the fundamental wavenumber on each
+    row of w) in one pass; see :func:`operators.state_statistics`."""
     g = model.grid
-    return _reduction(
-        model,
-        "velocity",
-        lambda: operators.velocity_statistics(
-            model.state["u"], model.state["w"], g.constants, g.periodic_z
-        ),
-    )
+
+    def compute():
+        cosine, sine = _fundamental(g.nx)
+        state = model.state
+        return operators.state_statistics(
+            state["u"], state["w"], state["b"], cosine, sine, g.constants, g.periodic_z
+        )
+
+    return _reduction(model, "state", compute)
+
+
+def velocity_statistics(model: Model) -> np.ndarray:
+    """(sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|) over the interior."""
+    return state_statistics(model)[0]
 
 
 def row_sums(model: Model, name: str) -> np.ndarray:
-    """sum over x of field ``name`` at cell centres, one value per row."""
+    """sum over x of field ``name`` at cell centres, one value per row (b's from
+    :func:`state_statistics`)."""
+    if name == "b":
+        return state_statistics(model)[1]
     return _reduction(model, f"rows {name}", lambda: model.interior(name).sum(axis=1))
 
 
@@ -134,12 +144,8 @@ def _fundamental(nx: int) -> tuple[np.ndarray, np.ndarray]:
 
 def mode_amplitude(model: Model) -> float:
     """max over z of |w_hat(z)| at the fundamental wavenumber 2 pi / Lx (cosine amplitude),
-    w_hat = sum_n w_n exp(-2 pi i n / nx), from two real matrix-vector products:
-    |w_hat| = hypot(w @ cos, w @ sin)."""
-    nx = model.grid.nx
-    cosine, sine = _fundamental(nx)
-    w = model.interior("w")
-    return float(np.max(np.hypot(w @ cosine, w @ sine))) * 2.0 / nx
+    w_hat = sum_n w_n exp(-2 pi i n / nx): (2 / nx) max_z hypot(w . cos, w . sin)."""
+    return float(np.max(state_statistics(model)[2])) * 2.0 / model.grid.nx
 
 
 def integral(name: str) -> Callable[[Model], float]:

@@ -259,22 +259,39 @@ def largest_nonnegative(x):
     return np.array([largest]).view(np.float64)[0]
 
 
-@njit(parallel=True, cache=True)
-def velocity_statistics(u, w, constants, periodic_z):
-    """What the diagnostics need from (u, w), in one pass:
+@njit(fastmath={"reassoc"}, cache=True)
+def _two_dots(x, a, b):
+    """(sum x a, sum x b) over a row, vectorised: in an order fixed when compiled (by the
+    machine's vector width), not by the number of threads."""
+    first = second = 0.0
+    for i in range(x.size):
+        first += x[i] * a[i]
+        second += x[i] * b[i]
+    return first, second
 
-        (sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|)
+
+@njit(parallel=True, cache=True)
+def state_statistics(u, w, b, cosine, sine, constants, periodic_z):
+    """What the per-step diagnostics need from (u, w, b), in one pass:
+
+        statistics = (sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|)
+        b_rows[k] = sum_i b[k, i]                                    (k < nz)
+        w_hat[k] = |sum_i w[k, i] (cosine[i] - i sine[i])|           (each row of w)
 
     over interior points (w's duplicate row nz of periodic z and its zero wall rows add
-    nothing). du/dx and dw/dz live at centres, du/dz and dw/dx at corners; corners on
-    walls carry weight 1/2 in sum |grad u|^2, so that sum |grad u|^2 dA equals
-    -sum(u . lap u) dA for the discrete Laplacian. Needs filled ghosts.
+    nothing to the statistics). du/dx and dw/dz live at centres, du/dz and dw/dx at
+    corners; corners on walls carry weight 1/2 in sum |grad u|^2, so that
+    sum |grad u|^2 dA equals -sum(u . lap u) dA for the discrete Laplacian. Needs filled
+    ghosts. Returns (statistics, b_rows, w_hat).
 
     Each group of ``STATISTICS_ROWS`` rows accumulates column by column (vectorised
     along x), then sums its columns with :func:`ordered_sum`; the groups are combined in
-    order. So the results depend neither on the number of threads nor on the machine.
-    The maxima are ``np.maximum``, which keeps a NaN and vectorises better than Python's
-    ``max``, a compare-and-select that drops a NaN (the pass took 1.4-1.5x longer with it).
+    order; b's rows are summed with :func:`ordered_sum`. So those results depend neither
+    on the number of threads nor on the machine (w_hat's row products, by
+    :func:`_two_dots`, not on the number of threads). The maxima are ``np.maximum``, which
+    keeps a NaN and vectorises better than Python's ``max``, a compare-and-select that
+    drops a NaN (the pass took 1.4-1.5x longer with it). Reading b and w's rows here,
+    while the pass has them, replaced numpy's row sums and two BLAS products after it.
     """
     nx, nz, g, dx, dz = constants
     inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
@@ -282,6 +299,7 @@ def velocity_statistics(u, w, constants, periodic_z):
     rows = max(nz, corner_rows)
     groups = (rows + STATISTICS_ROWS - 1) // STATISTICS_ROWS
     partial = np.zeros((groups, 5))
+    b_rows, w_hat = np.empty(nz), np.empty(corner_rows)
     for group in prange(groups):
         columns = np.zeros((5, nx))
         u_squares, w_squares, gradient_squares = columns[0], columns[1], columns[2]
@@ -301,6 +319,7 @@ def velocity_statistics(u, w, constants, periodic_z):
                         largest_gradient[i], np.maximum(abs(du_dx), abs(dw_dz))
                     )
                     largest_divergence[i] = np.maximum(largest_divergence[i], abs(du_dx + dw_dz))
+                b_rows[k] = ordered_sum(b[K, g : g + nx])
             if k < corner_rows:
                 weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
                 u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
@@ -312,6 +331,8 @@ def velocity_statistics(u, w, constants, periodic_z):
                     largest_gradient[i] = np.maximum(
                         largest_gradient[i], np.maximum(abs(du_dz), abs(dw_dx))
                     )
+                real, imaginary = _two_dots(w_right, cosine, sine)
+                w_hat[k] = np.hypot(real, imaginary)
         for j in range(3):
             partial[group, j] = ordered_sum(columns[j])
         for j in range(3, 5):
@@ -322,7 +343,7 @@ def velocity_statistics(u, w, constants, periodic_z):
             statistics[j] += partial[group, j]
         for j in range(3, 5):
             statistics[j] = np.maximum(statistics[j], partial[group, j])
-    return statistics
+    return statistics, b_rows, w_hat
 
 
 @njit(parallel=True, cache=True)
