@@ -97,12 +97,20 @@ def kinetic_energy(model: Model) -> float:
     return 0.5 * total * model.grid.cell_area
 
 
+def total_buoyancy_rows(model: Model) -> np.ndarray:
+    """sum over x of b_total = b + N0^2 z, one value per row (for pe and phi_i)."""
+    grid = model.grid
+    return _reduction(
+        model,
+        "rows b_total",
+        lambda: row_sums(model, "b") + model.background_N2 * grid.nx * grid.z_centre,
+    )
+
+
 def potential_energy(model: Model) -> float:
     """-sum(b_total z dA), b_total = b + N0^2 z, from the row sums of b_total."""
     grid = model.grid
-    z = grid.z_centre
-    rows = row_sums(model, "b") + model.background_N2 * grid.nx * z
-    return energetics.potential_energy(rows[:, None], z, grid.cell_area)
+    return energetics.potential_energy(total_buoyancy_rows(model), grid.z_centre, grid.cell_area)
 
 
 def entropy(name: str) -> Callable[[Model], float]:
@@ -116,10 +124,8 @@ def diffusive_conversion(model: Model) -> float:
     """Phi_i: the reversible diffusive conversion needed for the mixing rate; it needs only
     the sums of b_total = b + N0^2 z over the bottom and the top row (the row sums that the
     potential energy uses)."""
-    grid = model.grid
-    rows = [0, grid.nz - 1]
-    sums = row_sums(model, "b")[rows] + model.background_N2 * grid.nx * grid.z_centre[rows]
-    return energetics.diffusive_conversion(sums[:, None], grid.dx, model.field("b").diffusivity)
+    rows = total_buoyancy_rows(model)
+    return energetics.diffusive_conversion(rows, model.grid.dx, model.field("b").diffusivity)
 
 
 def dissipation(model: Model) -> float:
@@ -127,10 +133,10 @@ def dissipation(model: Model) -> float:
 
 
 def relative_max_divergence(model: Model) -> float:
-    largest_gradient, largest_divergence = velocity_statistics(model)[3:5]
+    largest_gradient, largest_divergence = velocity_statistics(model)[3:5].tolist()
     if largest_gradient == 0:
-        return float(largest_divergence)
-    return float(largest_divergence / largest_gradient)
+        return largest_divergence
+    return largest_divergence / largest_gradient
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,8 +20,8 @@ def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
 
     Parameters
     ----------
-    b : ndarray, shape (nz, nx)
-        Total buoyancy at cell centres, row 0 at the bottom.
+    b : ndarray, shape (nz, nx), or (nz,)
+        Total buoyancy at cell centres, row 0 at the bottom; or its row sums sum_x b.
     z : ndarray, shape (nz,)
         Cell-centre heights, increasing.
     dA : float
@@ -32,7 +32,8 @@ def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
     float
         The potential energy per unit span (units of U0² d).
     """
-    return -float(np.dot(b.sum(axis=1), z)) * dA
+    row_sums = b if b.ndim == 1 else b.sum(axis=1)
+    return -float(np.dot(row_sums, z)) * dA
 
 
 def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
@@ -44,8 +45,8 @@ def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
 
     Parameters
     ----------
-    b : ndarray, shape (nz, nx)
-        Total buoyancy at cell centres, row 0 at the bottom.
+    b : ndarray, shape (nz, nx), or (nz,)
+        Total buoyancy at cell centres, row 0 at the bottom; or its row sums sum_x b.
     dx : float
         Cell width.
     kappa : float
