@@ -266,6 +266,11 @@ def test_every_file_has_the_header_coordinates_and_dimension_scales(tmp_path):
 # --- snapshots appended on a writer thread (output_writers.BackgroundSeries) -------------
 
 
+def writer_threads() -> list[threading.Thread]:
+    """The run's writer threads still alive (not the FFT helper, which lives on by design)."""
+    return [t for t in threading.enumerate() if t.name.startswith("billow-writer")]
+
+
 class HeldSeries:
     """A series whose appends wait for ``release`` and keep what they were given."""
 
@@ -470,7 +475,7 @@ def test_a_run_writes_records_and_checkpoints_on_the_writer_threads_in_order(tmp
     assert set(where) == series | {f"publish {name}" for name in series} | {"checkpoint"}
     assert all(where[name] == {"billow-writer"} for name in series)
     assert all(where[kind] == {"billow-writer-finish"} for kind in set(where) - series)
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("billow-")]
+    assert not writer_threads()
     with billow.open_run(tmp_path / "run") as dataset:
         assert dataset.sizes["time"] == 5
 
@@ -547,7 +552,7 @@ def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_l
     settings = dict(nx=16, nz=16, Lx=14.0, t_end=2.0, save_every=0.25, checkpoint_every=0.5)
     with pytest.raises(OSError, match="No space left"):
         billow.run("shear_layer", out=out, **settings)
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("billow-")]
+    assert not writer_threads()
     kept = sorted(path.name for path in (out / "checkpoints").iterdir())
     assert kept == [f"checkpoint_{written[0]:09d}.h5"]
     monkeypatch.setattr(checkpoint_module, "write_checkpoint", write)
@@ -580,7 +585,7 @@ def test_a_writer_threads_error_not_yet_raised_is_raised_when_it_is_left():
     with pytest.raises(OSError, match="No space left"):
         with WriterThread() as thread:
             thread.submit(full_disk)
-    assert not [t for t in threading.enumerate() if t.name.startswith("billow-")]
+    assert not writer_threads()
 
 
 def test_without_buffer_sets_a_lent_record_is_new_arrays_handed_over():
