@@ -26,7 +26,10 @@ cheaper than P, and is timed too.
    the snapshots are written on a second one). The same run in this process
    without writers, then with diagnostics, then through the runner with every
    writer (round by round, best of 3) splits its cost into stepping, diagnostics
-   and output (goal: diagnostics and output <= 10 % of the stepping). With
+   and output (goal: diagnostics and output <= 10 % of the stepping); and each part
+   of the loop is timed inside runs too (stepping, diagnostics, snapshots,
+   checkpoints, the rest), which a drift of the machine's speed between runs does not
+   skew. With
    ``--baseline PATH/TO/billow [...]`` (other revisions' executables, e.g. from
    worktrees of older commits with their own venvs) the same CLI run is made
    with each in the same session, and the ratios printed.
@@ -52,6 +55,9 @@ from processes import wait_measuring_peak
 import billow
 from billow.callbacks import Callback
 from billow.cases import get_case
+from billow.core.model import Model
+from billow.io.checkpoint import Checkpointer
+from billow.output_writers import DiagnosticsWriter, FieldsWriter
 from billow.runner import run_case
 from billow.schedules import AtEnd, IterationInterval
 from billow.simulation import Simulation
@@ -183,6 +189,45 @@ def with_writers(out: Path) -> float:
     return seconds
 
 
+# what the time loop calls, timed inside one run: (class, method, part)
+TIMED_IN_THE_RUN = (
+    (Model, "step", "stepping"),
+    (Simulation, "_remember_stable_dt", "stepping"),  # the controller's dt
+    (DiagnosticsWriter, "write", "diagnostics"),
+    (FieldsWriter, "write_at", "snapshots"),
+    (Checkpointer, "write", "checkpoints"),
+)
+
+
+def split_of_one_run(out: Path) -> dict[str, float]:
+    """Seconds of each part of the default run's time loop (``TIMED_IN_THE_RUN``, and
+    "loop", the whole of it, from log.txt), timed inside one run through billow's runner
+    in this process: unlike differences between runs, a drift of the machine's speed
+    hits every part alike. What the writer thread costs the stepping meanwhile is in
+    "stepping"."""
+    seconds = dict.fromkeys([part for _, _, part in TIMED_IN_THE_RUN], 0.0)
+
+    def timed(method, part):
+        def call(*arguments, **keywords):
+            start = time.perf_counter()
+            try:
+                return method(*arguments, **keywords)
+            finally:
+                seconds[part] += time.perf_counter() - start
+
+        return call
+
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in TIMED_IN_THE_RUN]
+    for (owner, name, method), (_, _, part) in zip(originals, TIMED_IN_THE_RUN, strict=True):
+        setattr(owner, name, timed(method, part))
+    try:
+        seconds["loop"] = with_writers(out)
+    finally:
+        for owner, name, method in originals:
+            setattr(owner, name, method)
+    return seconds
+
+
 def loop_seconds(run_dir: Path) -> float:
     """Seconds of the time loop (writers included, start-up excluded) from log.txt."""
     log = (run_dir / "log.txt").read_text()
@@ -257,6 +302,17 @@ def default_run(out: Path, baselines: list[Path], repeats: int = 2) -> None:
         f"checkpoints +{output:.2f} s ({output / bare:.1%} of the stepping; the snapshots "
         "are written on a thread)"
     )
+    for _ in range(repeats):
+        split = split_of_one_run(out.with_name("in_process"))
+        stepping, loop = split.pop("stepping"), split.pop("loop")
+        writers = sum(split.values())
+        rest = loop - stepping - writers
+        parts = ", ".join(f"{part} {t:.2f} s ({t / stepping:.1%})" for part, t in split.items())
+        print(
+            f"  timed inside one run: stepping {stepping:.2f} s; {parts}: diagnostics and "
+            f"output {writers / stepping:.1%} of the stepping (goal <= 10 %); the rest of "
+            f"the loop (callbacks, schedules) {rest:.2f} s ({rest / stepping:.1%})"
+        )
 
 
 def main() -> None:
