@@ -389,43 +389,32 @@ def test_buffers_lent_for_a_record_are_queued_without_a_copy():
     assert np.array_equal(held.received[0][1]["u"], record(5)["u"])
 
 
-class Records(logging.Handler):
-    """Keeps every log record (message and the thread that emitted it)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list[tuple[str, str]] = []
-
-    def emit(self, record):
-        self.seen.append((record.getMessage(), record.threadName))
-
-
 @pytest.mark.parametrize("fail", [False, True])
-def test_a_snapshot_is_logged_by_the_writer_thread_once_written(fail):
+def test_a_snapshot_is_logged_by_the_writer_thread_once_written(fail, caplog):
     """The time loop does not write log.txt for a snapshot: the line comes from the series'
     thread after the record's append, and not at all if the append failed."""
     case = get_case("shear_layer")
     simulation = Simulation(case.build(case.make_params(nx=16, nz=8)), t_end=1.0)
     held = HeldSeries(fail=fail)
-    logger = logging.getLogger(f"billow.test.snapshot_log.{fail}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = Records()
-    logger.addHandler(handler)
+    logger = logging.getLogger("billow.test.snapshot_log")
+    caplog.set_level(logging.INFO, logger=logger.name)
+
+    def seen() -> list[tuple[str, str]]:
+        return [(r.getMessage(), r.threadName) for r in caplog.records if r.name == logger.name]
+
     series = BackgroundSeries(held)
     writer = FieldsWriter(series, TimeInterval(1.0), logger)
     writer.write_at(simulation, 0.0)
-    assert handler.seen == []  # not yet written
+    assert seen() == []  # not yet written
     held.release.set()
     if fail:
         with pytest.raises(OSError, match="No space left"):
             series.close()
-        assert handler.seen == []
+        assert seen() == []
     else:
         series.close()
-        assert handler.seen == [("snapshot 0 at t = 0 (step 0, dt = 0)", series.thread.name)]
+        assert seen() == [("snapshot 0 at t = 0 (step 0, dt = 0)", series.thread.name)]
     assert series.thread.name != threading.current_thread().name
-    logger.removeHandler(handler)
 
 
 def test_a_run_writes_records_and_checkpoints_on_the_writer_threads_in_order(tmp_path, monkeypatch):
