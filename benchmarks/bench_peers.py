@@ -20,9 +20,11 @@ time come from os.wait4, the peak RSS from the process's own VmHWM (sampled ever
 (a) kh2d-solver's own "forced" run: examples/kh2d_configs/forced.txt (a copy of its
     shipped config: 384 x 192, t_final = 30 box units, 300 snapshots, its GIF on) with
     `n_cores = 1` added; the same file goes to `kh2d-simulate --config` and to
-    `billow run --from-kh2d` (same grid, same duration = 600 d/U0, same 300 snapshots;
-    billow's units, mapping: src/billow/kh2d_config.py), and then `billow movie` renders
-    the result (MP4 and GIF). Numba caches of both are warmed first by a tiny run.
+    `billow run --from-kh2d` (same grid, same duration = 600 d/U0, same 300 snapshots,
+    the same fields: u, w, the density as billow's b, no dye; billow's units, mapping:
+    src/billow/compat/kh2d.py), and then `billow movie` renders the result (MP4 and
+    GIF). kh2d-solver writes its snapshots in single precision, billow in double.
+    Numba caches of both are warmed first by a tiny run.
     - wall-time ratio: kh2d-simulate's process against `billow run` + `billow movie`
       (goal >= 10x, moonshot 20x);
     - stepping-only ratio: kh2d-simulate's process less its own "create_animation"

@@ -89,7 +89,8 @@ def run_scenarios(runs: Path, reuse: bool) -> tuple[dict[str, Kh2dMapping], dict
         run_dir = runs / label
         if reuse and label in timings and (run_dir / "fields.nc").is_file():
             continue
-        params = get_case(mapping.case).make_params(**mapping.params)
+        # with billow's dye, which kh2d lacks (dye = false in the mapping): its entropy row
+        params = get_case(mapping.case).make_params(**{**mapping.params, "dye": True})
         print(f"running {label}: {mapping.case} {params.nx}x{params.nz} to t = {params.t_end:g}")
         start = time.perf_counter()
         billow.run_case(mapping.case, params, run_dir, overwrite=True)

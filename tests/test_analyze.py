@@ -201,3 +201,11 @@ def test_no_mixing_efficiency_when_buoyancy_has_a_source(case, settings, source,
     assert np.isnan(result.scalars["cumulative_mixing_efficiency"])
     assert np.all(np.isnan(result.dataset["mixing_rate"].values))
     assert any(source in note for note in result.notes)
+
+
+def test_a_run_without_its_dye_is_analysed_without_it(tmp_path):
+    billow.run("shear_layer", nx=32, nz=16, Lx=14.0, t_end=2, save_every=1, dye=False, out=tmp_path)
+    result = analyze_run(tmp_path)
+    assert np.all(np.isnan(result.dataset["dye_entropy"].values))
+    assert 0 < result.scalars["cumulative_mixing_efficiency"] < 1  # from b, not the dye
+    assert "no dye in this run (`dye = false`" in result.summary_path.read_text()

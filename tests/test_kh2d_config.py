@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_cli import assert_cli_result_is_one_line_error, invoke
 
+import billow
 from billow.cases import get_case
 from billow.compat.kh2d import KEYS, load_kh2d, map_kh2d, parse_kh2d
 from billow.errors import ConfigError
@@ -137,5 +138,21 @@ def test_run_from_kh2d_prints_the_mapping_and_runs(tmp_path):
         assert text in result.stdout, text
     config = tomllib.loads((out / "config.toml").read_text())
     assert config["case"] == "shear_layer" and config["Re"] == 50.0 and config["Lx"] == 40.0
-    assert config["nx"] == 32 and config["perturbation"] == "noise"
-    assert (out / "fields.nc").is_file()
+    assert config["nx"] == 32 and config["perturbation"] == "noise" and config["dye"] is False
+    assert "dye = false" in result.stdout
+    with billow.open_run(out) as fields:  # kh2d's fields (u, w, rho and the vorticity)
+        assert sorted(fields.data_vars) == ["b", "u", "vorticity", "w"]
+    assert not (out / "tracer_diagnostics.nc").exists()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_kh2d_run_adds_billows_dye_on_request(name):
+    mapping = load_kh2d(CONFIGS / name)
+    small = dict(nx=32, nz=16, t_end=1.0)
+    case = get_case(mapping.case)
+    without = case.build(case.make_params(**{**mapping.params, **small}))
+    with_dye = case.build(case.make_params(**{**mapping.params, **small, "dye": True}))
+    assert "c" not in without.state and without.tracer_names == ()
+    assert with_dye.tracer_names == ("c",)
+    for name in without.state:  # the dye changes nothing else
+        assert np.array_equal(without.state[name], with_dye.state[name]), name

@@ -129,6 +129,11 @@ class StratifiedParams(RunParams):
         description="gradient Richardson number N^2/S^2 at the centre (>= 1/4: no linear growth)",
     )
     Pr: float = Field(1.0, gt=0, allow_inf_nan=False, description="Prandtl number nu / kappa")
+    dye: bool = Field(
+        True,
+        description="carry the case's passive dye c (its entropy measures mixing); false: "
+        "step u, w and b only, one field less",
+    )
 
 
 def format_validation_error(

@@ -381,6 +381,15 @@ def _fmt(value, digits: int = 4) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}g}"
 
 
+def _dye_line(s: dict) -> str:
+    if not math.isfinite(s["dye_entropy_initial"]):
+        return "- **dye entropy**: no dye in this run (`dye = false`, or a case without one)."
+    return (
+        f"- **dye entropy** S = ∫ −c ln c dV: {_fmt(s['dye_entropy_initial'])} → "
+        f"{_fmt(s['dye_entropy_final'])} (grows as the dye is irreversibly mixed)."
+    )
+
+
 def summary_markdown(run_dir: Path, attrs: dict, s: dict, t: np.ndarray, notes: list[str]) -> str:
     """The human summary: key numbers with their meaning."""
     keys = [k for k in ("nx", "nz", "Lx", "Lz", "Re", "Ri", "Pr", "bc_z", "t_end") if k in attrs]
@@ -407,8 +416,7 @@ def summary_markdown(run_dir: Path, attrs: dict, s: dict, t: np.ndarray, notes: 
         f"- **cumulative mixing efficiency** E_c = {_fmt(s['cumulative_mixing_efficiency'])}: "
         "∫M dt / (∫M dt + ∫ε dt), the fraction of the energy lost by the flow that went into "
         "irreversible mixing (M = dBPE/dt − Φ_i).",
-        f"- **dye entropy** S = ∫ −c ln c dV: {_fmt(s['dye_entropy_initial'])} → "
-        f"{_fmt(s['dye_entropy_final'])} (grows as the dye is irreversibly mixed).",
+        _dye_line(s),
         "- **vorticity thickness** δ_ω = ΔU / max|dU/dz|: "
         f"{_fmt(s['vorticity_thickness_initial'])} → "
         f"{_fmt(s['vorticity_thickness_final'])} (max {_fmt(s['vorticity_thickness_max'])}).",

@@ -5,7 +5,8 @@
 
 B increases with z at both interfaces (unlike kh2d-solver's double-shear
 density, which is statically unstable at one of them), and N^2/S^2 at each
-interface equals Ri up to O(sech^2 s) corrections. A dye c marks the jet.
+interface equals Ri up to O(sech^2 s) corrections. A dye c marks the jet (unless
+``dye = false``).
 With ``bc_z = "periodic"``, B is split into a uniform background N0^2 z
 (with N0^2 = [B(Lz/2) - B(-Lz/2)] / Lz) and a periodic departure.
 """
@@ -80,7 +81,8 @@ def build(params: Params) -> Model:
         B_bottom = base_profiles(np.array(-params.Lz / 2), params)[1]
         background_N2 = float(B_top - B_bottom) / params.Lz
         B = B - background_N2 * z
-    model = make_model(params, grid, tracers=("c",), background_N2=background_N2)
+    tracers = ("c",) if params.dye else ()
+    model = make_model(params, grid, tracers=tracers, background_N2=background_N2)
     half = params.separation / 2
     perturbation = seed_perturbation(
         grid,
@@ -89,10 +91,6 @@ def build(params: Params) -> Model:
         lambda z: base_profiles(z, params)[1],
         lambda z: np.exp(-((z + half) ** 2)) + np.exp(-((z - half) ** 2)),
     )
-    model.set(
-        u=U + perturbation["u"],
-        w=perturbation["w"],
-        b=B + perturbation["b"],
-        c=0.5 * (np.tanh(z + half) - np.tanh(z - half)),
-    )
+    dye = {"c": 0.5 * (np.tanh(z + half) - np.tanh(z - half))} if params.dye else {}
+    model.set(u=U + perturbation["u"], w=perturbation["w"], b=B + perturbation["b"], **dye)
     return model

@@ -4,9 +4,10 @@
 
 so that N^2 / S^2 at z = 0 equals Ri exactly; R = d/h is the ratio of the
 shear to the density layer thickness. A passive dye c = (1 - tanh z)/2 marks
-the lower layer. By default Lx holds ``wavelengths`` wavelengths of the
-fastest-growing mode of linear theory (same Re, Ri, Pr, R, Lz and walls), and
-the flow is seeded with that eigenmode, scaled so that max|w| = amplitude.
+the lower layer (unless ``dye = false``). By default Lx holds ``wavelengths``
+wavelengths of the fastest-growing mode of linear theory (same Re, Ri, Pr, R, Lz
+and walls), and the flow is seeded with that eigenmode, scaled so that
+max|w| = amplitude.
 """
 
 from __future__ import annotations
@@ -74,16 +75,15 @@ def build(params: Params, spanwise_velocity: bool = False) -> Model:
     from .common import make_grid, make_model, seed_perturbation
 
     grid = make_grid(params)
-    model = make_model(params, grid, tracers=("c",), spanwise_velocity=spanwise_velocity)
+    tracers = ("c",) if params.dye else ()
+    model = make_model(params, grid, tracers=tracers, spanwise_velocity=spanwise_velocity)
     U, B = base_profiles(params)
     z = grid.z_centre[:, None] * np.ones((1, grid.nx))
     base = {"u": U(z), "b": B(z)}
     perturbation = seed_perturbation(grid, params, U, B, lambda z: np.exp(-(z**2)))
+    dye = {"c": 0.5 * (1.0 - np.tanh(z))} if params.dye else {}
     model.set(
-        u=base["u"] + perturbation["u"],
-        w=perturbation["w"],
-        b=base["b"] + perturbation["b"],
-        c=0.5 * (1.0 - np.tanh(z)),
+        u=base["u"] + perturbation["u"], w=perturbation["w"], b=base["b"] + perturbation["b"], **dye
     )
     if params.hold_base:
         model.forcings.append(hold_base_state(model, base))

@@ -259,6 +259,7 @@ def _billow_params(v: dict, scenario: str, units: Kh2dUnits) -> dict:
         "bc_z": "no-slip",
         "t_end": t_end,
         "save_every": t_end / (v["n_snapshots"] - 1),
+        "dye": False,  # kh2d-solver carries u, w and rho only
     }
     noise = v["noise_amplitude"] / U0
     params.update(
@@ -348,6 +349,12 @@ def _mapping_rows(
             "upwind1 adds 4-13x the physical viscosity; --set advection=upwind1 to imitate it",
         ),
         MappingRow("(random numbers)", "unseeded", "seed = 0"),
+        MappingRow(
+            "(passive dye)",
+            "none",
+            "dye = false",
+            "the same fields as kh2d (u, w, rho); --set dye=true adds billow's dye and its entropy",
+        ),
     ]
     used = set(COMMON) | {"richardson"} | set(USED[scenario])
     for key in sorted(given - used):
