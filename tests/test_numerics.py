@@ -453,7 +453,8 @@ def test_largest_nonnegative_is_the_maximum_and_keeps_nan():
 @pytest.mark.parametrize("name", ["shear_layer", "kolmogorov"])  # walls, periodic z
 def test_state_statistics_are_those_of_the_fields_and_keep_nan(name):
     """The one pass of the per-step diagnostics: the maxima are numpy's over the same
-    differences, b's row sums and w's fundamental mode numpy's to round-off, a NaN shows."""
+    differences, b's sums and moment and w's fundamental mode numpy's to round-off, a NaN
+    shows."""
     case = billow.get_case(name)
     model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
     g = model.grid
@@ -463,11 +464,13 @@ def test_state_statistics_are_those_of_the_fields_and_keep_nan(name):
     model.fill_all_ghosts()
     cosine, sine = diagnostics._fundamental(g.nx)
 
-    def statistics() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def statistics() -> dict[str, float]:
         state = model.state
-        return operators.state_statistics(
-            state["u"], state["w"], state["b"], cosine, sine, g.constants, g.periodic_z
-        )
+        values = operators.state_statistics(
+            state["u"], state["w"], state["b"], g.z_centre, cosine, sine, g.constants,
+            g.periodic_z,
+        )  # fmt: skip
+        return dict(zip(operators.STATE_STATISTICS, values, strict=True))
 
     # the same differences as the kernel's, from the padded arrays: du/dx, dw/dz at centres,
     # du/dz, dw/dx at corners (nz + 1 rows of corners between walls, nz with periodic z)
@@ -478,20 +481,29 @@ def test_state_statistics_are_those_of_the_fields_and_keep_nan(name):
     dw_dz = (w[h + 1 : h + g.nz + 1, columns] - w[rows, columns]) * (1.0 / g.dz)
     du_dz = (u[corners, columns] - u[corners.start - 1 : corners.stop - 1, columns]) * (1.0 / g.dz)
     dw_dx = (w[corners, columns] - w[corners, h - 1 : h - 1 + g.nx]) * (1.0 / g.dx)
-    largest_gradient = max(np.abs(d).max() for d in (du_dx, dw_dz, du_dz, dw_dx))
-    velocity, b_rows, w_hat = statistics()
-    assert velocity[3] == largest_gradient
-    assert velocity[4] == np.abs(model.divergence()).max() > 0
-    # two sums of the same n = 32 terms in different orders differ by at most
-    # 2 n eps sum |x| = 7e-15 sum |x| (eps = 1.1e-16): 1e-14 sum |x| holds them
-    b = model.interior("b")
-    assert np.all(np.abs(b_rows - b.sum(axis=1)) <= 1e-14 * np.abs(b).sum(axis=1))
+    found = statistics()
+    assert found["largest_gradient"] == max(np.abs(d).max() for d in (du_dx, dw_dz, du_dz, dw_dx))
+    assert found["largest_divergence"] == np.abs(model.divergence()).max() > 0
+    # two sums of the same n terms in different orders differ by at most
+    # 2 n eps sum |x| (eps = 1.1e-16): n = 32 terms of a row, 7e-15 sum |x|, and
+    # n = 512 of the field, 1.2e-13 sum |x|
+    b, z = model.interior("b"), g.z_centre
+    assert abs(found["b_bottom"] - b[0].sum()) <= 1e-14 * np.abs(b[0]).sum()
+    assert abs(found["b_top"] - b[-1].sum()) <= 1e-14 * np.abs(b[-1]).sum()
+    assert abs(found["b_sum"] - b.sum()) <= 2e-13 * np.abs(b).sum()
+    moment = b * z[:, None]
+    assert abs(found["b_moment"] - moment.sum()) <= 2e-13 * np.abs(moment).sum()
     w_rows = w[corners, columns]  # each distinct row of w; rfft's column 1 is w_hat
-    expected = np.abs(np.fft.rfft(w_rows, axis=1)[:, 1])
-    assert np.all(np.abs(w_hat - expected) <= 1e-14 * np.abs(w_rows).sum(axis=1))
+    w_hat = np.abs(np.fft.rfft(w_rows, axis=1)[:, 1])
+    bound = 1e-14 * np.abs(w_rows).sum(axis=1).max()  # |max a - max b| <= max |a - b|
+    assert abs(found["largest_w_hat"] - w_hat.max()) <= bound
     model.interior("u")[5, 7] = np.nan
     model.fill_all_ghosts()
-    assert np.isnan(statistics()[0][3]) and np.isnan(statistics()[0][4])
+    assert np.isnan(statistics()["largest_gradient"])
+    assert np.isnan(statistics()["largest_divergence"])
+    model.interior("w")[3, 2] = np.nan
+    model.fill_all_ghosts()
+    assert np.isnan(statistics()["largest_w_hat"])
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")

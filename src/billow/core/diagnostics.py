@@ -42,8 +42,8 @@ class Diagnostic:
 
 @contextmanager
 def shared_reductions(model: Model) -> Iterator[None]:
-    """Within the block, reductions that several diagnostics use (the pass over u, w and b,
-    a tracer's row sums) are computed once; the state must not change inside it."""
+    """Within the block, reductions that several diagnostics use (the pass over u, w and b)
+    are computed once; the state must not change inside it."""
     model._reductions = {}
     try:
         yield
@@ -60,57 +60,40 @@ def _reduction(model: Model, name: str, compute: Callable[[], object]):
     return cache[name]
 
 
-def state_statistics(model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(velocity statistics, b's row sums, |w_hat| at the fundamental wavenumber on each
-    row of w) in one pass; see :func:`operators.state_statistics`."""
+def state_statistics(model: Model) -> dict[str, float]:
+    """The scalars of :func:`operators.state_statistics` by name (sums and maxima over u, w
+    and b in one pass), as Python floats."""
     g = model.grid
 
     def compute():
         cosine, sine = _fundamental(g.nx)
         state = model.state
-        return operators.state_statistics(
-            state["u"], state["w"], state["b"], cosine, sine, g.constants, g.periodic_z
-        )
+        values = operators.state_statistics(
+            state["u"], state["w"], state["b"], g.z_centre, cosine, sine, g.constants,
+            g.periodic_z,
+        )  # fmt: skip
+        return dict(zip(operators.STATE_STATISTICS, values.tolist(), strict=True))
 
     return _reduction(model, "state", compute)
 
 
-def velocity_statistics(model: Model) -> np.ndarray:
-    """(sum u^2, sum w^2, sum |grad u|^2, max |grad u|, max |div u|) over the interior."""
-    return state_statistics(model)[0]
-
-
-def row_sums(model: Model, name: str) -> np.ndarray:
-    """sum over x of field ``name`` at cell centres, one value per row (b's from
-    :func:`state_statistics`)."""
-    if name == "b":
-        return state_statistics(model)[1]
-    return _reduction(model, f"rows {name}", lambda: model.interior(name).sum(axis=1))
-
-
 def kinetic_energy(model: Model) -> float:
-    statistics = velocity_statistics(model)
-    total = statistics[0] + statistics[1]
+    statistics = state_statistics(model)
+    total = statistics["u_squares"] + statistics["w_squares"]
     if "v" in model.state:
         v = model.interior("v")
         total += float(np.einsum("ij,ij->", v, v))
     return 0.5 * total * model.grid.cell_area
 
 
-def total_buoyancy_rows(model: Model) -> np.ndarray:
-    """sum over x of b_total = b + N0^2 z, one value per row (for pe and phi_i)."""
-    grid = model.grid
-    return _reduction(
-        model,
-        "rows b_total",
-        lambda: row_sums(model, "b") + model.background_N2 * grid.nx * grid.z_centre,
-    )
-
-
 def potential_energy(model: Model) -> float:
-    """-sum(b_total z dA), b_total = b + N0^2 z, from the row sums of b_total."""
+    """PE = -sum(b_total z dA), b_total = b + N0^2 z (as
+    :func:`energetics.potential_energy` of b_total's field)."""
     grid = model.grid
-    return energetics.potential_energy(total_buoyancy_rows(model), grid.z_centre, grid.cell_area)
+    moment = state_statistics(model)["b_moment"]
+    if model.background_N2:
+        moment += model.background_N2 * grid.nx * float(np.dot(grid.z_centre, grid.z_centre))
+    return -moment * grid.cell_area
 
 
 def entropy(name: str) -> Callable[[Model], float]:
@@ -121,22 +104,27 @@ def entropy(name: str) -> Callable[[Model], float]:
 
 
 def diffusive_conversion(model: Model) -> float:
-    """Phi_i: the reversible diffusive conversion needed for the mixing rate; it needs only
-    the sums of b_total = b + N0^2 z over the bottom and the top row (the row sums that the
-    potential energy uses)."""
-    rows = total_buoyancy_rows(model)
-    return energetics.diffusive_conversion(rows, model.grid.dx, model.field("b").diffusivity)
+    """Phi_i = kappa dx sum_i (b_top,i - b_bottom,i) of b_total = b + N0^2 z (as
+    :func:`energetics.diffusive_conversion` of b_total's field): the reversible diffusive
+    conversion needed for the mixing rate, from the sums of b over the bottom and the top
+    row."""
+    grid, statistics = model.grid, state_statistics(model)
+    background = model.background_N2 * grid.nx  # b_total's row sums: b's + N0^2 nx z
+    top = statistics["b_top"] + background * grid.z_centre[-1]
+    bottom = statistics["b_bottom"] + background * grid.z_centre[0]
+    return model.field("b").diffusivity * grid.dx * (top - bottom)
 
 
 def dissipation(model: Model) -> float:
-    return velocity_statistics(model)[2] * model.grid.cell_area / model.Re
+    return state_statistics(model)["gradient_squares"] * model.grid.cell_area / model.Re
 
 
 def relative_max_divergence(model: Model) -> float:
-    largest_gradient, largest_divergence = velocity_statistics(model)[3:5].tolist()
+    statistics = state_statistics(model)
+    largest_gradient = statistics["largest_gradient"]
     if largest_gradient == 0:
-        return largest_divergence
-    return largest_divergence / largest_gradient
+        return statistics["largest_divergence"]
+    return statistics["largest_divergence"] / largest_gradient
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,12 +139,16 @@ def _fundamental(nx: int) -> tuple[np.ndarray, np.ndarray]:
 def mode_amplitude(model: Model) -> float:
     """max over z of |w_hat(z)| at the fundamental wavenumber 2 pi / Lx (cosine amplitude),
     w_hat = sum_n w_n exp(-2 pi i n / nx): (2 / nx) max_z hypot(w . cos, w . sin)."""
-    return float(np.max(state_statistics(model)[2])) * 2.0 / model.grid.nx
+    return state_statistics(model)["largest_w_hat"] * 2.0 / model.grid.nx
+
+
+def buoyancy_integral(model: Model) -> float:
+    return state_statistics(model)["b_sum"] * model.grid.cell_area
 
 
 def integral(name: str) -> Callable[[Model], float]:
     def volume_integral(model: Model) -> float:
-        return float(np.sum(row_sums(model, name))) * model.grid.cell_area
+        return float(np.sum(model.interior(name).sum(axis=1))) * model.grid.cell_area
 
     return volume_integral
 
@@ -168,7 +160,7 @@ def diagnostics_for(model: Model) -> list[Diagnostic]:
         Diagnostic("pe", "potential energy", "1", potential_energy),
         Diagnostic("epsilon", "viscous dissipation rate", "1", dissipation),
         Diagnostic("max_divergence", "max |div u| / max |grad u|", "1", relative_max_divergence),
-        Diagnostic("b_integral", "volume integral of buoyancy", "1", integral("b")),
+        Diagnostic("b_integral", "volume integral of buoyancy", "1", buoyancy_integral),
         Diagnostic(
             "mode_amplitude",
             "max over z of |w_hat| at the fundamental wavenumber 2 pi/Lx",

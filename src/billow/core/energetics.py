@@ -20,8 +20,8 @@ def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
 
     Parameters
     ----------
-    b : ndarray, shape (nz, nx), or (nz,)
-        Total buoyancy at cell centres, row 0 at the bottom; or its row sums sum_x b.
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
     z : ndarray, shape (nz,)
         Cell-centre heights, increasing.
     dA : float
@@ -32,8 +32,7 @@ def potential_energy(b: np.ndarray, z: np.ndarray, dA: float) -> float:
     float
         The potential energy per unit span (units of U0² d).
     """
-    row_sums = b if b.ndim == 1 else b.sum(axis=1)
-    return -float(np.dot(row_sums, z)) * dA
+    return -float(np.dot(b.sum(axis=1), z)) * dA
 
 
 def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
@@ -45,8 +44,8 @@ def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
 
     Parameters
     ----------
-    b : ndarray, shape (nz, nx), or (nz,)
-        Total buoyancy at cell centres, row 0 at the bottom; or its row sums sum_x b.
+    b : ndarray, shape (nz, nx)
+        Total buoyancy at cell centres, row 0 at the bottom.
     dx : float
         Cell width.
     kappa : float
