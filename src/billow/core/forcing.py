@@ -27,6 +27,7 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
     grid.interior(padded, field.location)[...] = values
     fill_ghosts(padded, grid, field.location, field.parity)
     at_rest_u, at_rest_w = grid.zeros(Location.U), grid.zeros(Location.W)
+    no_buoyancy = grid.zeros(Location.CENTRE)
     out = np.zeros_like(model.tendencies[name])
     advection_diffusion(
         kernel_tuple([padded]),
@@ -34,6 +35,8 @@ def diffusion_tendency(model: Model, name: str, values: np.ndarray) -> np.ndarra
         np.array([field.diffusivity]),
         at_rest_u,
         at_rest_w,
+        no_buoyancy,
+        0.0,
         KIND[field.location],
         model.scheme.coefficients,
         field.rows,

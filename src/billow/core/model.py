@@ -25,14 +25,7 @@ import numba
 import numpy as np
 
 from . import operators
-from .advection import (
-    SCALAR,
-    U_MOMENTUM,
-    W_MOMENTUM,
-    add_buoyancy,
-    advection_diffusion,
-    kernel_tuple,
-)
+from .advection import SCALAR, U_MOMENTUM, W_MOMENTUM, advection_diffusion, kernel_tuple
 from .grid import Grid, Location
 from .poisson import PoissonSolver
 from .schemes import SCHEMES
@@ -231,26 +224,14 @@ class Model:
         """Advection, diffusion, buoyancy, background stratification and forcings."""
         g = self.grid
         self.fill_all_ghosts()
-        u, w = self.state["u"], self.state["w"]
-        threads = numba.get_num_threads()
-        for group in self.groups:
-            advection_diffusion(
-                group.states,
-                group.count,
-                group.diffusivities,
-                u,
-                w,
-                group.kind,
-                self._coefficients,
-                group.rows,
-                g.constants,
-                threads,
-                group.tendencies,
-            )
+        u, w, b = self.state["u"], self.state["w"], self.state["b"]
         mean_b = self.interior("b").mean() if g.periodic_z else 0.0
-        add_buoyancy(
-            self.state["b"], mean_b, self.field("w").rows, g.constants, self.tendencies["w"]
-        )
+        threads = numba.get_num_threads()
+        for group in self.groups:  # w's tendency gets the buoyancy force too
+            advection_diffusion(
+                group.states, group.count, group.diffusivities, u, w, b, mean_b, group.kind,
+                self._coefficients, group.rows, g.constants, threads, group.tendencies,
+            )  # fmt: skip
         if self.background_N2:
             w_centre = 0.5 * (self.interior("w")[:-1] + self.interior("w")[1:])
             self.tendencies["b"] -= self.background_N2 * w_centre
