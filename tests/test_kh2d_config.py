@@ -154,5 +154,5 @@ def test_a_kh2d_run_adds_billows_dye_on_request(name):
     with_dye = case.build(case.make_params(**{**mapping.params, **small, "dye": True}))
     assert "c" not in without.state and without.tracer_names == ()
     assert with_dye.tracer_names == ("c",)
-    for name in without.state:  # the dye changes nothing else
-        assert np.array_equal(without.state[name], with_dye.state[name]), name
+    for field in without.state:  # the dye changes nothing else
+        assert np.array_equal(without.state[field], with_dye.state[field]), field
