@@ -366,7 +366,7 @@ def test_stability_plot_shows_progress(tmp_path, monkeypatch):
 
     calls = []
 
-    def quick_curve(U, B, ks, **options):  # the figures' 440 solves take 30-50 s
+    def quick_curve(U, B, ks, **options):  # the figures' 440 solves take about 25 s
         calls.append(len(ks))
         return np.full(len(ks), 0.1)
 

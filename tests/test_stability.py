@@ -189,6 +189,33 @@ def test_fastest_growing_k_is_the_exact_scan_and_search_to_the_bit_elsewhere(Ri,
     check_scan_estimates_and_k(Ri, **options)
 
 
+def test_estimated_growth_rate_curve_is_the_exact_one_within_its_bound(monkeypatch):
+    # The figures' curves (billow stability --plot) use estimates where they decide, each
+    # within max(SCAN_SAFETY delta, SCAN_FLOOR max(1, |sigma|)) of the exact rate (delta:
+    # its eigenvalue's round-off), without the mode's QZ solve there. Ri = 0.3 at Re = 1000:
+    # only a weak gravity-wave mode grows, which the estimates must find as the exact solve
+    # does.
+    from billow.linear import stability
+
+    exact_solves = []
+    mode = stability._Solver.mode
+    monkeypatch.setattr(
+        stability._Solver, "mode", lambda self, k: exact_solves.append(k) or mode(self, k)
+    )
+    ks = [0.2, 0.45, 0.7]
+    for Ri in (0.1, 0.3):
+        U, B = tanh_profiles(Ri)
+        exact_solves.clear()
+        exact = growth_rate_curve(U, B, ks, Re=1000.0, Lz=14.0)
+        assert exact_solves == ks
+        exact_solves.clear()
+        estimated = growth_rate_curve(U, B, ks, Re=1000.0, Lz=14.0, estimate=True)
+        assert len(exact_solves) < len(ks)
+        # rates below 1: the bound is max(SCAN_SAFETY delta, SCAN_FLOOR), delta <= 1e-9
+        bound = max(stability.SCAN_SAFETY * 1e-9, stability.SCAN_FLOOR)
+        np.testing.assert_allclose(estimated, exact, rtol=0, atol=bound)
+
+
 def test_fastest_mode_is_the_mode_at_its_wavenumber_to_the_bit():
     # cases seed a default run with the fastest mode itself (2π/Lx is its k again)
     U, B = tanh_profiles(0.1)
