@@ -534,7 +534,7 @@ def _stability_figures(directory: Path, params, mode, options: dict, out: Consol
     richardson = np.linspace(0.0, 0.3, 13)
     diagram_ks = np.linspace(0.02, 1.0, 30)
     # a row of solves at a time, so that the bar moves (0.05-0.1 s a solve; estimated rates
-    # where they decide, within about 1e-7 of the exact ones: the figures cannot show that)
+    # where they decide, within 1e-6 of the exact ones: no figure can show the difference)
     rows = [(params.Ri, ks[i : i + 10]) for i in range(0, ks.size, 10)]
     rows += [(Ri, diagram_ks) for Ri in richardson]
     total = sum(row.size for _, row in rows)
