@@ -148,8 +148,9 @@ class Simulation:
         its advective rate; the largest magnitude of every field is kept for
         :meth:`check_finite`."""
         m = self.model
-        self._magnitudes = (m.iteration, m.largest_magnitudes())
-        return self.controller.stable_dt(m.advective_rate())
+        magnitudes, rate = m.largest_magnitudes_and_rate()
+        self._magnitudes = (m.iteration, magnitudes)
+        return self.controller.stable_dt(rate)
 
     def snapshot_names(self) -> list[str]:
         """The fields of a :meth:`snapshot`, in order."""

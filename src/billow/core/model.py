@@ -176,22 +176,30 @@ class Model:
         self.project()
         self.fill_all_ghosts()
 
-    def largest_magnitudes(self) -> dict[str, float]:
-        """max |q| over the interior of every field (NaN where a field holds a NaN), in one
-        kernel call (:func:`operators.largest_magnitudes`)."""
-        bits = operators.largest_magnitudes(
-            tuple(self.state[f.name].view(np.int64) for f in self.fields),
+    def largest_magnitudes_and_rate(self) -> tuple[dict[str, float], float]:
+        """max |q| over the interior of every field (NaN where a field holds a NaN), and the
+        advective rate: max over cells of |u|/dx + |w|/dz, each speed the larger of the
+        cell's two faces (dt times it is the Courant number); in one kernel call
+        (:func:`operators.largest_magnitudes_and_rate`)."""
+        state = self.state
+        bits = operators.largest_magnitudes_and_rate(
+            state["u"],
+            state["w"],
+            tuple(state[f.name].view(np.int64) for f in self.fields),
             self._interior_rows,
             self.grid.constants,
-        )
-        return dict(zip((f.name for f in self.fields), bits.view(np.float64).tolist()))
+            self.grid.periodic_z,
+        ).view(np.float64)
+        names = (f.name for f in self.fields)
+        return dict(zip(names, bits[:-1].tolist())), float(bits[-1])
+
+    def largest_magnitudes(self) -> dict[str, float]:
+        """max |q| over the interior of every field (:meth:`largest_magnitudes_and_rate`)."""
+        return self.largest_magnitudes_and_rate()[0]
 
     def advective_rate(self) -> float:
-        """max over cells of |u|/dx + |w|/dz, each speed the larger of the cell's two faces
-        (:func:`operators.largest_advective_rate`): dt times it is the Courant number."""
-        return operators.largest_advective_rate(
-            self.state["u"], self.state["w"], self.grid.constants, self.grid.periodic_z
-        )
+        """The advective rate (:meth:`largest_magnitudes_and_rate`)."""
+        return self.largest_magnitudes_and_rate()[1]
 
     def fill_all_ghosts(self) -> None:
         operators.fill_ghosts_of_fields(
