@@ -35,7 +35,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .callbacks import BlowUpCheck, Callback
-from .core import operators
 from .core.diagnostics import Diagnostic, diagnostics_for, shared_reductions
 from .core.model import Model
 from .core.timestepping import BlowUpError, CFLController
@@ -173,11 +172,9 @@ class Simulation:
         theta = None
         if time is not None and abs(time - m.time) > tolerance(time):
             theta = self._fraction_of_last_step(time)
-        velocities = ("u", "w", "v") if "v" in m.state else ("u", "w")
-        state = m.state if theta is None else m.interpolate(theta, velocities)
-        operators.velocity_at_centres(state["u"], state["w"], g.constants, out["u"], out["w"])
-        operators.vorticity_at_centres(state["u"], state["w"], g.constants, out["vorticity"])
-        if "v" in state:
+        m.velocity_and_vorticity_at_centres(theta, out["u"], out["w"], out["vorticity"])
+        if "v" in m.state:
+            state = m.state if theta is None else m.interpolate(theta, ("v",))
             v = g.interior(state["v"], m.field("v").location)
             np.copyto(out["v"], 0.5 * (v + np.roll(v, -1, axis=1)))
         for name in ("b", *m.tracer_names):
