@@ -104,8 +104,13 @@ def _height_square_sum(grid: Grid) -> float:
 
 
 def entropy(name: str) -> Callable[[Model], float]:
+    work: list[np.ndarray] = []  # the entropy's two work arrays, made at the first call
+
     def tracer_entropy(model: Model) -> float:
-        return energetics.dye_entropy(model.interior(name), model.grid.cell_area)
+        c = model.interior(name)
+        if not work or work[0].shape != c.shape:
+            work[:] = (np.empty(c.shape), np.empty(c.shape))
+        return energetics.dye_entropy(c, model.grid.cell_area, tuple(work))
 
     return tracer_entropy
 

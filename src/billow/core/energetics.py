@@ -59,7 +59,9 @@ def diffusive_conversion(b: np.ndarray, dx: float, kappa: float) -> float:
     return kappa * dx * float(np.sum(b[-1] - b[0]))
 
 
-def dye_entropy(c: np.ndarray, dA: float) -> float:
+def dye_entropy(
+    c: np.ndarray, dA: float, work: tuple[np.ndarray, np.ndarray] | None = None
+) -> float:
     """S = sum(-c ln c dA) (Lecoanet et al. 2016), 0 ln 0 = 0.
 
     Overshoots c < 0 (dispersive advection) are clipped to 0 for the logarithm, so
@@ -71,10 +73,13 @@ def dye_entropy(c: np.ndarray, dA: float) -> float:
         Dye concentration at cell centres.
     dA : float
         Cell area dx dz.
+    work : (ndarray, ndarray), optional
+        Two contiguous arrays of c's size to work in (a diagnostic taken during a run
+        reuses them), instead of new ones.
 
     Returns
     -------
     float
         The dye entropy (units of d²).
     """
-    return entropy_sum(c) * dA
+    return entropy_sum(c, work) * dA
