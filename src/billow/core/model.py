@@ -317,23 +317,21 @@ class Model:
         self, theta: float | None, u_out: np.ndarray, w_out: np.ndarray, vorticity_out: np.ndarray
     ) -> None:
         """u and w averaged to the cell centres and the vorticity du/dz - dw/dx there
-        (:func:`operators.velocity_at_centres`, :func:`operators.vorticity_at_centres`), now
-        (``theta`` None) or at t_n + theta dt inside the step just taken, as of
-        :meth:`interpolate`'s state, in one pass that interpolates each row once
-        (:func:`operators.velocity_and_vorticity_in_step`)."""
-        g = self.grid
+        (:func:`operators.velocity_and_vorticity_at_centres`), now (``theta`` None) or at
+        t_n + theta dt inside the step just taken, of :meth:`interpolate`'s state (each
+        row interpolated once, in the same pass)."""
         if theta is None:
-            u, w = self.state["u"], self.state["w"]
-            operators.velocity_at_centres(u, w, g.constants, u_out, w_out)
-            operators.vorticity_at_centres(u, w, g.constants, vorticity_out)
-            return
-        weights = self._dense_output_weights(theta)
-        u_sources, w_sources = (
-            (self._start[name], self._first_stage[name], self.state[name]) for name in ("u", "w")
-        )
-        operators.velocity_and_vorticity_in_step(
-            u_sources, w_sources, weights, self.field("u").parity, g.constants, g.periodic_z,
-            u_out, w_out, vorticity_out,
+            weights = (0.0, 0.0, 1.0)  # the state as it is
+            u_sources, w_sources = ((self.state[name],) * 3 for name in ("u", "w"))
+        else:
+            weights = self._dense_output_weights(theta)
+            u_sources, w_sources = (
+                (self._start[name], self._first_stage[name], self.state[name])
+                for name in ("u", "w")
+            )
+        operators.velocity_and_vorticity_at_centres(
+            u_sources, w_sources, weights, self.field("u").parity, self.grid.constants,
+            self.grid.periodic_z, u_out, w_out, vorticity_out,
         )  # fmt: skip
 
     def _dense_output_weights(self, theta: float) -> tuple[float, float, float]:
