@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from .grid import Grid, Location
+from .timestepping import dense_output_row
 
 
 def fill_ghosts(q: np.ndarray, grid: Grid, location: Location, parity: float = 1.0) -> None:
@@ -121,19 +122,6 @@ def subtract_gradient(u, w, phi, constants, periodic_z):
 
 
 @njit(cache=True)
-def _row_in_step(out, start, first_stage, end, weights):
-    """out = w0 q_n + w1 q1 + w2 q_n+1 over a row (the dense output's combination), or
-    out = q_n+1 for the weights (0, 0, 1) (the state at the end of the step as it is)."""
-    w0, w1, w2 = weights
-    if w0 == 0.0 and w1 == 0.0 and w2 == 1.0:
-        for i in range(out.size):
-            out[i] = end[i]
-    else:
-        for i in range(out.size):
-            out[i] = w0 * start[i] + w1 * first_stage[i] + w2 * end[i]
-
-
-@njit(cache=True)
 def _u_row(out, sources, weights, k, parity, constants, periodic_z):
     """u's centre row k (-1 <= k <= nz) into out[:nx], out[nx] = out[0] (x periodic):
     rows -1 and nz are ghosts, periodic or mirrored about the walls with ``parity``, as
@@ -144,12 +132,8 @@ def _u_row(out, sources, weights, k, parity, constants, periodic_z):
         k, sign = (nz - 1, 1.0) if periodic_z else (0, parity)
     elif k >= nz:
         k, sign = (0, 1.0) if periodic_z else (nz - 1, parity)
-    start, first_stage, end = sources
     row = out[:nx]
-    _row_in_step(
-        row, start[k + g, g : g + nx], first_stage[k + g, g : g + nx], end[k + g, g : g + nx],
-        weights,
-    )  # fmt: skip
+    dense_output_row(row, sources, weights, k + g, g)
     if sign < 0:
         for i in range(nx):
             row[i] = -row[i]
@@ -167,13 +151,7 @@ def _w_row(out, sources, weights, k, constants, periodic_z):
         for i in range(nx):
             row[i] = 0.0
     else:
-        if k == nz:
-            k = 0
-        start, first_stage, end = sources
-        _row_in_step(
-            row, start[k + g, g : g + nx], first_stage[k + g, g : g + nx],
-            end[k + g, g : g + nx], weights,
-        )  # fmt: skip
+        dense_output_row(row, sources, weights, (0 if k == nz else k) + g, g)
     out[0], out[nx + 1] = out[nx], out[1]
 
 
@@ -262,11 +240,7 @@ def largest_magnitudes_and_rate(u, w, fields_bits, rows, constants, periodic_z):
             rate[nx - 1] = max(abs(u[K, g + nx - 1]), abs(u[K, g])) * inv_dx
             for i in range(nx):
                 rate[i] += max(abs(w_below[i]), abs(w_above[i])) * inv_dz
-            bits = rate.view(np.int64)
-            largest = 0
-            for i in range(nx):
-                largest = max(largest, bits[i])
-            partial[k, n_fields] = largest
+            partial[k, n_fields] = largest_bits(rate.view(np.int64))
     result = np.zeros(n_fields + 1, np.int64)
     for k in range(most):
         for n in range(n_fields + 1):
@@ -303,15 +277,21 @@ def ordered_sum(x):
 
 
 @njit(cache=True)
-def largest_nonnegative(x):
-    """max(x) of a contiguous array of values >= 0, as an integer maximum over their bits
-    (for non-negative floats the order of the bits as int64 is that of the values; a NaN
-    compares above inf and is returned). Integer maxima vectorise; float ones do not."""
-    bits = x.view(np.int64)
+def largest_bits(bits):
+    """max(0, max(bits)) over int64 values: for the bits of non-negative floats, the bits
+    of their maximum (their order as int64 is that of the values; a NaN compares above
+    inf). Integer maxima vectorise; float ones do not."""
     largest = 0
     for i in range(bits.size):
         largest = max(largest, bits[i])
-    return np.array([largest]).view(np.float64)[0]
+    return largest
+
+
+@njit(cache=True)
+def largest_nonnegative(x):
+    """max(x) of a contiguous array of values >= 0 (a NaN is returned), by
+    :func:`largest_bits` over their bits."""
+    return np.array([largest_bits(x.view(np.int64))]).view(np.float64)[0]
 
 
 @njit(fastmath={"reassoc"}, cache=True)

@@ -135,17 +135,30 @@ def rk_stage_update(fields, count, starts, tendencies, a0, a1, dt, rows, constan
                     q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
 
 
+@njit(cache=True)
+def dense_output_row(out, sources, weights, K, ghost):
+    """out = w0 q_n + w1 q1 + w2 q_n+1 (:func:`dense_output_weights`) over the interior
+    columns of padded row K of ``sources`` = (q_n, q1, q_n+1) (``ghost`` cells wide), or
+    q_n+1's row as it is for the weights (0, 0, 1): the state at the end of the step."""
+    start, first_stage, end = sources
+    columns = out.size
+    q_n, q1 = start[K, ghost : ghost + columns], first_stage[K, ghost : ghost + columns]
+    q_end = end[K, ghost : ghost + columns]
+    w0, w1, w2 = weights
+    if w0 == 0.0 and w1 == 0.0 and w2 == 1.0:
+        for i in range(columns):
+            out[i] = q_end[i]
+    else:
+        for i in range(columns):
+            out[i] = w0 * q_n[i] + w1 * q1[i] + w2 * q_end[i]
+
+
 @njit(parallel=True, cache=True)
 def interpolate_in_step(out, start, first_stage, end, weights, ghost):
-    """out = w0 q_n + w1 q1 + w2 q_n+1 (:func:`dense_output_weights`) on the interior of
-    padded arrays (``ghost`` cells wide; ``out`` has the interior's shape)."""
-    w0, w1, w2 = weights
-    rows, columns = out.shape
-    for k in prange(rows):
-        K = k + ghost
-        row, q_n, q1, q_end = out[k], start[K, ghost:], first_stage[K, ghost:], end[K, ghost:]
-        for i in range(columns):
-            row[i] = w0 * q_n[i] + w1 * q1[i] + w2 * q_end[i]
+    """:func:`dense_output_row` on every interior row of padded arrays (``out`` has the
+    interior's shape)."""
+    for k in prange(out.shape[0]):
+        dense_output_row(out[k], (start, first_stage, end), weights, k + ghost, ghost)
 
 
 class BlowUpError(BillowError):
