@@ -68,6 +68,7 @@ class FieldGroup:
     count: int
     states: tuple[np.ndarray, ...]
     starts: tuple[np.ndarray, ...]
+    first_stages: tuple[np.ndarray, ...]
     tendencies: tuple[np.ndarray, ...]
     diffusivities: np.ndarray
 
@@ -119,6 +120,8 @@ class Model:
         self._fields_by_name = {f.name: f for f in self.fields}
         self.state = {f.name: grid.zeros(f.location) for f in self.fields}
         self._start = {f.name: grid.zeros(f.location) for f in self.fields}
+        # q1 of a step that keeps it, for dense output: kept as q_n is, its interior only
+        self._first_stage = {f.name: grid.zeros(f.location) for f in self.fields}
         self.tendencies = {f.name: np.zeros((grid.rows(f.location), grid.nx)) for f in self.fields}
         self.groups = [self._group(location) for location in Location]
         self._on_w_faces = np.array([f.location == Location.W for f in self.fields])
@@ -130,8 +133,8 @@ class Model:
         self.iteration = 0
         self.last_dt = 0.0  # dt of the step in progress (or last taken)
         self._start_kept = True  # whether the step in progress has kept its start q0
-        self._first_stage: dict[str, np.ndarray] = {}  # q1 of a step, for dense output
-        self._first_stage_iteration = -1  # the step whose q1 that is
+        self._keep_first_stage = False  # whether the next stage update keeps q1
+        self._first_stage_iteration = -1  # the step whose q1 is kept
         self._interpolated: dict[str, np.ndarray] = {}
 
     def _group(self, location: Location) -> FieldGroup:
@@ -143,6 +146,7 @@ class Model:
             len(members),
             kernel_tuple([self.state[f.name] for f in members]),
             kernel_tuple([self._start[f.name] for f in members]),
+            kernel_tuple([self._first_stage[f.name] for f in members]),
             kernel_tuple([self.tendencies[f.name] for f in members]),
             np.array([f.diffusivity for f in members]),
         )
@@ -253,32 +257,41 @@ class Model:
         of the step (q0 of the Runge-Kutta stages), in the pass that updates it."""
         self.last_dt = dt
         self._start_kept = False
+        self._keep_first_stage = False
 
     def stage_update(self, a0: float, a1: float, dt: float) -> None:
         """q <- a0 q0 + a1 (q + dt L(q)) for every field, with the last computed tendencies
-        (at the step's first, q0 <- q first). The interior of q0 is kept, w's duplicate
-        row nz with periodic z copied from row 0: all that is read of it (dense output,
-        the forcing's work)."""
-        save_start = not self._start_kept
+        (at the step's first, q0 <- q first; after :meth:`keep_first_stage`, q1 <- q
+        first). The interiors of q0 and q1 are kept, w's duplicate row nz with periodic z
+        copied from row 0: all that is read of them (dense output, the forcing's work)."""
+        save_start, keep = not self._start_kept, self._keep_first_stage
         for group in self.groups:
             rk_stage_update(
                 group.states, group.count, group.starts, group.tendencies, a0, a1, dt, group.rows,
-                self.grid.constants, save_start,
+                self.grid.constants, save_start, group.first_stages, keep,
             )  # fmt: skip
-        if save_start and self.grid.periodic_z:  # w's duplicate row nz, not updated
-            start, g, nz = self._start["w"], self.grid.ghost, self.grid.nz
-            start[g + nz] = start[g]
+        for kept, now in ((self._start, save_start), (self._first_stage, keep)):
+            if now and self.grid.periodic_z:  # w's duplicate row nz, not updated
+                w, g, nz = kept["w"], self.grid.ghost, self.grid.nz
+                w[g + nz] = w[g]
+        if keep:
+            self._first_stage_iteration = self.iteration
         self._start_kept = True
+        self._keep_first_stage = False
 
     def end_step(self) -> None:
+        if self._keep_first_stage:  # a scheme of one stage: q1 is q_n+1
+            for f in self.fields:
+                np.copyto(self._first_stage[f.name], self.state[f.name])
+            self._first_stage_iteration = self.iteration
+            self._keep_first_stage = False
         self.fill_all_ghosts()
 
     def keep_first_stage(self) -> None:
-        """Copy the first stage q1 = P[q_n + dt L(q_n)] of the step in progress."""
-        for f in self.fields:
-            kept = self._first_stage.setdefault(f.name, np.empty_like(self.state[f.name]))
-            np.copyto(kept, self.state[f.name])
-        self._first_stage_iteration = self.iteration
+        """Keep the first stage q1 = P[q_n + dt L(q_n)] of the step in progress (called
+        right after it): the next :meth:`stage_update` copies it in the pass that reads
+        it, or the end of the step, if there is no next stage."""
+        self._keep_first_stage = True
 
     def step(self, dt: float, keep_first_stage: bool = False) -> None:
         """Advance by dt with the model's time stepper (SSP-RK3: a projection per stage);

@@ -111,12 +111,16 @@ class TimeStepper:
 
 
 @njit(parallel=True, cache=True)
-def rk_stage_update(fields, count, starts, tendencies, a0, a1, dt, rows, constants, save_start):
+def rk_stage_update(
+    fields, count, starts, tendencies, a0, a1, dt, rows, constants, save_start, kept, keep
+):
     """q <- a0 q0 + a1 (q + dt tendency) for the first ``count`` fields of a tuple (padded
     as :func:`billow.core.advection.kernel_tuple` makes them), on the interior of
     rows[0]..rows[1]-1. With ``save_start`` (a step's first stage) q0 <- q first, in the
     same pass, so that q0 = q there: the start of the step is copied in the pass that
-    reads it anyway."""
+    reads it anyway. With ``keep``, q is copied into ``kept`` (a tuple like ``fields``)
+    in the same way before it is updated: the second stage keeps the first, q1, for
+    dense output."""
     nx, nz, g, dx, dz = constants
     for k in prange(rows[0], rows[1]):
         for n in range(count):
@@ -130,6 +134,12 @@ def rk_stage_update(fields, count, starts, tendencies, a0, a1, dt, rows, constan
                     start = q[i]
                     q0[i] = start
                     q[i] = a0 * start + a1 * (start + dt * tendency[i])
+            elif keep:
+                q1 = kept[n][k + g, g : g + nx]
+                for i in range(nx):
+                    value = q[i]
+                    q1[i] = value
+                    q[i] = a0 * q0[i] + a1 * (value + dt * tendency[i])
             else:
                 for i in range(nx):
                     q[i] = a0 * q0[i] + a1 * (q[i] + dt * tendency[i])
