@@ -27,7 +27,8 @@ cheaper than P, and is timed too.
    without writers, then with diagnostics, then through the runner with every
    writer (round by round, best of 3) splits its cost into stepping, diagnostics
    and output (goal: diagnostics and output <= 10 % of the stepping); and each part
-   of the loop is timed inside runs too (stepping, diagnostics, snapshots,
+   of the loop is timed inside runs too (stepping, diagnostics, snapshots, keeping the
+   first stage of the steps that hold a snapshot time for its dense output,
    checkpoints, the rest), which a drift of the machine's speed between runs does not
    skew. With
    ``--baseline PATH/TO/billow [...]`` (other revisions' executables, e.g. from
@@ -189,9 +190,8 @@ def with_writers(out: Path) -> float:
     return seconds
 
 
-# what the time loop calls, timed inside one run: (class, method, part)
+# what the time loop calls, timed inside one run: (class, method, part); and Model.step
 TIMED_IN_THE_RUN = (
-    (Model, "step", "stepping"),
     (Simulation, "_remember_stable_dt", "stepping"),  # the controller's dt
     (DiagnosticsWriter, "write", "diagnostics"),
     (FieldsWriter, "write_at", "snapshots"),
@@ -199,13 +199,33 @@ TIMED_IN_THE_RUN = (
 )
 
 
+def first_stage_cost(repeats: int = 150) -> float:
+    """Seconds that a step of the default case at 384x192 takes more when it keeps its
+    first stage for dense output than when it does not: the median difference of steps
+    made alternately both ways in this process."""
+    case = get_case("shear_layer")
+    model = case.build(case.make_params(**DEFAULT_RUN))
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeats + 5):
+        for keep in (True, False):
+            start = time.perf_counter()
+            model.step(0.02, keep_first_stage=keep)
+            times[keep].append(time.perf_counter() - start)
+    return float(np.median(times[True][5:]) - np.median(times[False][5:]))
+
+
 def split_of_one_run(out: Path) -> dict[str, float]:
     """Seconds of each part of the default run's time loop (``TIMED_IN_THE_RUN``, and
     "loop", the whole of it, from log.txt), timed inside one run through billow's runner
     in this process: unlike differences between runs, a drift of the machine's speed
     hits every part alike. What the writer thread costs the stepping meanwhile is in
-    "stepping"."""
+    "stepping". So is keeping the first stage of the steps that hold a snapshot time,
+    for its dense output: that is moved to "keeping q1", its cost by
+    :func:`first_stage_cost` times the steps that kept it. (The mean times of the steps
+    that keep it and of those that do not are no measure of it: the steps after a
+    snapshot, which the writer thread writes meanwhile, are of the second kind.)"""
     seconds = dict.fromkeys([part for _, _, part in TIMED_IN_THE_RUN], 0.0)
+    kept = 0
 
     def timed(method, part):
         def call(*arguments, **keywords):
@@ -217,14 +237,24 @@ def split_of_one_run(out: Path) -> dict[str, float]:
 
         return call
 
+    def counted(model, dt, keep_first_stage=False):
+        nonlocal kept
+        kept += keep_first_stage
+        return step(model, dt, keep_first_stage)
+
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in TIMED_IN_THE_RUN]
     for (owner, name, method), (_, _, part) in zip(originals, TIMED_IN_THE_RUN, strict=True):
         setattr(owner, name, timed(method, part))
+    step = Model.step
+    Model.step = timed(counted, "stepping")
     try:
         seconds["loop"] = with_writers(out)
     finally:
+        Model.step = step
         for owner, name, method in originals:
             setattr(owner, name, method)
+    seconds["keeping q1"] = first_stage_cost() * kept
+    seconds["stepping"] -= seconds["keeping q1"]
     return seconds
 
 
