@@ -497,6 +497,27 @@ def test_state_statistics_are_those_of_the_fields_and_keep_nan(name):
     assert np.isnan(diagnostics.state_statistics(model)["largest_w_hat"])
 
 
+def test_the_diagnostics_of_a_state_share_one_pass_over_it(monkeypatch):
+    """evaluate_diagnostics makes the pass of state_statistics once for all its diagnostics,
+    and again for the next state (a cached pass would give the old energy)."""
+    case = billow.get_case("shear_layer")
+    model = case.build(case.make_params(nx=32, nz=16, Lx=14.0, noise=0.1, seed=1))
+    simulation = Simulation(model, t_end=1.0)
+    passes = []
+    kernel = operators.state_statistics
+    monkeypatch.setattr(
+        operators, "state_statistics", lambda *arguments: passes.append(1) or kernel(*arguments)
+    )
+    before = simulation.evaluate_diagnostics(True)
+    assert len(passes) == 1
+    model.interior("u")[...] *= 2.0
+    model.fill_all_ghosts()
+    after = simulation.evaluate_diagnostics(True)
+    assert len(passes) == 2
+    u_energy = 0.5 * np.sum(model.interior("u") ** 2) * model.grid.cell_area
+    assert after["ke"] - before["ke"] == pytest.approx(0.75 * u_energy, rel=1e-12)
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
 @pytest.mark.parametrize("name", ["forced", "double_shear"])
 def test_results_do_not_depend_on_the_thread_count(name):

@@ -201,8 +201,9 @@ class Simulation:
     def evaluate_diagnostics(self, every_step: bool | None = None) -> dict[str, float]:
         """The scalar diagnostics of the current state chosen by ``every_step`` (see
         :meth:`diagnostics_of`), with the step's ``dt`` and ``cfl`` unless it is False."""
-        with shared_reductions(self.model):
-            values = {d.name: d.function(self.model) for d in self.diagnostics_of(every_step)}
+        model = self.model
+        with shared_reductions(model):
+            values = {d.name: d.function(model) for d in self.diagnostics_of(every_step)}
         if every_step is not False:
             values["dt"] = self.dt
             values["cfl"] = self.courant

@@ -17,8 +17,7 @@ Discrete definitions on the C-grid (dA = dx dz; sums over interior points):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,41 +40,37 @@ class Diagnostic:
     every_step: bool = True
 
 
-@contextmanager
-def shared_reductions(model: Model) -> Iterator[None]:
-    """Within the block, reductions that several diagnostics use (the pass over u, w and b)
-    are computed once; the state must not change inside it."""
-    model._reductions = {}
-    try:
-        yield
-    finally:
-        model._reductions = None
+class shared_reductions:
+    """Within the block (``with shared_reductions(model):``), reductions that several
+    diagnostics use (the pass over u, w and b) are computed once; the state must not
+    change inside it."""
 
+    def __init__(self, model: Model):
+        self.model = model
 
-def _reduction(model: Model, name: str, compute: Callable[[], object]):
-    cache = getattr(model, "_reductions", None)
-    if cache is None:
-        return compute()
-    if name not in cache:
-        cache[name] = compute()
-    return cache[name]
+    def __enter__(self) -> None:
+        self.model._reductions = {}
+
+    def __exit__(self, *exception: object) -> None:
+        self.model._reductions = None
 
 
 def state_statistics(model: Model) -> dict[str, float]:
     """The scalars of :func:`operators.state_statistics` by name (sums and maxima over u, w
-    and b in one pass), as Python floats."""
-    g = model.grid
-
-    def compute():
+    and b in one pass), as Python floats; once within :class:`shared_reductions`."""
+    cache = getattr(model, "_reductions", None)
+    statistics = None if cache is None else cache.get("state")
+    if statistics is None:
+        g, state = model.grid, model.state
         cosine, sine = _fundamental(g.nx)
-        state = model.state
         values = operators.state_statistics(
             state["u"], state["w"], state["b"], g.z_centre, cosine, sine, g.constants,
             g.periodic_z,
         )  # fmt: skip
-        return dict(zip(operators.STATE_STATISTICS, values.tolist(), strict=True))
-
-    return _reduction(model, "state", compute)
+        statistics = dict(zip(operators.STATE_STATISTICS, values.tolist(), strict=True))
+        if cache is not None:
+            cache["state"] = statistics
+    return statistics
 
 
 def kinetic_energy(model: Model) -> float:

@@ -87,11 +87,11 @@ class Grid:
         if self.z_bottom is None:
             object.__setattr__(self, "z_bottom", -0.5 * self.Lz)
 
-    @property
+    @functools.cached_property
     def dx(self) -> float:
         return self.Lx / self.nx
 
-    @property
+    @functools.cached_property
     def dz(self) -> float:
         return self.Lz / self.nz
 
@@ -101,7 +101,7 @@ class Grid:
         step passes it some thirty times)."""
         return self.nx, self.nz, self.ghost, self.dx, self.dz
 
-    @property
+    @functools.cached_property
     def cell_area(self) -> float:
         return self.dx * self.dz
 
