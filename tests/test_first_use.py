@@ -299,9 +299,11 @@ def test_progress_lines_are_at_most_one_per_interval(monkeypatch):
     assert printed[0] == "kh: t = 3 / 10 (30 %), dt = 1.000e-02, 10.0 steps/s, ETA 0:01:10"
 
 
-def test_a_terminal_is_told_once_when_numba_compiles(tmp_path):
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_terminal_or_a_log_is_told_once_when_numba_compiles(tmp_path, terminal):
     # the first run on a machine spends a minute or so compiling, with the bar standing
-    # still: the terminal says why, once, and says nothing when every kernel is cached
+    # still (or, in a log, before its first progress line): the console says why, once,
+    # and says nothing when every kernel is cached
     import io
 
     import numba
@@ -311,8 +313,8 @@ def test_a_terminal_is_told_once_when_numba_compiles(tmp_path):
 
     def show(work) -> str:
         stream = io.StringIO()
-        terminal = Console(file=stream, force_terminal=True, width=200)
-        with billow.progress.progress_display("kh", 1.0, terminal):
+        console = Console(file=stream, force_terminal=terminal, width=200)
+        with billow.progress.progress_display("kh", 1.0, console):
             work()
         return stream.getvalue()
 

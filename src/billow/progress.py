@@ -1,10 +1,11 @@
 """Progress of a run on stderr, shared by ``billow run``/``restart`` and ``billow.run``.
 
-On a terminal: a live bar (simulated time, dt, ETA), and a line when numba starts
-compiling billow's kernels (the first run on a machine spends a minute or so on it, and
-the bar would not move). Otherwise (a batch job's log, a pipe): one line at most every
-:data:`PROGRESS_INTERVAL` seconds of wall clock, giving the simulated time, dt, steps
-per second and the estimated time left, so that a log shows the run is alive.
+On a terminal: a live bar (simulated time, dt, ETA). Otherwise (a batch job's log, a
+pipe): one line at most every :data:`PROGRESS_INTERVAL` seconds of wall clock, giving
+the simulated time, dt, steps per second and the estimated time left, so that a log
+shows the run is alive. Either way a line says when numba starts compiling billow's
+kernels (the first run on a machine spends a minute or so on it, and nothing else
+would show for that long).
 """
 
 from __future__ import annotations
@@ -106,11 +107,14 @@ def progress_display(
     label: str, t_end: float, console: Console | None = None
 ) -> Iterator[Callable[[Simulation], None]]:
     """Yield a progress callback for :class:`~billow.Simulation`: a rich bar on a terminal
-    (``console``, default stderr), with the line :data:`COMPILING` above it when numba
-    compiles a kernel inside the block; :class:`ProgressLines` otherwise."""
+    (``console``, default stderr), :class:`ProgressLines` otherwise; either way with the
+    line :data:`COMPILING` (above the bar) when numba compiles a kernel inside the
+    block."""
     console = console if console is not None else Console(stderr=True)
-    if not console.is_terminal:
-        yield ProgressLines(label, t_end, stream=console.file)
+    if not console.is_terminal:  # a log is told too: its first line may be a minute away
+        stream = console.file
+        with compilation_notice(lambda: print(COMPILING, file=stream, flush=True)):
+            yield ProgressLines(label, t_end, stream=stream)
         return
     columns = (
         TextColumn("[bold]{task.description}"),
