@@ -142,3 +142,32 @@ def test_run_with_too_few_snapshots_is_named(run_dirs, tmp_path):
     billow.run("shear_layer", **{**TINY, "t_end": 2}, out=short)
     with pytest.raises(BillowError, match="short: need at least 4 snapshots"):
         compare_runs([run_dirs[0], short], out=tmp_path / "out", samples=100)
+
+
+@pytest.mark.parametrize("dyes", [(True, False), (False, False)])
+def test_the_dye_panel_shows_the_runs_with_a_dye(dyes, monkeypatch, tmp_path):
+    """A run without a dye (NaN dye entropy) draws no line in the dye panel, and a panel
+    that no run has says so; every run keeps its colour in every panel."""
+    from types import SimpleNamespace
+
+    from billow.viz import compare_plots
+
+    figures = []
+    monkeypatch.setattr(compare_plots, "save_figure", lambda fig, path: figures.append(fig))
+    t = np.linspace(0.0, 5.0, 6)
+    runs = []
+    for number, dye in enumerate(dyes):
+        series = {name: ("time", t + number) for name in compare_plots.SERIES}
+        if not dye:
+            series["dye_entropy"] = ("time", np.full(t.size, np.nan))
+        runs.append(SimpleNamespace(label=f"run{number}", analysis=xr.Dataset(series, {"time": t})))
+    compare_plots.plot_compare_timeseries(runs, tmp_path / "figure.png")
+    panels = dict(zip(compare_plots.SERIES, figures[0].axes, strict=True))
+    for name, ax in panels.items():
+        if name == "dye_entropy":
+            assert [line.get_label() for line in ax.lines] == ["run0"] * dyes[0]
+            said = [text.get_text() for text in ax.texts]
+            assert said == ([] if any(dyes) else ["no run has a dye"])
+        else:
+            assert [line.get_color() for line in ax.lines] == ["C0", "C1"]
+    compare_plots.pyplot().close(figures[0])

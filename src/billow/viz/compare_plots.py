@@ -19,17 +19,24 @@ SERIES = {  # analysis.nc variable -> axis label
 
 
 def plot_compare_timeseries(runs, path: Path) -> Path:
-    """One panel per :data:`SERIES` entry, one line per run, against t / t_last."""
+    """One panel per :data:`SERIES` entry, one line per run that has the series (a run
+    without a dye has no dye entropy: NaN), against t / t_last; a panel that no run has
+    says so."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, layout="constrained")
     for ax, (name, label) in zip(axes.flat, SERIES.items()):
-        for run in runs:
+        for number, run in enumerate(runs):  # a run's colour is the same in every panel
             t = run.analysis["time"].values
             values = run.analysis[name].values
+            if not np.isfinite(values).any():
+                continue
             if name == "dye_entropy":
                 values = values - values[0]
-            ax.plot(t / t[-1], values, label=run.label)
+            ax.plot(t / t[-1], values, color=f"C{number}", label=run.label)
         ax.set(ylabel=label)
+        if not ax.lines:
+            missing = "no run has a dye" if name == "dye_entropy" else "no run has this series"
+            ax.text(0.5, 0.5, missing, transform=ax.transAxes, ha="center", va="center")
     for ax in axes[-1]:
         ax.set(xlabel="fraction of the run t / t_end")
     axes.flat[0].legend(fontsize=8)
