@@ -87,6 +87,11 @@ def _linear_theory_key(params) -> str:
     return f"{type(params).__module__}:{params.model_dump_json(include=fields)}"
 
 
+def _mode_key(params, k: float) -> str:
+    """The key of the case's mode at wavenumber k (its bits, exactly)."""
+    return f"{_linear_theory_key(params)}:k={float(k).hex()}"
+
+
 def _linear_theory_modules(params, U, B) -> set[str]:
     """The modules whose source a mode of the case's linear theory depends on: the solver,
     this module, the case's, and billow's modules of the profiles U and B."""
@@ -146,7 +151,7 @@ def most_unstable_mode(params, U, B, k: float) -> modes.Mode:
     if fastest is not None and fastest.k == k:
         return fastest
     return cached_mode(
-        f"{key}:k={float(k).hex()}",
+        _mode_key(params, k),
         _linear_theory_modules(params, U, B),
         lambda: _solver().most_unstable_mode(
             U, B, k, Re=params.Re, Pr=params.Pr, Lz=params.Lz, bc_z=params.bc_z
@@ -159,7 +164,7 @@ def eigenmode_on_grid(params, U, B, k: float, grid: Grid) -> tuple[np.ndarray, n
     b_hat at the cell centres). Kept on disk with the grid's heights in the key, so that a
     run whose seed is cached loads neither the solver nor scipy."""
     heights = np.concatenate([grid.z_face, grid.z_centre])
-    key = f"{_linear_theory_key(params)}:k={float(k).hex()}:z={hashlib.sha256(heights).hexdigest()}"
+    key = f"{_mode_key(params, k)}:z={hashlib.sha256(heights).hexdigest()}"
     expected = {"psi_hat": ((grid.nz + 1,), np.complex128), "b_hat": ((grid.nz,), np.complex128)}
 
     def interpolate() -> dict[str, np.ndarray]:
