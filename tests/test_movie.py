@@ -1,6 +1,8 @@
 """Movie rendering: array -> LUT -> frame, streamed to MP4 and GIF."""
 
 import os
+import subprocess
+import sys
 
 import h5py
 import imageio.v2 as imageio
@@ -11,6 +13,8 @@ from PIL import Image
 
 import billow
 from billow.errors import BillowError
+from billow.viz import import_cmocean
+from billow.viz import movie as movie_module
 from billow.viz.movie import (
     GIF_SCALE,
     GIF_STRIDE,
@@ -315,6 +319,34 @@ def test_lut_index_bins():
     assert scale.lut.shape == (256, 3) and scale.lut.dtype == np.uint8
     index = scale.index(np.array([-1.0, -0.999, 0.0, 0.999, 1.0, np.nan]))
     assert index.tolist() == [0, 0, 128, 255, 255, 0]
+
+
+STYLES = (*movie_module._STYLES.values(), movie_module._DEFAULT_STYLE)
+COLOUR_MAPS = sorted({cmap for cmap, _ in STYLES})
+
+
+@pytest.mark.parametrize("name", COLOUR_MAPS)
+def test_colour_tables_are_cmoceans_colour_maps(name, monkeypatch):
+    # read from cmocean's data file, and, where it has none, from its colormap: both are
+    # cmocean's 256 colours
+    expected = np.rint(getattr(import_cmocean().cm, name)(np.linspace(0, 1, 256))[:, :3] * 255)
+    assert movie_module._cmocean_colours(name) is not None
+    assert np.array_equal(movie_module.colour_table(name), expected.astype(np.uint8))
+    monkeypatch.setattr(movie_module, "_cmocean_colours", lambda name: None)
+    assert np.array_equal(movie_module.colour_table(name), expected.astype(np.uint8))
+
+
+def test_a_movie_imports_neither_matplotlib_nor_cmocean(run_dir, tmp_path):
+    # their imports were 1 s of the command's start-up; the colours and the font are read
+    # from their files
+    code = (
+        "import sys; from billow.viz.movie import render_movie; "
+        f"render_movie({str(run_dir)!r}, out={str(tmp_path)!r}, formats=['mp4'], "
+        "min_duration=0); print(' '.join(m for m in ('matplotlib', 'cmocean') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == [] and (tmp_path / "movie.mp4").is_file()
 
 
 def test_out_dir_single_format_and_max_frames(run_dir, tmp_path):

@@ -46,6 +46,7 @@ into place with ``os.replace``, so a crash never leaves a half-written ``movie.m
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import struct
@@ -112,10 +113,35 @@ _DEFAULT_STYLE = ("haline", "first")
 
 
 def colour_table(name: str) -> np.ndarray:
-    """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array."""
-    cmap = getattr(import_cmocean().cm, name)
-    rgba = cmap(np.linspace(0.0, 1.0, 256))
-    return np.rint(rgba[:, :3] * 255).astype(np.uint8)
+    """The 256 colours of the cmocean colormap ``name`` as a (256, 3) uint8 array.
+
+    cmocean makes its colormap from the 256 colours of its data file ``rgb/NAME-rgb.txt``
+    (a matplotlib LinearSegmentedColormap of N = 256 through them: its 256 colours are the
+    file's rows), so the table is read from that file where cmocean has one, without
+    importing cmocean, which imports matplotlib.pyplot (0.7 s of a movie's start-up);
+    else from cmocean's colormap."""
+    rows = _cmocean_colours(name)
+    if rows is None:
+        cmap = getattr(import_cmocean().cm, name)
+        rows = cmap(np.linspace(0.0, 1.0, 256))[:, :3]
+    return np.rint(rows * 255).astype(np.uint8)
+
+
+def _cmocean_colours(name: str) -> np.ndarray | None:
+    """The (256, 3) colours in [0, 1] of cmocean's data file for colormap ``name``, or None
+    where cmocean has no such file of 256 colours (found without importing cmocean)."""
+    spec = importlib.util.find_spec("cmocean")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if not locations:
+        return None
+    path = Path(locations[0]) / "rgb" / f"{name}-rgb.txt"
+    try:
+        rows = np.loadtxt(path)
+    except (OSError, ValueError):
+        return None
+    if rows.shape != (256, 3) or not ((rows >= 0) & (rows <= 1)).all():
+        return None
+    return rows
 
 
 @dataclass(frozen=True)
@@ -225,6 +251,19 @@ def _attributes(h5file) -> dict:
     }
 
 
+def dejavu_sans() -> Path:
+    """The DejaVu Sans font file that ships with matplotlib (in its ``mpl-data``), found
+    without importing matplotlib (0.3 s); else matplotlib's font manager's choice."""
+    spec = importlib.util.find_spec("matplotlib")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if path.is_file():
+            return path
+    from matplotlib import font_manager  # viz extra, on use
+
+    return Path(font_manager.findfont("DejaVu Sans"))
+
+
 class GlyphFont:
     """Text rasterised once per glyph (PIL, DejaVu Sans from matplotlib) onto a fixed
     background; labels are then built by concatenating the glyph bitmaps."""
@@ -233,9 +272,7 @@ class GlyphFont:
         from PIL import ImageFont  # viz extra, on use
 
         try:
-            from matplotlib import font_manager  # viz extra, on use
-
-            self.font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+            self.font = ImageFont.truetype(str(dejavu_sans()), size)
         except Exception:  # pragma: no cover - no FreeType / font: PIL's built-in one
             self.font = ImageFont.load_default()
         self.fg = np.array(fg, dtype=np.float32)
