@@ -198,15 +198,17 @@ def _force_velocity(psi, dx, dz, periodic_z, fu, fw):
 
 @njit(parallel=True, cache=True)
 def _add_force(tendency_u, tendency_w, fu, fw, factor, periodic_z):
-    """Tendencies += F = factor f: all u rows; the w rows off the walls."""
+    """Tendencies += F = factor f: all u rows; the w rows off the walls (in one parallel
+    loop, as :func:`~billow.core.operators.subtract_gradient`)."""
     nz, nx = fu.shape
-    for k in prange(nz):
-        for i in range(nx):
-            tendency_u[k, i] += fu[k, i] * factor
     first, last = (0, nz + 1) if periodic_z else (1, nz)
-    for k in prange(first, last):
-        for i in range(nx):
-            tendency_w[k, i] += fw[k, i] * factor
+    for k in prange(nz + 1):
+        if k < nz:
+            for i in range(nx):
+                tendency_u[k, i] += fu[k, i] * factor
+        if first <= k < last:
+            for i in range(nx):
+                tendency_w[k, i] += fw[k, i] * factor
 
 
 @njit(parallel=True, cache=True)

@@ -90,13 +90,12 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
     singular) and its solution is returned with zero mean. ``inverse_pivots`` holds each
     mode's column twice, so that every sweep is a loop over real numbers."""
     nz, columns = spectrum.shape
+    _remove_mean_mode(spectrum)
     chunk = 2 * ((columns // 2 + threads - 1) // threads)  # whole modes to each thread
     for t in prange(threads):
         lo, hi = t * chunk, min(columns, (t + 1) * chunk)
         if lo >= hi:
             continue
-        if lo == 0:
-            _remove_mean_mode(spectrum)
         width = hi - lo
         first = spectrum[0, lo:hi]
         for m in range(width):
@@ -114,8 +113,7 @@ def solve_tridiagonal_columns(spectrum, inverse_pivots, scale, threads):
             inverse = inverse_pivots[k, lo:hi]
             for m in range(width):
                 row[m] = (row[m] - following[m]) * inverse[m]
-        if lo == 0:
-            _remove_mean_mode(spectrum)
+    _remove_mean_mode(spectrum)  # mode 0 (columns 0 and 1), outside the parallel loop
 
 
 FFT_LIBRARIES = ("fftw", "scipy")
