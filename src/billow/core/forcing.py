@@ -176,13 +176,15 @@ def _force_velocity(psi, dx, dz, periodic_z, fu, fw):
     """
     nz, nx = fu.shape
     inverse_dx, inverse_dz = 1.0 / dx, 1.0 / dz
-    row_sums = np.zeros(nz + 1)
+    row_sums = np.empty(nz + 1)  # np.zeros would be a parallel loop of its own
     for k in prange(nz + 1):
         if k < nz:
             u_row, below, above = fu[k], psi[k], psi[k + 1]
             for i in range(nx):
                 u_row[i] = (above[i] - below[i]) * inverse_dz
             row_sums[k] = _dot(u_row, u_row)
+        else:
+            row_sums[k] = 0.0
         w_row, row = fw[k], psi[k]
         if not periodic_z and (k == 0 or k == nz):
             for i in range(nx):
@@ -217,7 +219,7 @@ def _work(force, velocity_padded, ghost, rows):
     q[k, i] = q_padded[k + ghost, i + ghost]. Row sums, then rows in order: the same on
     any number of threads."""
     nx = force.shape[1]
-    row_sums = np.zeros(rows)
+    row_sums = np.empty(rows)
     for k in prange(rows):
         row_sums[k] = _dot(force[k], velocity_padded[k + ghost, ghost : ghost + nx])
     return _sum_in_order(row_sums)

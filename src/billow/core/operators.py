@@ -223,9 +223,11 @@ def largest_magnitudes_and_rate(u, w, fields_bits, rows, constants, periodic_z):
     most = nz
     for n in range(n_fields):  # rows.max() would compile numpy's reduction (a second or two)
         most = max(most, rows[n])
-    partial = np.zeros((most, n_fields + 1), np.int64)
+    partial = np.empty((most, n_fields + 1), np.int64)  # np.zeros: a parallel loop more
     for k in prange(most):
         K = k + g
+        for n in range(n_fields + 1):
+            partial[k, n] = 0
         for n in range(n_fields):
             if k < rows[n]:
                 row = fields_bits[n][K, g : g + nx]
@@ -244,7 +246,9 @@ def largest_magnitudes_and_rate(u, w, fields_bits, rows, constants, periodic_z):
             for i in range(nx):
                 rate[i] += max(abs(w_below[i]), abs(w_above[i])) * inv_dz
             partial[k, n_fields] = largest_bits(rate.view(np.int64))
-    result = np.zeros(n_fields + 1, np.int64)
+    result = np.empty(n_fields + 1, np.int64)
+    for n in range(n_fields + 1):
+        result[n] = 0
     for k in range(most):
         for n in range(n_fields + 1):
             result[n] = max(result[n], partial[k, n])
@@ -347,17 +351,23 @@ def state_statistics(u, w, b, z, cosine, sine, constants, periodic_z):
     compare-and-select that drops a NaN (the pass took 1.4-1.5x longer with it). Reading
     b and w's rows here, while the pass has them, replaced numpy's row sums and two BLAS
     products after it; returning the finished scalars replaced numpy calls on the rows,
-    which took 0.2 ms a step right after it.
+    which took 0.2 ms a step right after it. Its arrays are made with np.empty and
+    zeroed in loops: in a parallel kernel, np.zeros and an array expression are each a
+    parallel loop of their own, compiled apart (seconds of the first run) and launched
+    on the threads at every call.
     """
     nx, nz, g, dx, dz = constants
     inv_dx, inv_dz = 1.0 / dx, 1.0 / dz
     corner_rows = nz if periodic_z else nz + 1
     rows = max(nz, corner_rows)
     groups = (rows + STATISTICS_ROWS - 1) // STATISTICS_ROWS
-    partial = np.zeros((groups, 5))
-    b_rows, w_hat = np.empty(nz), np.empty(corner_rows)
+    partial = np.empty((groups, 5))
+    b_rows, b_moments, w_hat = np.empty(nz), np.empty(nz), np.empty(corner_rows)
     for group in prange(groups):
-        columns = np.zeros((5, nx))
+        columns = np.empty((5, nx))
+        for j in range(5):
+            for i in range(nx):
+                columns[j, i] = 0.0
         u_squares, w_squares, gradient_squares = columns[0], columns[1], columns[2]
         largest_gradient, largest_divergence = columns[3], columns[4]
         for k in range(group * STATISTICS_ROWS, min(rows, (group + 1) * STATISTICS_ROWS)):
@@ -376,6 +386,7 @@ def state_statistics(u, w, b, z, cosine, sine, constants, periodic_z):
                     )
                     largest_divergence[i] = np.maximum(largest_divergence[i], abs(du_dx + dw_dz))
                 b_rows[k] = ordered_sum(b[K, g : g + nx])
+                b_moments[k] = b_rows[k] * z[k]
             if k < corner_rows:
                 weight = 0.5 if (not periodic_z and (k == 0 or k == nz)) else 1.0
                 u_below, u_above = u[K - 1, g : g + nx], u[K, g : g + nx]
@@ -393,13 +404,15 @@ def state_statistics(u, w, b, z, cosine, sine, constants, periodic_z):
             partial[group, j] = ordered_sum(columns[j])
         for j in range(3, 5):
             partial[group, j] = largest_nonnegative(columns[j])
-    statistics = np.zeros(len(STATE_STATISTICS))
+    statistics = np.empty(len(STATE_STATISTICS))
+    for j in range(len(STATE_STATISTICS)):
+        statistics[j] = 0.0
     for group in range(groups):
         for j in range(3):
             statistics[j] += partial[group, j]
         for j in range(3, 5):
             statistics[j] = np.maximum(statistics[j], partial[group, j])
-    statistics[5], statistics[6] = ordered_sum(b_rows), ordered_sum(b_rows * z)
+    statistics[5], statistics[6] = ordered_sum(b_rows), ordered_sum(b_moments)
     statistics[7], statistics[8] = b_rows[0], b_rows[nz - 1]
     statistics[9] = largest_nonnegative(w_hat)
     return statistics
