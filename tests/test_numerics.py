@@ -859,3 +859,27 @@ def test_kinetic_energy_decays_at_the_dissipation_rate(bc_z):
     # measured 3.6e-6 (free-slip), 3.8e-5 (no-slip), 3.8e-6 (periodic with divergence-free
     # stages; 3.4e-3 with the current code) at dt = 0.1 dx; 2e-4 is ~5x the largest
     assert fine <= 2e-4, f"relative budget error {fine:.3g} at dt = 0.1 dx"
+
+
+@pytest.mark.slow
+def test_every_parallel_kernel_is_one_parallel_loop(tmp_path):
+    # In a parallel kernel numba makes np.zeros, np.ones and array expressions parallel
+    # loops of their own: each compiled apart (seconds of a first run) and launched on
+    # the threads at every call. Every kernel billow's runs use has only its prange loop.
+    from billow.core import advection, forcing, timestepping
+
+    for case, settings in (("forced", {}), ("shear_layer", {"noise": 0.01}), ("kolmogorov", {})):
+        billow.run(case, nx=32, nz=16, t_end=0.3, save_every=0.1, out=tmp_path / case, **settings)
+    checked = []
+    for module in (advection, forcing, operators, poisson, timestepping):
+        for name, kernel in vars(module).items():
+            is_kernel = isinstance(kernel, numba.core.registry.CPUDispatcher)
+            if not is_kernel or not kernel.targetoptions.get("parallel") or kernel in checked:
+                continue
+            checked.append(kernel)
+            for signature in kernel.signatures:  # compiled anew: the cache keeps no diagnostics
+                fresh = numba.njit(parallel=True)(kernel.py_func)
+                fresh.compile(signature)
+                parfors = fresh.overloads[signature].metadata["parfor_diagnostics"].get_parfors()
+                assert len(parfors) == 1, (name, signature, len(parfors))
+    assert len(checked) >= 10
