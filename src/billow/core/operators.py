@@ -31,7 +31,7 @@ def fill_ghosts_of_fields(
     _fill_ghosts(fields, on_w_faces, parities, grid.nx, grid.nz, grid.ghost, grid.periodic_z)
 
 
-@njit(inline="always")
+@njit
 def _copy_row(target, source, sign):
     """target = sign * source, sign = +1 or -1, element by element: a row assignment would
     compile numba's shape-mismatch error, string formatting and all (about 4 s of the first
