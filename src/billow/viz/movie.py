@@ -251,11 +251,12 @@ def _attributes(h5file) -> dict:
     }
 
 
-def dejavu_sans() -> Path:
+def _dejavu_sans() -> Path:
     """The DejaVu Sans font file that ships with matplotlib (in its ``mpl-data``), found
     without importing matplotlib (0.3 s); else matplotlib's font manager's choice."""
     spec = importlib.util.find_spec("matplotlib")
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+    locations = spec.submodule_search_locations if spec is not None else None
+    for location in locations or []:
         path = Path(location) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
         if path.is_file():
             return path
@@ -272,7 +273,7 @@ class GlyphFont:
         from PIL import ImageFont  # viz extra, on use
 
         try:
-            self.font = ImageFont.truetype(str(dejavu_sans()), size)
+            self.font = ImageFont.truetype(str(_dejavu_sans()), size)
         except Exception:  # pragma: no cover - no FreeType / font: PIL's built-in one
             self.font = ImageFont.load_default()
         self.fg = np.array(fg, dtype=np.float32)
