@@ -127,14 +127,23 @@ def colour_table(name: str) -> np.ndarray:
     return np.rint(rows * 255).astype(np.uint8)
 
 
+def _package_file(package: str, *parts: str) -> Path | None:
+    """The file ``parts`` inside an installed package's folder, or None where the package
+    or the file is missing; found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location).joinpath(*parts)
+        if path.is_file():
+            return path
+    return None
+
+
 def _cmocean_colours(name: str) -> np.ndarray | None:
     """The (256, 3) colours in [0, 1] of cmocean's data file for colormap ``name``, or None
     where cmocean has no such file of 256 colours (found without importing cmocean)."""
-    spec = importlib.util.find_spec("cmocean")
-    locations = spec.submodule_search_locations if spec is not None else None
-    if not locations:
+    path = _package_file("cmocean", "rgb", f"{name}-rgb.txt")
+    if path is None:
         return None
-    path = Path(locations[0]) / "rgb" / f"{name}-rgb.txt"
     try:
         rows = np.loadtxt(path)
     except (OSError, ValueError):
@@ -254,12 +263,9 @@ def _attributes(h5file) -> dict:
 def _dejavu_sans() -> Path:
     """The DejaVu Sans font file that ships with matplotlib (in its ``mpl-data``), found
     without importing matplotlib (0.3 s); else matplotlib's font manager's choice."""
-    spec = importlib.util.find_spec("matplotlib")
-    locations = spec.submodule_search_locations if spec is not None else None
-    for location in locations or []:
-        path = Path(location) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-        if path.is_file():
-            return path
+    path = _package_file("matplotlib", "mpl-data", "fonts", "ttf", "DejaVuSans.ttf")
+    if path is not None:
+        return path
     from matplotlib import font_manager  # viz extra, on use
 
     return Path(font_manager.findfont("DejaVu Sans"))
