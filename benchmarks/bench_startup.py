@@ -14,7 +14,9 @@ from linear theory): start-up, the kernels' loading and a few steps. A warm-up r
 each executable first fills numba's cache and the linear-theory cache (a folder of the
 benchmark's own), as a user's first run would. With ``--first-run`` the tiny run is also
 timed with an empty numba cache of its own each time (a first run on a machine: it
-compiles every kernel it uses, about a minute on 2 cores).
+compiles every kernel it uses, 15-40 s on 2 cores), as a user meets it (with the helper
+process that compiles the kernels it needs last, billow._compile_ahead) and without the
+helper (BILLOW_COMPILE_AHEAD=0).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 BILLOW = Path(sys.executable).parent / "billow"
 TINY_RUN = "tiny run (64 x 32, t = 1)"
 FIRST_RUN = "the same, first run (empty numba cache)"
+FIRST_RUN_ALONE = "the same, first run without the compiling helper"
 
 
 def commands(work: Path) -> dict[str, list[str]]:
@@ -56,11 +59,14 @@ def commands(work: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(executable: Path, arguments: list[str], cwd: Path, cold: bool = False) -> float:
+def timed(
+    executable: Path, arguments: list[str], cwd: Path, cold: bool = False, ahead: bool = True
+) -> float:
     """Wall seconds of ``executable arguments`` (its output discarded, any exit code), with
     the linear-theory cache in ``cwd`` (filled by the warm-up, as by a user's first run);
-    ``cold``: with an empty numba cache."""
+    ``cold``: with an empty numba cache; ``ahead``: with the compiling helper allowed."""
     environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "BILLOW_CACHE_DIR": str(cwd / "cache")}
+    environment["BILLOW_COMPILE_AHEAD"] = "1" if ahead else "0"
     if cold:
         shutil.rmtree(cwd / "numba-cache", ignore_errors=True)
         environment["NUMBA_CACHE_DIR"] = str(cwd / "numba-cache")
@@ -92,14 +98,15 @@ def main() -> None:
         (work / "empty").mkdir()
         tasks = commands(work)
         if args.first_run:
-            tasks[FIRST_RUN] = tasks[TINY_RUN]
+            tasks[FIRST_RUN] = tasks[FIRST_RUN_ALONE] = tasks[TINY_RUN]
         for executable in executables.values():  # warm the disk cache and numba's cache
             timed(executable, tasks[TINY_RUN], work)
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.rounds):
             for task, arguments in tasks.items():
                 for name, executable in executables.items():
-                    seconds = timed(executable, arguments, work, cold=task == FIRST_RUN)
+                    cold = task in (FIRST_RUN, FIRST_RUN_ALONE)
+                    seconds = timed(executable, arguments, work, cold, task != FIRST_RUN_ALONE)
                     times.setdefault((task, name), []).append(seconds)
     finally:
         shutil.rmtree(work)

@@ -83,3 +83,13 @@ def periodic_run(shared_run) -> Path:
 def other_walls_run(shared_run) -> Path:
     """:data:`WALLS` with another seed: a second run for commands that take two."""
     return shared_run("shear_layer", **WALLS, seed=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_compile_ahead() -> Iterator[None]:
+    """Runs started by the tests compile without a helper process (billow._compile_ahead):
+    the test workers fill the cores already; tests/test_compile_ahead.py turns it on."""
+    environment = pytest.MonkeyPatch()
+    environment.setenv("BILLOW_COMPILE_AHEAD", "0")
+    yield
+    environment.undo()

@@ -36,7 +36,8 @@ LAYERS = (
     ),
     ("cases", ("billow.cases",)),
     ("io", ("billow.io",)),  # run directories, netCDF, checkpoints, locks, pack
-    ("runner", ("billow.runner",)),  # assembles case + simulation + writers
+    # assembles case + simulation + writers; compiles a run's kernels on a second core
+    ("runner", ("billow.runner", "billow._compile_ahead")),
     ("viz", ("billow.viz",)),  # figures and movies (matplotlib loaded on use)
     ("analysis", ("billow.analysis",)),
     ("sweep", ("billow.sweep",)),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numba
 
+from ._compile_ahead import compiling_ahead
 from ._version import __version__
 from .callbacks import Callback, StopOnSignal, WallTimeLimit, check_max_wall_time
 from .cases import get_case
@@ -76,6 +77,7 @@ def run_case(
     force: bool = False,
     progress: Callable[[Simulation], None] | None = None,
     max_wall_time: float | None = None,
+    compile_ahead: bool = True,
 ) -> Path:
     """Build the case, run it to ``t_end`` and write the run directory; returns its path.
 
@@ -84,14 +86,25 @@ def run_case(
     (:func:`billow.io.rundir.claim_run_directory`). config.toml is written before any
     expensive set-up, so a run killed at any moment can be restarted.
     SIGTERM/SIGINT or ``max_wall_time`` (seconds) stop it after a checkpoint (RunStopped).
+    With ``compile_ahead``, a run that finds its kernels missing from numba's cache shares
+    their compilation with a helper process on another core
+    (:mod:`billow._compile_ahead`).
     """
     check_max_wall_time(max_wall_time)
     check_limits(params, out, force=force)
     fft_library()  # BILLOW_FFT checked before anything is written
     with claim_run_directory(out, overwrite) as out:
         write_text_atomically(out / "config.toml", config_toml(case, params))
-        model = get_case(case).build(params)
-        return _execute(out, case, params, model, progress=progress, max_wall_time=max_wall_time)
+        with _compiling_ahead(compile_ahead, case, params):
+            model = get_case(case).build(params)
+            return _execute(
+                out, case, params, model, progress=progress, max_wall_time=max_wall_time
+            )
+
+
+def _compiling_ahead(wanted: bool, case: str, params: RunParams):
+    """:func:`billow._compile_ahead.compiling_ahead` if ``wanted``, else nothing."""
+    return compiling_ahead(case, params) if wanted else nullcontext()
 
 
 @dataclass
@@ -162,6 +175,7 @@ def restart_run(
     force: bool = False,
     progress: Callable[[Simulation], None] | None = None,
     max_wall_time: float | None = None,
+    compile_ahead: bool = True,
 ) -> Path:
     """Continue a run from its newest checkpoint (to ``t_end`` if given), appending to its
     files; records written after that checkpoint are replaced, so nothing is duplicated.
@@ -169,7 +183,8 @@ def restart_run(
     before the steps shortened to land on that t_end, so that it is the run it would have
     been with the new t_end from the start.
     A run stopped before its first checkpoint (or any run, with ``from_scratch``) starts
-    again from t = 0. The run directory is locked against other writers meanwhile."""
+    again from t = 0. The run directory is locked against other writers meanwhile.
+    ``compile_ahead`` as for :func:`run_case`."""
     check_max_wall_time(max_wall_time)
     directory = require_run_directory(run_dir.run_dir if isinstance(run_dir, Restart) else run_dir)
     with lock_directory(directory):
@@ -184,19 +199,20 @@ def restart_run(
         if restart.checkpoint is None:  # from t = 0: no older checkpoint may be taken as newest
             for old in (restart.run_dir / "checkpoints").glob("checkpoint_*.h5"):
                 old.unlink()
-        model = get_case(restart.case).build(restart.params)
-        if restart.checkpoint is not None:
-            restore(model, restart.checkpoint)
-        return _execute(
-            restart.run_dir,
-            restart.case,
-            restart.params,
-            model,
-            progress=progress,
-            resume=restart.checkpoint,
-            max_wall_time=max_wall_time,
-            warning=restart.warning,
-        )
+        with _compiling_ahead(compile_ahead, restart.case, restart.params):
+            model = get_case(restart.case).build(restart.params)
+            if restart.checkpoint is not None:
+                restore(model, restart.checkpoint)
+            return _execute(
+                restart.run_dir,
+                restart.case,
+                restart.params,
+                model,
+                progress=progress,
+                resume=restart.checkpoint,
+                max_wall_time=max_wall_time,
+                warning=restart.warning,
+            )
 
 
 def field_long_names(model: Model) -> dict[str, str]:

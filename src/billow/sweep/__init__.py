@@ -401,9 +401,12 @@ def run_member(
             elif checkpoint_time is not None:
                 action = "continued"
                 restart = prepare_restart(member_dir_path, t_end=resolved.t_end, force=force)
-                restart_run(restart)
+                restart_run(restart, compile_ahead=False)  # the workers fill the cores
             else:
-                run_case(case, resolved, member_dir_path, overwrite=True, force=force)
+                run_case(
+                    case, resolved, member_dir_path, overwrite=True, force=force,
+                    compile_ahead=False,
+                )  # fmt: skip
             summary: dict[str, Any] = member_summary(member_dir_path)
             summary["status"] = "ok"
             write_text_atomically(done, json.dumps(summary, indent=1, allow_nan=True))
