@@ -70,12 +70,12 @@ def test_a_helper_starts_at_the_first_compilation_and_stops_with_the_block(two_c
     assert helpers[0].returncode is not None  # stopped and reaped
 
 
-def test_no_helper_when_turned_off_or_on_one_core(two_cores, monkeypatch):
+def test_no_helper_when_turned_off_not_wanted_or_on_one_core(two_cores, monkeypatch):
     params = get_case("shear_layer").make_params(**PARAMS)
-    for variable, cores in (("0", 2), ("1", 1)):
+    for variable, cores, wanted in (("0", 2, True), ("1", 1, True), ("1", 2, False)):
         monkeypatch.setenv("BILLOW_COMPILE_AHEAD", variable)
         monkeypatch.setattr(_compile_ahead, "usable_cores", lambda cores=cores: cores)
-        with _compile_ahead.compiling_ahead("shear_layer", params) as helpers:
+        with _compile_ahead.compiling_ahead("shear_layer", params, wanted) as helpers:
             with event.trigger_event("numba:compile"):
                 pass
-        assert helpers == []
+        assert helpers == []  # a sweep's members (wanted False) start none either

@@ -3,21 +3,21 @@
 A run whose kernels are not in numba's cache yet (the first run on a machine, or the
 first after billow's source changed) compiles them one after the other, in the order it
 calls them, on one core (22-37 s for a small shear layer on the project's 2-core Zen 3),
-while the other core idles: numba compiles on the calling thread only. :func:`compiling_ahead`
-starts, at the first compilation it sees, a helper process (``python -m
-billow._compile_ahead``) that builds the same case on a 32 x 32 grid (the kernels' types do
-not depend on the grid's size) and takes one step and one snapshot, so compiling into
-numba's cache, from the other end, what the run calls last: the transport kernel (the
-largest), the forcing's kernels, the stage update and the snapshots' dense output. The
-run meanwhile compiles what it calls first (the projection, the controller's pass, the
-diagnostics), and then finds the rest in the cache. Numba writes its cache files
-atomically, so the two processes may meet on a kernel: the one that finds it missing
-compiles it again, the same code.
+while the other core idles: numba compiles on the calling thread only.
+:func:`compiling_ahead` starts, at the first compilation it sees, a helper process
+(``python -m billow._compile_ahead``) that builds the same case on a 32 x 32 grid (the
+kernels' types do not depend on the grid's size) and takes one step and one snapshot, so
+compiling into numba's cache, from the other end, what the run calls last: the transport
+kernel (the largest), the forcing's kernels, the stage update and the snapshots' dense
+output. The run meanwhile compiles what it calls first (the projection, the controller's
+pass, the diagnostics), and then finds the rest in the cache. Numba writes its cache
+files atomically, so the two processes may meet on a kernel: the one that finds it
+missing compiles it again, the same code.
 
 The helper writes nothing but numba's cache (not the run's directory, nor the
-linear-theory cache), and its output is discarded; if it fails,
-the run compiles what it would have. It stops when the run's block ends (it finishes the
-kernel it is compiling, then exits), and by itself when the run's process is gone.
+linear-theory cache), and its output is discarded; if it fails, the run compiles what it
+would have. It stops when the run's block ends (it finishes the kernel it is compiling,
+then exits), and by itself, between kernels, when the run's process is gone.
 ``BILLOW_COMPILE_AHEAD=0`` turns it off.
 """
 
@@ -54,12 +54,14 @@ def enabled() -> bool:
 
 
 @contextmanager
-def compiling_ahead(case: str, params: RunParams) -> Iterator[list[subprocess.Popen]]:
+def compiling_ahead(
+    case: str, params: RunParams, wanted: bool = True
+) -> Iterator[list[subprocess.Popen]]:
     """Within the block, start the helper process at numba's first compilation (see the
-    module's docstring), if :func:`enabled`; stop it at the block's end. Yields the list
-    of the helpers started (one at most)."""
+    module's docstring), if ``wanted`` and :func:`enabled`; stop it at the block's end.
+    Yields the list of the helpers started (one at most)."""
     helpers: list[subprocess.Popen] = []
-    if not enabled():
+    if not (wanted and enabled()):
         yield helpers
         return
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,16 +95,11 @@ def run_case(
     fft_library()  # BILLOW_FFT checked before anything is written
     with claim_run_directory(out, overwrite) as out:
         write_text_atomically(out / "config.toml", config_toml(case, params))
-        with _compiling_ahead(compile_ahead, case, params):
+        with compiling_ahead(case, params, compile_ahead):
             model = get_case(case).build(params)
             return _execute(
                 out, case, params, model, progress=progress, max_wall_time=max_wall_time
             )
-
-
-def _compiling_ahead(wanted: bool, case: str, params: RunParams):
-    """:func:`billow._compile_ahead.compiling_ahead` if ``wanted``, else nothing."""
-    return compiling_ahead(case, params) if wanted else nullcontext()
 
 
 @dataclass
@@ -199,7 +194,7 @@ def restart_run(
         if restart.checkpoint is None:  # from t = 0: no older checkpoint may be taken as newest
             for old in (restart.run_dir / "checkpoints").glob("checkpoint_*.h5"):
                 old.unlink()
-        with _compiling_ahead(compile_ahead, restart.case, restart.params):
+        with compiling_ahead(restart.case, restart.params, compile_ahead):
             model = get_case(restart.case).build(restart.params)
             if restart.checkpoint is not None:
                 restore(model, restart.checkpoint)
