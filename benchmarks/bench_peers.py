@@ -80,6 +80,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 
 from processes import wait_measuring_peak
 
@@ -321,10 +322,6 @@ def billow_workflow(config: Path, work: Path) -> BillowWorkflow:
     steps, loop = billow_log(run_dir)
     shutil.rmtree(run_dir)
     return BillowWorkflow(run, movie, steps, loop)
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def bench_kh2d(python: Path, quick: bool) -> None:
