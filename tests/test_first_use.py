@@ -301,7 +301,7 @@ def test_progress_lines_are_at_most_one_per_interval(monkeypatch):
 
 @pytest.mark.parametrize("terminal", [True, False])
 def test_a_terminal_or_a_log_is_told_once_when_numba_compiles(tmp_path, terminal):
-    # the first run on a machine spends a minute or so compiling, with the bar standing
+    # the first run on a machine spends up to a minute compiling, with the bar standing
     # still (or, in a log, before its first progress line): the console says why, once,
     # and says nothing when every kernel is cached
     import io

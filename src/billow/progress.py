@@ -4,7 +4,7 @@ On a terminal: a live bar (simulated time, dt, ETA). Otherwise (a batch job's lo
 pipe): one line at most every :data:`PROGRESS_INTERVAL` seconds of wall clock, giving
 the simulated time, dt, steps per second and the estimated time left, so that a log
 shows the run is alive. Either way a line says when numba starts compiling billow's
-kernels (the first run on a machine spends a minute or so on it, and nothing else
+kernels (the first run on a machine spends up to a minute on it, and nothing else
 would show for that long).
 """
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .simulation import Simulation
 
 PROGRESS_INTERVAL = 30.0  # seconds of wall clock between progress lines off a terminal
-COMPILING = "compiling the numerical kernels with numba (first use only: a minute or so)"
+COMPILING = "compiling the numerical kernels with numba (first use only: up to a minute)"
 
 
 def format_duration(seconds: float) -> str:
