@@ -30,7 +30,7 @@ class Mode:
         Collocation points (units of d), walls included.
     u, w, b : ndarray of complex, shape (n,)
         Eigenfunctions of the horizontal and vertical velocity and the buoyancy at ``z``,
-        normalised so that max|w| = 1, real at its maximum.
+        normalised so that max|w| = 1 and sum |w| w over ``z`` is real and positive.
     converged : bool
         Whether σ agrees to CONVERGENCE_TOL with the solve at about 1.5n points.
     error_estimate : float
