@@ -51,8 +51,8 @@ time come from os.wait4, the peak RSS from the process's own VmHWM (sampled ever
     FluidSim is pseudo-spectral (vorticity and b, 2/3 dealiasing, viscosity integrated
     exactly, RK4 = 4 tendencies per step, its default CFL 1.0 on
     max|ux|/dx + max|uy|/dy, dt <= 0.2), billow is finite-volume upwind5 on a C-grid
-    (u, w, b; SSP-RK3 = 3 tendencies and 3 FFT Poisson projections per step, its
-    default cfl 1.3 on the same rate, taken at least 1/min(dx, dz)). The same grid
+    (u, w, b; RK53 = 5 tendencies and 5 FFT Poisson projections per step, its
+    default cfl 2.4 on the same rate, taken at least 1/min(dx, dz)). The same grid
     resolves more with the spectral method; the final kinetic energies are printed as a
     check that both ran a comparable flow, not that they agree. Both time loops run in
     their own process, set-up excluded: billow's evaluates its per-step diagnostics and

@@ -89,7 +89,7 @@ def inertial_oscillation(f: float, f_dt: float, periods: int) -> dict[str, float
     q = exp(-i f t), i.e. (u, v) = (cos ft, -sin ft)."""
     n = 16
     grid = Grid(n, n, 3.0, 2.0, periodic_z=True, z_bottom=0.0)
-    model = Model(grid, Re=100.0, bc_z="periodic", spanwise_velocity=True)
+    model = Model(grid, Re=100.0, bc_z="periodic", spanwise_velocity=True, time_stepper="ssprk3")
     model.forcings.append(coriolis(model, f, U=np.zeros(n), dU_dz=np.zeros(n)))
     model.set(u=np.ones((n, n)))
     T = periods * 2 * np.pi / f
@@ -536,6 +536,7 @@ def forced_run(seed: int) -> tuple[Model, list[dict[str, float]]]:
         forcing_rate=1e-2,
         t_end=4.0,
         save_every=2.0,
+        cfl=1.3,  # more than ten steps
         **SHEAR_LAYER,
     )
     model = case.build(params)

@@ -8,7 +8,7 @@ import pytest
 
 import billow
 from billow.core import operators
-from billow.core.timestepping import RungeKuttaScheme, TimeStepper, dense_output_weights
+from billow.core.timestepping import RK_SCHEMES, RungeKuttaScheme, TimeStepper
 from billow.schedules import SpecifiedTimes, TimeInterval
 from billow.simulation import snapshot_schedule
 
@@ -152,29 +152,32 @@ def test_the_start_of_a_step_is_the_state_before_it(name):
 
 
 def first_stage_by_hand(model, dt: float) -> dict[str, np.ndarray]:
-    """The interiors of q1 = P[q_n + dt L(q_n)] of a step of ``model`` from its state
+    """The interiors of q1 = P[q_n + beta1 dt L(q_n)] of a step of ``model`` from its state
     (which it changes), by the stepper's own calls."""
+    beta1 = model.stepper.scheme.stages[0][2]
     model.begin_step(dt)
     model.compute_tendencies(model.time)
-    model.stage_update(0.0, 1.0, dt)
+    model.stage_update(0.0, 1.0, beta1 * dt)
     model.project()
     model.fill_all_ghosts()  # periodic z: w's duplicate row nz is row 0
     return {f: model.interior(f).copy() for f in model.state}
 
 
 @pytest.mark.parametrize("name", ["shear_layer", "kolmogorov", "rotating"])
-@pytest.mark.parametrize("stages", ["ssprk3", "forward Euler"])
+@pytest.mark.parametrize("stages", [*RK_SCHEMES, "forward Euler"])
 def test_the_kept_first_stage_is_q1(name, stages):
     """A step that keeps its first stage keeps q1 in the pass of the next stage's update
     (or at its end, for a scheme of one stage): the dense output inside the step is
-    (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1 of q1 made by hand, bit for
-    bit, for every field (walls' and periodic z's duplicate w rows included)."""
+    w0 q_n + w1 q1 + w2 q_n+1 (the scheme's dense_output_weights) of q1 made by hand, bit
+    for bit, for every field (walls' and periodic z's duplicate w rows included)."""
     case = billow.get_case(name)
     params = case.make_params(nx=16, nz=16, noise=0.05, seed=2)
     model, twin = case.build(params), case.build(params)
     if stages == "forward Euler":
-        euler = RungeKuttaScheme("euler", ((0.0, 1.0, 0.0),), 1, 2.0)
-        model.stepper = twin.stepper = TimeStepper(euler)
+        scheme = RungeKuttaScheme("euler", ((0.0, 1.0, 1.0, 0.0),), 1, 2.0, 0.0, 1.0)
+    else:
+        scheme = RK_SCHEMES[stages]
+    model.stepper = twin.stepper = TimeStepper(scheme)
     dt, theta = 0.01, 0.37
     for _ in range(2):
         start = {f: model.interior(f).copy() for f in model.state}
@@ -183,7 +186,7 @@ def test_the_kept_first_stage_is_q1(name, stages):
         for f in model.state:  # the twin steps on from here
             twin.interior(f)[...] = model.interior(f)
         twin.time = model.time
-        w0, w1, w2 = dense_output_weights(theta)
+        w0, w1, w2 = scheme.dense_output_weights(theta)
         inside = model.interpolate(theta)
         for f in model.state:
             want = w0 * start[f] + w1 * q1[f] + w2 * model.interior(f)

@@ -538,7 +538,10 @@ def test_a_checkpoint_failing_on_the_writer_thread_stops_the_run_and_keeps_the_l
 
     monkeypatch.setattr(checkpoint_module, "write_checkpoint", second_fails)
     out = tmp_path / "run"
-    settings = dict(nx=16, nz=16, Lx=14.0, t_end=2.0, save_every=0.25, checkpoint_every=0.5)
+    # cfl 1.3: three steps on this coarse grid, so that a second checkpoint is written
+    settings = dict(
+        nx=16, nz=16, Lx=14.0, t_end=2.0, save_every=0.25, checkpoint_every=0.5, cfl=1.3
+    )
     with pytest.raises(OSError, match="No space left"):
         billow.run("shear_layer", out=out, **settings)
     assert not writer_threads()

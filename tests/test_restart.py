@@ -183,9 +183,16 @@ def test_blow_up_stops_with_message_and_keeps_last_checkpoint(tmp_path, monkeypa
 
     monkeypatch.setattr(Simulation, "step", step_then_poison)
     # by the next diagnostics (after the next step, before the t = 4 checkpoint) the NaN
-    # has spread from b through w to u
+    # has spread from b through w to u (cfl 1.3: steps of about 0.5 on this grid)
     with pytest.raises(BlowUpError, match=r"blow-up at step \d+, t = (3\.\d+|4): field '[uwb]'"):
-        billow.run("shear_layer", t_end=10.0, out=tmp_path / "run", **SMALL, **CASES["shear_layer"])
+        billow.run(
+            "shear_layer",
+            t_end=10.0,
+            cfl=1.3,
+            out=tmp_path / "run",
+            **SMALL,
+            **CASES["shear_layer"],
+        )
     checkpoints = sorted((tmp_path / "run" / "checkpoints").glob("checkpoint_*.h5"))
     assert checkpoints, "the last good checkpoint must be kept"
     monkeypatch.setattr(Simulation, "step", original_step)
@@ -195,7 +202,7 @@ def test_blow_up_stops_with_message_and_keeps_last_checkpoint(tmp_path, monkeypa
 
 def test_courant_number_above_hard_limit_stops_the_run(tmp_path, monkeypatch):
     # Inject a velocity jump: after t = 3 one step multiplies u by 10, so the Courant number
-    # of that step, measured with the velocity it produced, is about 10 x cfl > 2.
+    # of that step, measured with the velocity it produced, is about 10 x cfl, above the hard limit.
     from billow.simulation import BlowUpError
 
     original_step = billow.Model.step

@@ -27,6 +27,7 @@ Lx = 14.0
 perturbation = "sinusoid"
 t_end = 4.0
 save_every = 1.0
+cfl = 1.3  # steps of about 1 on this coarse grid: checkpoints between them
 
 [vary]
 Ri = [0.05, 0.15]

@@ -12,7 +12,6 @@ from billow.core.timestepping import (
     CFLController,
     RungeKuttaScheme,
     TimeStepper,
-    dense_output_weights,
     diffusive_dt,
 )
 
@@ -98,31 +97,93 @@ def test_controller_stops_a_step_whose_courant_number_ran_away():
         controller.check(dt, 10 * u, w, 7, 0.5)
 
 
-def dense_output_error(steps: int, theta: float) -> float:
+def dense_output_error(steps: int, theta: float, scheme: str) -> float:
     """|q(t) - exp(sin t)| at t = (steps - 1 + theta) dt of dq/dt = cos(t) q, by dense
     output inside the last of ``steps`` steps of dt = 2 / steps."""
-    system, stepper = ScalarODE(lambda q, t: np.cos(t) * q, 1.0), TimeStepper()
+    system, stepper = ScalarODE(lambda q, t: np.cos(t) * q, 1.0), TimeStepper(scheme)
     dt = 2.0 / steps
     for _ in range(steps):
         start = system.q
         stepper.step(system, dt, keep_first_stage=True)
-    weights = dense_output_weights(theta)
+    weights = stepper.scheme.dense_output_weights(theta)
     interpolated = weights[0] * start + weights[1] * system.first_stage + weights[2] * system.q
     return abs(interpolated - np.exp(np.sin(2.0 - dt + theta * dt)))
 
 
+@pytest.mark.parametrize("scheme", list(RK_SCHEMES))
 @pytest.mark.parametrize("theta", [0.3, 0.5, 0.9])
-def test_dense_output_inside_a_step_converges_at_third_order(theta):
+def test_dense_output_inside_a_step_converges_at_third_order(theta, scheme):
     # the quadratic Hermite interpolant (q_n, its slope, q_n+1) has a local error O(dt^3),
-    # the order of SSP-RK3's global error: halving dt divides the error by about 8
-    # (measured 7.94-7.98; a linear interpolant between q_n and q_n+1 would give 4)
-    errors = [dense_output_error(steps, theta) for steps in (40, 80, 160)]
+    # the order of the schemes' global error: halving dt divides the error by about 8
+    # (measured 7.94-7.98 with SSP-RK3; a linear interpolant between q_n and q_n+1, or a
+    # slope taken with the wrong beta1, would give 4)
+    errors = [dense_output_error(steps, theta, scheme) for steps in (40, 80, 160)]
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert np.all(orders > 2.7), orders
-    assert dense_output_weights(0.0) == (1.0, 0.0, 0.0)
-    assert dense_output_weights(1.0) == (0.0, 0.0, 1.0)
+    weights = RK_SCHEMES[scheme].dense_output_weights
+    assert weights(0.0) == (1.0, 0.0, 0.0)
+    assert weights(1.0) == (0.0, 0.0, 1.0)
 
 
 def test_a_scheme_needs_a_forward_euler_first_stage_for_dense_output():
     with pytest.raises(ValueError, match="first stage must be forward Euler"):
-        RungeKuttaScheme("bad", ((0.5, 0.5, 0.0),), 1, 2.0)
+        RungeKuttaScheme("bad", ((0.5, 0.5, 1.0, 0.0),), 1, 2.0, 1.0, 1.4)
+
+
+def butcher_tableau(scheme) -> tuple[np.ndarray, np.ndarray]:
+    """(A, b) of a Shu-Osher table: stage s reads q_(s-1) = q0 + dt sum_j A[s, j] k_j, with
+    k_j = L(q_(j-1)); b gives q_n+1 likewise."""
+    count = len(scheme.stages)
+    weights = np.zeros((count + 1, count))  # row s: q_s = q0 + dt sum_j weights[s, j] k_j
+    for s, (a0, a1, beta, _) in enumerate(scheme.stages, start=1):
+        weights[s] = a1 * weights[s - 1]
+        weights[s, s - 1] += a1 * beta
+        assert a0 + a1 == pytest.approx(1.0, abs=1e-15)  # consistency
+    return weights[:count], weights[count]
+
+
+@pytest.mark.parametrize("name", list(RK_SCHEMES))
+def test_tables_satisfy_the_third_order_conditions_and_stage_times(name):
+    # b.1 = 1, b.c = 1/2, b.c^2 = 1/3, b.A c = 1/6 to round-off, and each stage's time c is
+    # A's row sum (a wrong coefficient in the 17th digit passes; one in the 10th fails)
+    scheme = RK_SCHEMES[name]
+    A, b = butcher_tableau(scheme)
+    c = A.sum(axis=1)
+    conditions = [b.sum(), b @ c, b @ c**2, b @ A @ c]
+    np.testing.assert_allclose(conditions, [1, 1 / 2, 1 / 3, 1 / 6], rtol=0, atol=1e-14)
+    np.testing.assert_allclose([stage[3] for stage in scheme.stages], c, rtol=0, atol=1e-15)
+
+
+def upwind5_symbols(points: int = 721) -> np.ndarray:
+    """The symbols of upwind5 advection at unit Courant number, u > 0: L q = -(F_i+1/2 -
+    F_i-1/2)/dx, F = u (2 q_i-2 - 13 q_i-1 + 47 q_i + 27 q_i+1 - 3 q_i+2)/60, at phases
+    -pi..pi, and the chords of their convex hull (2-D modes of a uniform velocity)."""
+    from scipy.spatial import ConvexHull
+
+    theta = np.linspace(-np.pi, np.pi, points)
+    face = sum(
+        weight * np.exp(1j * shift * theta)
+        for shift, weight in zip(range(-2, 3), np.array([2, -13, 47, 27, -3]) / 60)
+    )
+    curve = -face * (1 - np.exp(-1j * theta))
+    hull = ConvexHull(np.column_stack((curve.real, curve.imag))).vertices
+    fractions = np.linspace(0, 1, 9)[:, None]
+    chords = [curve[i] + fractions * (curve[j] - curve[i]) for i, j in zip(hull, np.roll(hull, -1))]
+    return np.concatenate([curve, np.concatenate(chords).ravel()])
+
+
+@pytest.mark.parametrize("name", list(RK_SCHEMES))
+def test_upwind5_limit_is_the_stability_boundary(name):
+    # |R(C lambda)| <= 1 for every upwind5 symbol lambda (1-D modes and their convex hull,
+    # the 2-D modes) at the scheme's upwind5_limit, and > 1 for some at 1 % more: R is the
+    # scheme's amplification factor, applied to the linear ODE dq/dt = lambda q
+    scheme = RK_SCHEMES[name]
+    symbols = upwind5_symbols()
+
+    def largest_amplification(courant: float) -> float:
+        system = ScalarODE(lambda q, t: courant * symbols * q, np.ones_like(symbols))
+        TimeStepper(scheme).step(system, 1.0)
+        return float(np.max(np.abs(system.q)))
+
+    assert largest_amplification(scheme.upwind5_limit) <= 1 + 1e-9
+    assert largest_amplification(1.01 * scheme.upwind5_limit) > 1 + 1e-6

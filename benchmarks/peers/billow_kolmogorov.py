@@ -96,7 +96,7 @@ def main() -> None:
         "time": float(model.time),
         "loop_wall": wall,
         "loop_cpu": cpu,
-        "stages": 3,  # SSP-RK3: tendencies and projections per step
+        "stages": len(model.stepper.scheme.stages),  # tendencies and projections a step
         "ke": float(0.5 * np.mean(u**2 + w**2)),
         "max_u": float(np.max(np.abs(u))),
         "advection": params.advection,

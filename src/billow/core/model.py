@@ -31,7 +31,6 @@ from .poisson import PoissonSolver
 from .schemes import SCHEMES
 from .timestepping import (
     TimeStepper,
-    dense_output_weights,
     interpolate_in_step,
     rk_stage_update,
 )
@@ -76,7 +75,9 @@ class FieldGroup:
 class Model:
     """Prognostic state (u, w, b, tracers) on the C-grid, its tendencies and projection.
 
-    A :class:`~billow.core.timestepping.TimeStepper` (SSP-RK3 by default) advances it.
+    A :class:`~billow.core.timestepping.TimeStepper` advances it: ``time_stepper`` names
+    its Runge-Kutta scheme (default: the advection scheme's, RK53 for upwind5 and SSP-RK3
+    for the others).
     """
 
     def __init__(
@@ -92,7 +93,7 @@ class Model:
         spanwise_velocity: bool = False,
         background_N2: float = 0.0,
         forcings: tuple[Forcing, ...] = (),
-        time_stepper: str = "ssprk3",
+        time_stepper: str | None = None,
     ):
         if (bc_z == "periodic") != grid.periodic_z:
             raise ValueError("grid.periodic_z must match bc_z == 'periodic'")
@@ -103,7 +104,7 @@ class Model:
         self._coefficients = self.scheme.coefficients
         self.background_N2 = background_N2
         self.forcings = list(forcings)
-        self.stepper = TimeStepper(time_stepper)
+        self.stepper = TimeStepper(time_stepper or self.scheme.time_stepper)
         nu = 1.0 / Re
         nz = grid.nz
         w_rows = (0, nz) if grid.periodic_z else (1, nz)
@@ -288,13 +289,13 @@ class Model:
         self.fill_all_ghosts()
 
     def keep_first_stage(self) -> None:
-        """Keep the first stage q1 = P[q_n + dt L(q_n)] of the step in progress (called
+        """Keep the first stage q1 = P[q_n + beta1 dt L(q_n)] of the step in progress (called
         right after it): the next :meth:`stage_update` copies it in the pass that reads
         it, or the end of the step, if there is no next stage."""
         self._keep_first_stage = True
 
     def step(self, dt: float, keep_first_stage: bool = False) -> None:
-        """Advance by dt with the model's time stepper (SSP-RK3: a projection per stage);
+        """Advance by dt with the model's time stepper (a projection per stage);
         with ``keep_first_stage``, :meth:`interpolate` can then give states inside the step."""
         self.stepper.step(self, dt, keep_first_stage)
 
@@ -304,8 +305,8 @@ class Model:
         """The fields ``names`` (default: all) at t_n + theta dt, 0 <= theta <= 1, inside
         the step just taken (which kept its first stage), with ghost cells filled (work
         arrays in a dict that may hold other fields from earlier calls, overwritten by the
-        next call):
-        q(theta) = (1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1."""
+        next call): q(theta) = w0 q_n + w1 q1 + w2 q_n+1, the weights of
+        :meth:`~billow.core.timestepping.RungeKuttaScheme.dense_output_weights`."""
         for name in self.state if names is None else names:
             f = self.field(name)
             out = self._interpolated.setdefault(name, np.empty_like(self.state[name]))
@@ -350,4 +351,4 @@ class Model:
     def _dense_output_weights(self, theta: float) -> tuple[float, float, float]:
         if self._first_stage_iteration != self.iteration - 1:
             raise RuntimeError("the last step did not keep its first stage (keep_first_stage)")
-        return dense_output_weights(theta)
+        return self.stepper.scheme.dense_output_weights(theta)

@@ -11,22 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Largest Courant number C = dt max_cells(|u|/dx + |w|/dz) a user may ask for: the 2-D runs
-# of benchmarks/bench_cfl.py with upwind5 + SSP-RK3 stay stable and time-accurate to
-# C = 1.5 (docs/performance.md). Each scheme has its default (Scheme.cfl).
-MAX_CFL = 1.5
-
 
 @dataclass(frozen=True)
 class Scheme:
-    """Face reconstruction coefficients (centred a_j and upwind d_j, j = 1, 2, 3) and the
-    default Courant number of the dt controller with SSP-RK3 (docs/performance.md)."""
+    """Face reconstruction coefficients (centred a_j and upwind d_j, j = 1, 2, 3), the time
+    stepper used with them (:data:`billow.core.timestepping.RK_SCHEMES`), and the default
+    and largest Courant numbers C = dt max_cells(|u|/dx + |w|/dz) of the dt controller
+    (docs/performance.md)."""
 
     name: str
     central: tuple[float, float, float]
     upwind: tuple[float, float, float]
     order: int
+    time_stepper: str
     cfl: float
+    max_cfl: float
 
     @property
     def coefficients(self) -> np.ndarray:
@@ -37,10 +36,19 @@ SCHEMES = {
     scheme.name: scheme
     for scheme in (
         # cfl 1: each SSP-RK3 stage is then a convex combination (maximum principle)
-        Scheme("upwind1", (0.5, 0.0, 0.0), (0.5, 0.0, 0.0), 1, 1.0),
-        # linearly stable to sqrt(3) with SSP-RK3; no dissipation, so the same margin
-        Scheme("centered2", (0.5, 0.0, 0.0), (0.0, 0.0, 0.0), 2, 1.3),
-        # linearly stable to 1.43; measured stable to 1.5 in 2-D (benchmarks/bench_cfl.py)
-        Scheme("upwind5", (37 / 60, -8 / 60, 1 / 60), (10 / 60, -5 / 60, 1 / 60), 5, 1.3),
+        Scheme("upwind1", (0.5, 0.0, 0.0), (0.5, 0.0, 0.0), 1, "ssprk3", 1.0, 1.5),
+        # linearly stable to sqrt(3) with SSP-RK3; no dissipation, so a 25 % margin
+        Scheme("centered2", (0.5, 0.0, 0.0), (0.0, 0.0, 0.0), 2, "ssprk3", 1.3, 1.5),
+        # with RK53 linearly stable to 2.658 in 1-D and 2-D; measured stable to MAX in 2-D
+        # (benchmarks/bench_cfl.py)
+        Scheme(
+            "upwind5",
+            (37 / 60, -8 / 60, 1 / 60),
+            (10 / 60, -5 / 60, 1 / 60),
+            5,
+            "rk53",
+            2.4,
+            2.6,
+        ),
     )
 }
