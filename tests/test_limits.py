@@ -22,3 +22,15 @@ def test_the_estimate_bounds_a_real_run(tmp_path):
         assert fields.sizes["time"] <= estimate.snapshots <= fields.sizes["time"] + 1
     assert estimate.steps <= steps < fields.sizes["time"] - 1
     assert scalars <= SCALARS_PER_STEP and tracer_scalars <= TRACER_SCALARS
+
+
+def test_the_step_estimate_bounds_a_diffusion_limited_run(tmp_path):
+    """At Re = 2 on a 32 x 32 grid dt is the diffusive limit of the run's time stepper
+    (RK53's real-axis limit 3.25, not SSP-RK3's 2.5): the estimate stays a lower bound."""
+    case = billow.get_case("shear_layer")
+    params = case.make_params(nx=32, nz=32, Lx=14.0, Re=2.0, t_end=2.0, save_every=2.0)
+    estimate = estimate_run(params)
+    billow.run_case("shear_layer", params, tmp_path / "run")
+    with billow.open_run(tmp_path / "run", "diagnostics") as diagnostics:
+        steps = diagnostics.sizes["time"] - 1
+    assert estimate.steps <= steps <= estimate.steps + 1

@@ -11,7 +11,8 @@ in proportion to the grid, the snapshot count or the step count:
   (``output_writers.WriterThread``), plus 8 bytes per snapshot time;
 - snapshots: floor(t_end / save_every) + 2 (t = 0, every save_every, and t_end);
 - steps: at least t_end / dt_max, since every step is no longer than
-  dt_max = min(cfl min(dx, dz), diffusive limit) (see ``Simulation.stable_dt``);
+  dt_max = min(cfl min(dx, dz), the time stepper's diffusive limit) (see
+  ``Simulation.stable_dt``);
   snapshots inside a step are filled in by dense output, so they add no steps;
 - output: the snapshots of FIELDS_PER_SNAPSHOT fields, SCALARS_PER_STEP scalars a
   step (diagnostics.nc) and TRACER_SCALARS every ``diagnostics_every`` steps
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import RunParams
-from .core.timestepping import diffusive_dt
+from .core.schemes import SCHEMES
+from .core.timestepping import RK_SCHEMES, diffusive_dt
 from .errors import ConfigError
 from .output_writers import SNAPSHOT_BUFFERS
 
@@ -58,7 +60,8 @@ def estimate_run(params: RunParams) -> RunEstimate:
     lx = params.Lx if params.Lx is not None else math.inf
     dx, dz = lx / params.nx, params.Lz / params.nz
     diffusivity = max(1.0, 1.0 / getattr(params, "Pr", 1.0), 1.0 / params.Sc) / params.Re
-    dt_max = min(params.cfl * min(dx, dz), diffusive_dt(diffusivity, dx, dz))
+    time_stepper = RK_SCHEMES[SCHEMES[params.advection].time_stepper]
+    dt_max = min(params.cfl * min(dx, dz), diffusive_dt(diffusivity, dx, dz, time_stepper))
     steps = math.ceil(params.t_end / dt_max) if dt_max > 0 else math.inf
     memory = MEMORY_BASE + MEMORY_PER_CELL * cells + 8.0 * snapshots
     scalars = (SCALARS_PER_STEP + TRACER_SCALARS / params.diagnostics_every) * steps
