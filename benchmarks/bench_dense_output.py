@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from billow.cases import get_case
+from billow.core.schemes import SCHEMES
 from billow.schedules import SpecifiedTimes, TimeInterval
 from billow.simulation import Simulation
 
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--nz", type=int, default=192)
     parser.add_argument("--t-end", type=float, default=30.0)
     parser.add_argument("--save-every", type=float, default=0.1)
-    parser.add_argument("--cfl", type=float, default=1.3)
+    parser.add_argument("--cfl", type=float, default=SCHEMES["upwind5"].cfl)
     args = parser.parse_args()
     reference, steps, seconds = run(args, 0.1, dense=False)
     print(

@@ -114,7 +114,11 @@ class Simulation:
         grid = model.grid
         largest_diffusivity = max(f.diffusivity for f in model.fields)
         self.controller = CFLController(
-            grid, largest_diffusivity, cfl or model.scheme.cfl, model.stepper.scheme
+            grid,
+            largest_diffusivity,
+            cfl or model.scheme.cfl,
+            model.stepper.scheme,
+            model.scheme.name,
         )
         self.dt = 0.0
         self.courant = 0.0  # Courant number of the step taken (rate at its start x dt)

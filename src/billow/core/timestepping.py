@@ -23,7 +23,7 @@ has the two free coefficients chosen to maximise the Courant number at which it 
 every mode of upwind5 advection stable, in 1-D and in 2-D (for a uniform velocity the
 2-D symbols fill the convex hull of the 1-D curve): 2.66 against SSP-RK3's 1.43, 0.53
 against 0.48 a stage. Of the stage tables with that polynomial, third order and
-non-negative coefficients, the one with the largest SSP coefficient (1.08) was taken
+non-negative coefficients, the one with the largest SSP coefficient found (1.08) was taken
 (docs/performance.md, "The time integrator"). At the default Courant numbers (2.4
 against 1.3, the same margin) a unit of simulated time takes 10 % fewer stages
 (tendencies and projections) and 46 % fewer steps (force draws, diagnostics, dt
@@ -33,8 +33,8 @@ Dense output: the first stage of every scheme here is a forward-Euler step,
 q1 = q0 + beta1 dt P L(q0), so the state inside a step, t = t_n + theta dt, is given by
 the quadratic Hermite interpolant through q_n, its slope P L(q_n) and q_n+1,
 
-    q(theta) = (1 - theta/beta1 - theta^2 + theta^2/beta1) q_n
-               + theta (1 - theta)/beta1 q1 + theta^2 q_n+1,
+    q(theta) = [(1 - theta) - theta (1 - theta)(1/beta1 - 1)] q_n
+               + theta (1 - theta)/beta1 q1 + theta^2 q_n+1
 
 ((1 - theta) q_n + theta (1 - theta) q1 + theta^2 q_n+1 for beta1 = 1), a continuous
 extension of order 2 (local error O(dt^3), the order of the global error of the
@@ -65,8 +65,8 @@ class RungeKuttaScheme:
     dt max(|u|/dx + |w|/dz) at which it keeps upwind5 advection of a uniform velocity
     stable (the modes' symbols inside its stability region), and ``hard_limit`` the
     Courant number, measured with the velocity a step produced, beyond which a run is
-    declared blown up (:class:`CFLController`): 1.4 times that limit, reached only if the
-    velocity grew by a large factor in one step.
+    declared blown up (:class:`CFLController`): about 1.4 times that limit, reached only
+    if the velocity grew by a large factor in one step.
     """
 
     name: str
@@ -245,6 +245,24 @@ class BlowUpError(BillowError):
 
 # fraction of the scheme's real-axis limit that the diffusive dt uses
 DIFFUSIVE_SAFETY = 0.5
+# Advection and diffusion together: with C = dt max(|u|/dx + |w|/dz) and
+# D = 4 kappa dt (1/dx^2 + 1/dz^2), the symbols C s(theta) - D sin^2(theta/2) of both (and
+# their 2-D convex hull) stay in the stability region where C/C0 + D/D0 <= 1, a line under
+# the computed boundary C_max(D) of each pair (advection scheme, time stepper); the
+# controller keeps C/C0 + D/D0 <= COMBINED_MARGIN. Each limit alone is not enough: at
+# upwind5's shortest wave s = -16/15, real, so C and D add on the negative real axis (with
+# RK53 at C = 1.6, D = 1.625, both within their own limits, |R| = 1.04). The lines also
+# bound C alone (upwind1's shortest wave, s = -2, limits it to 1.256 with SSP-RK3); the
+# symbols of centered2 are imaginary, and diffusion only widens its range.
+COMBINED_LIMITS = {
+    ("upwind5", "rk53"): (2.796, 3.256),
+    ("upwind5", "ssprk3"): (1.593, 2.513),  # C0 = 1.434 / COMBINED_MARGIN
+    ("upwind1", "rk53"): (1.628, 3.256),
+    ("upwind1", "ssprk3"): (1.256, 2.513),
+    ("centered2", "rk53"): (np.inf, 3.256),
+    ("centered2", "ssprk3"): (np.inf, 2.513),
+}
+COMBINED_MARGIN = 0.9
 
 
 def largest_magnitude(a: np.ndarray) -> float:
@@ -263,8 +281,10 @@ def diffusive_dt(
 
 
 class CFLController:
-    """dt = min(cfl / max(rate, 1 / min(dx, dz)), diffusive limit), where the advective
-    rate is max over cells of |u|/dx + |w|/dz (:meth:`Model.advective_rate`).
+    """dt = min(cfl / max(rate, 1 / min(dx, dz)), diffusive limit, combined limit), where
+    the advective rate is max over cells of |u|/dx + |w|/dz (:meth:`Model.advective_rate`)
+    and the combined limit keeps C/C0 + D/D0 <= COMBINED_MARGIN for the Courant numbers C
+    of advection and D of diffusion (:data:`COMBINED_LIMITS`).
 
     The rate is that of each cell, not max|u|/dx + max|w|/dz: the linear stability limit
     of a scheme for a uniform velocity bounds |u| dt/dx + |w| dt/dz, and where |u| is
@@ -281,19 +301,27 @@ class CFLController:
         largest_diffusivity: float,
         cfl: float,
         scheme: RungeKuttaScheme = SSPRK3,
+        advection: str = "upwind5",
     ):
         self.grid = grid
         self.cfl = cfl
         self.hard_limit = scheme.hard_limit
         self.minimum_rate = 1.0 / min(grid.dx, grid.dz)
         self.max_diffusive_dt = diffusive_dt(largest_diffusivity, grid.dx, grid.dz, scheme)
+        self.combined_limits = COMBINED_LIMITS[(advection, scheme.name)]  # (C0, D0)
+        # D = dt diffusive_rate
+        self.diffusive_rate = 4.0 * largest_diffusivity * (1.0 / grid.dx**2 + 1.0 / grid.dz**2)
         self.rate = 0.0  # advective rate of the state at the last call of stable_dt
 
     def stable_dt(self, rate: float) -> float:
         """The stable dt for a velocity of advective rate ``rate`` (the Courant number is
         dt times the rate); remembers the rate for :meth:`check`."""
         self.rate = rate
-        return min(self.cfl / max(rate, self.minimum_rate), self.max_diffusive_dt)
+        rate = max(rate, self.minimum_rate)
+        advective_limit, diffusive_limit = self.combined_limits
+        combined_rate = rate / advective_limit + self.diffusive_rate / diffusive_limit
+        combined_dt = COMBINED_MARGIN / combined_rate if combined_rate > 0 else np.inf
+        return min(self.cfl / rate, self.max_diffusive_dt, combined_dt)
 
     def check(self, dt: float, u: np.ndarray, w: np.ndarray, iteration: int, time: float) -> None:
         """Raise :class:`BlowUpError` if ``dt`` times the rate of the velocity the step
