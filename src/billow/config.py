@@ -64,8 +64,8 @@ class RunParams(NoBooleanNumbers):
         gt=0,
         allow_inf_nan=False,
         description="Courant number dt max(|u|/dx + |w|/dz) of the time step (max over cells) "
-        "(default: the scheme's, 2.4 for upwind5 (at most 2.6), 1.3 for centered2 and 1.0 "
-        "for upwind1 (at most 1.5))",
+        "(default: the scheme's, 2.4 for upwind5 (at most 2.6), 1.3 for centered2 (at most "
+        "1.5) and 1.0 for upwind1 (at most 1.1))",
     )
     advection: Scheme = Field(
         "upwind5", description="advection scheme: upwind5 | centered2 | upwind1"
